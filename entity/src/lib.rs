@@ -1,0 +1,9 @@
+//! SeaORM entities of the SDMK RegNakes sync: tables only, no logic.
+
+pub mod batch;
+pub mod batch_issue;
+pub mod health_worker;
+pub mod integration_audit;
+pub mod integration_setting;
+pub mod str_history;
+pub mod sync_state;

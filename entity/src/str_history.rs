@@ -1,0 +1,22 @@
+//! Every STR state a worker has had: the first one, renewals (new number) and status changes.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "str_history")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(indexed)]
+    pub worker_id: Uuid,
+    pub str_number: String,
+    pub str_status: String,
+    pub str_valid_until: Option<Date>,
+    pub batch_id: Uuid,
+    pub recorded_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,3 @@
+from . import regnakes_client
+from . import regnakes_batch
+from . import res_config_settings

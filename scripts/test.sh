@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: starts PostgreSQL if it is not up, installs what the tests
+# need, then runs every Rust test (unit + end-to-end on SQLite and PostgreSQL) and the other checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
+
+start_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return; fi
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 1 60); do
+    pg_isready -h 127.0.0.1 -p 5432 -q && return
+    sleep 0.5
+  done
+  echo "PostgreSQL did not become ready" >&2
+  exit 1
+}
+
+drop_old_test_databases() {
+  psql "$TEST_POSTGRES_URL/postgres" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rs_test_%'" 2>/dev/null |
+    while read -r db; do psql "$TEST_POSTGRES_URL/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done
+}
+
+start_postgres
+drop_old_test_databases
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+
+cargo nextest run --workspace --no-fail-fast "$@"

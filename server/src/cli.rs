@@ -1,0 +1,298 @@
+//! The `regnakes-sync` command line: `serve`, `migrate`, `sync` (one run in the foreground) and `demo`
+//! (the server and the RegNakes simulator in one process, on an embedded database).
+
+use crate::config::{Layers, Secret, Settings};
+use crate::metrics::Metrics;
+use crate::rpc::auth::issue_token;
+use crate::startup::{self, Application};
+use crate::sync::batch::{BatchStatus, Mode, Trigger};
+use crate::sync::service::StartRequest;
+use clap::{Parser, Subcommand};
+use entity::batch;
+use sea_orm::EntityTrait;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "regnakes-sync",
+    version,
+    about = "Keeps the SDMK database in step with RegNakes"
+)]
+pub struct Cli {
+    /// A config file of KEY=VALUE lines (the environment wins over it).
+    #[arg(long, global = true, env = "REGNAKES_SYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server: JSON-RPC, scheduler and sync worker.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run one sync in the foreground and print a summary (exit 0 for succeeded/partial).
+    Sync {
+        #[arg(long, value_parser = ["incremental", "full"], default_value = "incremental")]
+        mode: String,
+        /// Only these profession codes (repeatable).
+        #[arg(long = "profession")]
+        professions: Vec<String>,
+        /// Start of the window (RFC 3339) instead of the watermark.
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Run the server with the built-in RegNakes simulator on an embedded database.
+    Demo {
+        /// Generated health workers in the simulator.
+        #[arg(long, default_value_t = 20_000)]
+        records: u32,
+        #[arg(long, default_value_t = 0.05)]
+        bad_share: f64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Keep the demo database between runs (default: start fresh).
+        #[arg(long)]
+        keep_data: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let layers = Layers::from_process(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let mut settings = Settings::load(&layers)?;
+            settings.resolve_vault(&layers).await?;
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "regnakes-sync serving");
+            app.run_until_stopped().await?;
+            Ok(0)
+        }
+        Command::Migrate => {
+            let settings = Settings::load(&layers)?;
+            let db = startup::connect(&settings.database_url).await?;
+            startup::migrate(&db).await?;
+            eprintln!("migrations applied");
+            Ok(0)
+        }
+        Command::Sync {
+            mode,
+            professions,
+            since,
+        } => {
+            let mut settings = Settings::load(&layers)?;
+            settings.resolve_vault(&layers).await?;
+            sync_foreground(settings, mode, professions, since).await
+        }
+        Command::Demo {
+            records,
+            bad_share,
+            seed,
+            keep_data,
+        } => demo(records, bad_share, seed, keep_data).await,
+    }
+}
+
+async fn sync_foreground(
+    settings: Settings,
+    mode: String,
+    professions: Vec<String>,
+    since: Option<String>,
+) -> anyhow::Result<i32> {
+    let updated_since = since
+        .map(|s| chrono::DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&chrono::Utc)))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let db = startup::connect(&settings.database_url).await?;
+    startup::migrate(&db).await?;
+    let service = startup::service(db.clone(), Arc::new(settings), Arc::new(Metrics::new()));
+    service.recover().await?;
+    let request = StartRequest {
+        mode: if mode == "full" {
+            Mode::Full
+        } else {
+            Mode::Incremental
+        },
+        professions,
+        updated_since,
+        trigger: Trigger::Manual,
+        actor: Some(format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )),
+        trace_id: None,
+    };
+    let started = service.start(request).await?;
+    if started.already_running {
+        eprintln!(
+            "a sync is already running: batch {} (started {})",
+            started.batch.id, started.batch.started_at
+        );
+        return Ok(2);
+    }
+    let batch_id = started.batch.id;
+    let mut finished = started
+        .finished
+        .expect("a batch this call started reports its end");
+    let progress = std::io::stderr().is_terminal();
+    let result = loop {
+        tokio::select! {
+            result = &mut finished => break result,
+            _ = actix_rt::time::sleep(Duration::from_millis(500)), if progress => {
+                if let Ok(Some(b)) = batch::Entity::find_by_id(batch_id).one(&db).await {
+                    draw_progress(&b);
+                }
+            }
+        }
+    };
+    if progress {
+        eprintln!();
+    }
+    let batch = match result {
+        Ok(Ok(batch)) => batch,
+        Ok(Err(err)) => anyhow::bail!("the batch could not be finished: {err}"),
+        Err(_) => anyhow::bail!("the sync worker stopped unexpectedly"),
+    };
+    print_summary(&batch);
+    let status = BatchStatus::parse(&batch.status);
+    Ok(if status.is_some_and(BatchStatus::counts_as_success) {
+        0
+    } else {
+        1
+    })
+}
+
+fn draw_progress(b: &batch::Model) {
+    let width = 30usize;
+    let (bar, of) = match b.total_pages {
+        Some(total) if total > 0 => {
+            let done = ((b.pages as f64 / total as f64) * width as f64).round() as usize;
+            (
+                format!(
+                    "[{}{}]",
+                    "#".repeat(done.min(width)),
+                    " ".repeat(width - done.min(width))
+                ),
+                format!("{}/{total} pages", b.pages),
+            )
+        }
+        _ => (String::new(), format!("{} pages", b.pages)),
+    };
+    eprint!(
+        "\r{bar} {of} · {} received · {} inserted · {} updated · {} unchanged · {} rejected   ",
+        b.received, b.inserted, b.updated, b.unchanged, b.rejected
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn print_summary(b: &batch::Model) {
+    let rows = [
+        ("batch", b.id.to_string()),
+        ("trace id", b.trace_id.clone()),
+        ("status", b.status.clone()),
+        ("mode", b.mode.clone()),
+        ("pages", b.pages.to_string()),
+        ("received", b.received.to_string()),
+        ("inserted", b.inserted.to_string()),
+        ("updated", b.updated.to_string()),
+        ("unchanged", b.unchanged.to_string()),
+        (
+            "rejected",
+            format!("{} ({:.2}%)", b.rejected, b.failure_rate * 100.0),
+        ),
+        ("warnings", b.warnings.to_string()),
+        (
+            "duration",
+            format!("{:.1} s", b.duration_ms.unwrap_or(0) as f64 / 1000.0),
+        ),
+        ("error", b.error.clone().unwrap_or_else(|| "-".into())),
+    ];
+    println!("┌────────────┬──────────────────────────────────────────────┐");
+    for (k, v) in rows {
+        println!("│ {k:<10} │ {v:<44} │");
+    }
+    println!("└────────────┴──────────────────────────────────────────────┘");
+}
+
+async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyhow::Result<i32> {
+    let sim = regnakes_sim::server::spawn(regnakes_sim::SimConfig {
+        records,
+        seed,
+        bad_share: bad_share.clamp(0.0, 1.0),
+        ..Default::default()
+    })?;
+    let db_path = "data/demo.db";
+    if !keep_data {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{db_path}{suffix}"));
+        }
+    }
+    let jwt_secret = std::env::var("RPC_JWT_SECRET")
+        .unwrap_or_else(|_| format!("demo-{}", uuid::Uuid::new_v4().simple()));
+    let mut layers: Vec<(String, String)> = vec![
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{db_path}?mode=rwc"),
+        ),
+        ("REGNAKES_BASE_URL".into(), sim.base_url()),
+        (
+            "REGNAKES_CLIENT_ID".into(),
+            sim.state.config.client_id.clone(),
+        ),
+        (
+            "REGNAKES_CLIENT_SECRET".into(),
+            sim.state.config.client_secret.clone(),
+        ),
+        ("RPC_JWT_SECRET".into(), jwt_secret.clone()),
+        ("SYNC_SCHEDULE".into(), "*/10 * * * *".into()),
+        ("RETRY_BASE_DELAY_MS".into(), "200".into()),
+    ];
+    // The operator's own environment still wins (LISTEN_ADDR, SYNC_SCHEDULE, …).
+    for (key, value) in std::env::vars() {
+        if let Some(slot) = layers.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            layers.push((key, value));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = layers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let settings = Settings::load(&Layers::from_pairs(&pairs))?;
+    let app = Application::build(settings).await?;
+    let port = app.port();
+    let token = issue_token(&Secret::new(jwt_secret), "demo-admin", 24 * 3600);
+    let service = app.service();
+    let first = service
+        .start(StartRequest {
+            mode: Mode::Full,
+            actor: Some("demo".into()),
+            ..StartRequest::default()
+        })
+        .await?;
+    println!(
+        "\nRegNakes Sync demo\n\
+         ──────────────────\n\
+         server      http://127.0.0.1:{port}   (JSON-RPC at /jsonrpc, /metrics, /healthz, /readyz)\n\
+         simulator   {sim}   ({records} generated health workers, {pct:.0}% bad records)\n\
+         database    {db_path} (SQLite)\n\
+         first sync  batch {batch} started (full)\n\n\
+         RPC token (valid 24 h, sub=demo-admin):\n{token}\n\n\
+         Try:\n\
+         curl -s http://127.0.0.1:{port}/jsonrpc -H 'Content-Type: application/json' \\\n  -H \"Authorization: Bearer {token}\" \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sync.status\",\"params\":{{}}}}'\n\n\
+         Make upstream changes, then sync incrementally:\n\
+         curl -s -X POST {sim}/_sim/advance -H 'Content-Type: application/json' -d '{{\"changed\":50,\"renewed\":5,\"revoked\":3,\"new_workers\":20}}'\n\
+         curl -s http://127.0.0.1:{port}/jsonrpc -H 'Content-Type: application/json' \\\n  -H \"Authorization: Bearer {token}\" \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sync.start\",\"params\":{{\"mode\":\"incremental\"}}}}'\n\n\
+         Ctrl-C stops the demo.",
+        sim = sim.base_url(),
+        pct = bad_share * 100.0,
+        batch = first.batch.id,
+    );
+    app.run_until_stopped().await?;
+    Ok(0)
+}

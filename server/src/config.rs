@@ -1,0 +1,337 @@
+//! Layered settings: defaults → config file (`KEY=VALUE` lines, the same names as the environment) →
+//! environment. Secrets are typed so that they cannot be printed by accident, and may come from the
+//! environment, a `*_FILE`, or Vault KV v2.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// A value that must never reach a log, an error, an RPC result or a metric.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+    #[error("config file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("reading secrets from Vault: {0}")]
+    Vault(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RegnakesSettings {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub page_size: u32,
+    pub retry_base_delay: Duration,
+    /// Retries after the first attempt (CONTRACT: at most 3).
+    pub max_retries: u32,
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen_addr: String,
+    pub regnakes: RegnakesSettings,
+    pub rpc_jwt_secret: Secret,
+    /// `None` when `SYNC_SCHEDULE=off`.
+    pub sync_schedule: Option<String>,
+    pub failure_threshold: f64,
+    pub slack_webhook_url: Option<Secret>,
+    pub odoo_notify_url: Option<String>,
+    /// Key of the NIK blind index (HMAC-SHA256): changing it requires re-indexing stored workers.
+    pub nik_index_key: Secret,
+    pub lease_ttl: Duration,
+    pub rpc_rate_per_second: u32,
+    pub rpc_rate_burst: u32,
+    pub instance_id: String,
+}
+
+pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
+const DEFAULT_NIK_INDEX_KEY: &str = "regnakes-sync-development-nik-index-key";
+
+/// Where values come from, most important first.
+pub struct Layers {
+    env: HashMap<String, String>,
+    file: HashMap<String, String>,
+}
+
+impl Layers {
+    pub fn from_process(file: Option<&Path>) -> Result<Layers, ConfigError> {
+        let file = match file {
+            Some(path) => parse_file(path)?,
+            None => HashMap::new(),
+        };
+        Ok(Layers {
+            env: std::env::vars().collect(),
+            file,
+        })
+    }
+
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Layers {
+        Layers {
+            env: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            file: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.env
+            .get(key)
+            .or_else(|| self.file.get(key))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                key,
+                problem: format!("{raw:?}: {e}"),
+            }),
+        }
+    }
+
+    /// A secret from `KEY`, or from the file named by `KEY_FILE`.
+    fn secret(&self, key: &'static str) -> Result<Option<Secret>, ConfigError> {
+        if let Some(value) = self.get(key) {
+            return Ok(Some(Secret(value)));
+        }
+        let file_key = format!("{key}_FILE");
+        match self.get(&file_key) {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|v| Some(Secret(v.trim().to_string())))
+                .map_err(|source| ConfigError::File { path, source }),
+        }
+    }
+}
+
+fn parse_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect())
+}
+
+/// The embedded default: a SQLite file under `./data`.
+pub fn default_database_url() -> String {
+    "sqlite://data/regnakes-sync.db?mode=rwc".to_string()
+}
+
+impl Settings {
+    pub fn load(layers: &Layers) -> Result<Settings, ConfigError> {
+        let page_size: u32 = layers.parsed("REGNAKES_PAGE_SIZE", 1000)?;
+        if !(1..=2000).contains(&page_size) {
+            return Err(ConfigError::Invalid {
+                key: "REGNAKES_PAGE_SIZE",
+                problem: format!("{page_size} is outside 1..=2000"),
+            });
+        }
+        let failure_threshold: f64 = layers.parsed("SYNC_FAILURE_THRESHOLD", 0.20)?;
+        if !(0.0..=1.0).contains(&failure_threshold) {
+            return Err(ConfigError::Invalid {
+                key: "SYNC_FAILURE_THRESHOLD",
+                problem: format!("{failure_threshold} is outside 0..=1"),
+            });
+        }
+        let sync_schedule = match layers.get("SYNC_SCHEDULE") {
+            Some(s) if s.eq_ignore_ascii_case("off") => None,
+            Some(s) => Some(s),
+            None => Some(DEFAULT_SCHEDULE.to_string()),
+        };
+        if let Some(expr) = &sync_schedule {
+            crate::sync::scheduler::Schedule::parse(expr).map_err(|problem| {
+                ConfigError::Invalid {
+                    key: "SYNC_SCHEDULE",
+                    problem,
+                }
+            })?;
+        }
+        let rpc_jwt_secret = layers
+            .secret("RPC_JWT_SECRET")?
+            .ok_or(ConfigError::Invalid {
+                key: "RPC_JWT_SECRET",
+                problem: "is required: Odoo signs its RPC tokens with it".into(),
+            })?;
+        Ok(Settings {
+            database_url: layers
+                .get("DATABASE_URL")
+                .unwrap_or_else(default_database_url),
+            listen_addr: layers
+                .get("LISTEN_ADDR")
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            regnakes: RegnakesSettings {
+                base_url: layers
+                    .get("REGNAKES_BASE_URL")
+                    .unwrap_or_else(|| "http://127.0.0.1:8090".into())
+                    .trim_end_matches('/')
+                    .to_string(),
+                client_id: layers.get("REGNAKES_CLIENT_ID").unwrap_or_default(),
+                client_secret: layers
+                    .secret("REGNAKES_CLIENT_SECRET")?
+                    .unwrap_or(Secret(String::new())),
+                page_size,
+                retry_base_delay: Duration::from_millis(
+                    layers.parsed("RETRY_BASE_DELAY_MS", 1000)?,
+                ),
+                max_retries: 3,
+                request_timeout: Duration::from_secs(
+                    layers.parsed("REGNAKES_TIMEOUT_SECONDS", 30)?,
+                ),
+            },
+            rpc_jwt_secret,
+            sync_schedule,
+            failure_threshold,
+            slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
+            odoo_notify_url: layers.get("ODOO_NOTIFY_URL"),
+            nik_index_key: layers
+                .secret("NIK_INDEX_KEY")?
+                .unwrap_or_else(|| Secret(DEFAULT_NIK_INDEX_KEY.into())),
+            lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
+            rpc_rate_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
+            rpc_rate_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
+            instance_id: format!(
+                "{}-{}",
+                layers
+                    .get("HOSTNAME")
+                    .unwrap_or_else(|| "regnakes-sync".into()),
+                uuid::Uuid::new_v4().simple()
+            ),
+        })
+    }
+
+    /// Reads RegNakes credentials from Vault KV v2 when `VAULT_ADDR`, `VAULT_TOKEN` and
+    /// `VAULT_SECRET_PATH` (`mount/path`) are set: `GET {addr}/v1/{mount}/data/{path}`, values at
+    /// `data.data.client_id` / `data.data.client_secret`.
+    pub async fn resolve_vault(&mut self, layers: &Layers) -> Result<(), ConfigError> {
+        let (Some(addr), Some(token), Some(path)) = (
+            layers.get("VAULT_ADDR"),
+            layers.secret("VAULT_TOKEN")?,
+            layers.get("VAULT_SECRET_PATH"),
+        ) else {
+            return Ok(());
+        };
+        let (mount, rest) = path.split_once('/').ok_or_else(|| {
+            ConfigError::Vault(format!("VAULT_SECRET_PATH {path:?} is not mount/path"))
+        })?;
+        let url = format!("{}/v1/{mount}/data/{rest}", addr.trim_end_matches('/'));
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .finish();
+        let mut response = client
+            .get(&url)
+            .insert_header(("X-Vault-Token", token.expose()))
+            .send()
+            .await
+            .map_err(|e| ConfigError::Vault(format!("{url}: {e}")))?;
+        if !response.status().is_success() {
+            return Err(ConfigError::Vault(format!(
+                "{url}: HTTP {}",
+                response.status()
+            )));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| ConfigError::Vault(format!("{url}: {e}")))?;
+        let data = &body["data"]["data"];
+        if let Some(id) = data["client_id"].as_str() {
+            self.regnakes.client_id = id.to_string();
+        }
+        match data["client_secret"].as_str() {
+            Some(secret) => self.regnakes.client_secret = Secret::new(secret),
+            None => {
+                return Err(ConfigError::Vault(format!(
+                    "{url}: no data.data.client_secret"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let layers = Layers::from_pairs(&[("RPC_JWT_SECRET", "s3cret")]);
+        let s = Settings::load(&layers).unwrap();
+        assert_eq!(s.listen_addr, "127.0.0.1:8080");
+        assert_eq!(s.regnakes.page_size, 1000);
+        assert_eq!(s.regnakes.retry_base_delay, Duration::from_millis(1000));
+        assert_eq!(s.sync_schedule.as_deref(), Some(DEFAULT_SCHEDULE));
+        assert_eq!(s.failure_threshold, 0.20);
+        assert!(s.database_url.starts_with("sqlite://"));
+        assert!(!format!("{s:?}").contains("s3cret"), "secrets never print");
+
+        let off = Settings::load(&Layers::from_pairs(&[
+            ("RPC_JWT_SECRET", "x"),
+            ("SYNC_SCHEDULE", "off"),
+        ]));
+        assert_eq!(off.unwrap().sync_schedule, None);
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let cases = [
+            ("REGNAKES_PAGE_SIZE", "5000"),
+            ("REGNAKES_PAGE_SIZE", "many"),
+            ("SYNC_FAILURE_THRESHOLD", "1.5"),
+            ("SYNC_SCHEDULE", "every day"),
+        ];
+        for (key, value) in cases {
+            let err = Settings::load(&Layers::from_pairs(&[
+                ("RPC_JWT_SECRET", "x"),
+                (key, value),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(key), "{key}={value}: {err}");
+        }
+        let err = Settings::load(&Layers::from_pairs(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RPC_JWT_SECRET"), "{err}");
+    }
+}

@@ -1,0 +1,146 @@
+//! A validated health worker as SDMK stores it.
+
+use super::{Nik, PersonName, PlaceName, Profession, StrNumber};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    Male,
+    Female,
+}
+
+impl Sex {
+    pub fn code(self) -> &'static str {
+        match self {
+            Sex::Male => "male",
+            Sex::Female => "female",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrStatus {
+    Aktif,
+    Nonaktif,
+    Dicabut,
+}
+
+impl StrStatus {
+    pub fn parse(raw: &str) -> Option<StrStatus> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "aktif" => Some(StrStatus::Aktif),
+            "nonaktif" => Some(StrStatus::Nonaktif),
+            "dicabut" => Some(StrStatus::Dicabut),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            StrStatus::Aktif => "aktif",
+            StrStatus::Nonaktif => "nonaktif",
+            StrStatus::Dicabut => "dicabut",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StrCertificate {
+    #[serde(serialize_with = "serialize_str_number")]
+    pub number: StrNumber,
+    pub kind: Option<String>,
+    pub council: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    /// `None` for a lifetime STR (UU 17/2023).
+    pub valid_until: Option<NaiveDate>,
+    pub status: StrStatus,
+}
+
+fn serialize_str_number<S: serde::Serializer>(n: &StrNumber, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(n.as_str())
+}
+
+/// Whether an STR allows practice on a given day (CONTRACT §2: active means `aktif` and not expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrActivity {
+    Active,
+    Inactive,
+    Expired,
+}
+
+impl StrCertificate {
+    pub fn activity_on(&self, day: NaiveDate) -> StrActivity {
+        if self.status != StrStatus::Aktif {
+            StrActivity::Inactive
+        } else if self.valid_until.is_some_and(|until| until < day) {
+            StrActivity::Expired
+        } else {
+            StrActivity::Active
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PracticeLicence {
+    pub number: String,
+    pub facility_code: Option<String>,
+    pub valid_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Address {
+    pub line: Option<String>,
+    pub province_code: Option<String>,
+    pub regency_code: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthWorker {
+    pub nik: Nik,
+    pub name: PersonName,
+    pub sex: Option<Sex>,
+    pub birth_place: PlaceName,
+    pub birth_date: NaiveDate,
+    pub profession: &'static Profession,
+    pub str_certificate: StrCertificate,
+    pub licences: Vec<PracticeLicence>,
+    pub address: Address,
+    pub upstream_updated_at: Option<DateTime<Utc>>,
+}
+
+/// The stored content a re-sync compares: everything SDMK keeps except the upstream timestamp, so a
+/// record whose only change is `updated_at` is `unchanged` and costs no write.
+#[derive(Serialize)]
+struct ContentForHash<'a> {
+    nik: &'a str,
+    name: &'a str,
+    sex: Option<Sex>,
+    birth_place: &'a str,
+    birth_date: NaiveDate,
+    profession: &'a str,
+    str_certificate: &'a StrCertificate,
+    licences: &'a [PracticeLicence],
+    address: &'a Address,
+}
+
+impl HealthWorker {
+    pub fn content_hash(&self) -> String {
+        let content = ContentForHash {
+            nik: self.nik.as_str(),
+            name: self.name.as_str(),
+            sex: self.sex,
+            birth_place: self.birth_place.as_str(),
+            birth_date: self.birth_date,
+            profession: self.profession.code,
+            str_certificate: &self.str_certificate,
+            licences: &self.licences,
+            address: &self.address,
+        };
+        let bytes = serde_json::to_vec(&content).expect("plain data serialises");
+        hex::encode(&Sha256::digest(&bytes)[..16])
+    }
+}

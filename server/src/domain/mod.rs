@@ -1,0 +1,17 @@
+//! The health-worker domain: values that cannot exist in an invalid state past the edge
+//! ("parse, don't validate"). Nothing here does I/O or knows about the wire or the database.
+
+pub mod health_worker;
+pub mod name;
+pub mod nik;
+pub mod profession;
+pub mod reason;
+pub mod sanitize;
+pub mod str_number;
+
+pub use health_worker::{HealthWorker, Sex, StrCertificate, StrStatus};
+pub use name::{PersonName, PlaceName};
+pub use nik::Nik;
+pub use profession::{Profession, ProfessionCatalogue};
+pub use reason::RejectReason;
+pub use str_number::StrNumber;

@@ -1,0 +1,133 @@
+//! Person and place names: kept as written (titles included) for display, with a normalised form for
+//! fallback matching that ignores titles, punctuation, case and spacing.
+
+use super::sanitize::{clean_text, fold_for_matching};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName {
+    display: String,
+    normalized: String,
+}
+
+/// Titles written before a name (dr., Prof., H., Hj., …); degrees after the first comma are dropped whole.
+const PREFIX_TITLES: &[&str] = &[
+    "dr", "drg", "prof", "h", "hj", "ir", "ns", "apt", "bd", "drs", "dra",
+];
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<PersonName, String> {
+        let display = clean_text(raw);
+        if display.is_empty() {
+            return Err("is empty".into());
+        }
+        if display.contains('*') {
+            return Err("is masked".into());
+        }
+        let without_degrees = display.split(',').next().unwrap_or_default();
+        let folded = fold_for_matching(without_degrees);
+        let mut words: Vec<&str> = folded.split(' ').collect();
+        while words.len() > 1 && PREFIX_TITLES.contains(&words[0]) {
+            words.remove(0);
+        }
+        let normalized = words.join(" ");
+        if normalized.is_empty() {
+            return Err("has no letters".into());
+        }
+        Ok(PersonName {
+            display,
+            normalized,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlaceName {
+    display: String,
+    normalized: String,
+}
+
+const PLACE_PREFIXES: &[&str] = &["kota", "kabupaten", "kab", "kec"];
+
+impl PlaceName {
+    pub fn parse(raw: &str) -> PlaceName {
+        let display = clean_text(raw);
+        let folded = fold_for_matching(&display);
+        let mut words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+        while words.len() > 1 && PLACE_PREFIXES.contains(&words[0]) {
+            words.remove(0);
+        }
+        PlaceName {
+            normalized: words.join(" "),
+            display,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn person_name_table() {
+        let cases = [
+            (
+                "Siti Aminah, S.Kep., Ners",
+                Ok(("Siti Aminah, S.Kep., Ners", "siti aminah")),
+            ),
+            ("  siti   AMINAH ", Ok(("siti AMINAH", "siti aminah"))),
+            (
+                "dr. Budi Santoso, Sp.PD",
+                Ok(("dr. Budi Santoso, Sp.PD", "budi santoso")),
+            ),
+            ("Prof. Dr. dr. Ani", Ok(("Prof. Dr. dr. Ani", "ani"))),
+            ("Hj. Nur\u{0007}aini", Ok(("Hj. Nuraini", "nuraini"))),
+            ("d** Yo** S**", Err("is masked")),
+            ("   ", Err("is empty")),
+            (", S.Kep", Err("has no letters")),
+        ];
+        for (input, expected) in cases {
+            let got = PersonName::parse(input);
+            match expected {
+                Ok((display, normalized)) => {
+                    let name = got.unwrap_or_else(|e| panic!("{input:?}: {e}"));
+                    assert_eq!((name.as_str(), name.normalized()), (display, normalized));
+                }
+                Err(msg) => assert_eq!(got.unwrap_err(), msg, "input {input:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn place_name_table() {
+        let cases = [
+            ("Garut", "garut"),
+            ("Kab. Garut", "garut"),
+            ("KOTA  Bandung", "bandung"),
+            ("Kota", "kota"),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                PlaceName::parse(input).normalized(),
+                expected,
+                "input {input:?}"
+            );
+        }
+    }
+}

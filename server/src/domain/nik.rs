@@ -1,0 +1,165 @@
+//! NIK (Nomor Induk Kependudukan): the 16-digit national ID. The value is private so that an invalid or
+//! unmasked NIK cannot leak by accident: `Debug`/`Display` print the masked form only.
+
+use chrono::{Datelike, NaiveDate};
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Nik(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NikError {
+    #[error("is masked")]
+    Masked,
+    #[error("must have 16 digits, found {0}")]
+    Length(usize),
+    #[error("contains a character other than a digit")]
+    NotDigits,
+    #[error("province code {0} does not exist")]
+    Province(String),
+    #[error("digits 7-12 are not a real birth date")]
+    BirthDate,
+    #[error("serial number 0000 is not issued")]
+    Serial,
+}
+
+/// Province codes in use (Kemendagri), including the 2022 Papua provinces.
+fn is_province(code: u32) -> bool {
+    matches!(code, 11..=19 | 21 | 31..=36 | 51..=53 | 61..=65 | 71..=76 | 81 | 82 | 91..=96)
+}
+
+impl Nik {
+    /// Parses a NIK after removing the spaces and dots people type into it. `today` decides the century
+    /// of the two-digit birth year.
+    pub fn parse(raw: &str, today: NaiveDate) -> Result<Nik, NikError> {
+        if raw.contains('*') {
+            return Err(NikError::Masked);
+        }
+        let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '.')).collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(NikError::NotDigits);
+        }
+        if digits.len() != 16 {
+            return Err(NikError::Length(digits.len()));
+        }
+        let num = |range: std::ops::Range<usize>| digits[range].parse::<u32>().unwrap_or(0);
+        if !is_province(num(0..2)) {
+            return Err(NikError::Province(digits[0..2].to_string()));
+        }
+        if birth_date_of(&digits, today).is_none() {
+            return Err(NikError::BirthDate);
+        }
+        if &digits[12..16] == "0000" {
+            return Err(NikError::Serial);
+        }
+        Ok(Nik(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first four digits (province and regency) and the last two; enough for a human to tell two apart.
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
+
+    /// Whether digits 7-8 carry the +40 that marks a woman.
+    pub fn is_female(&self) -> bool {
+        self.0[6..8].parse::<u32>().unwrap_or(0) > 40
+    }
+
+    pub fn birth_date(&self, today: NaiveDate) -> NaiveDate {
+        birth_date_of(&self.0, today).expect("checked by parse")
+    }
+}
+
+/// Masks any identifier-like text the same way as a valid NIK (used for invalid input in messages).
+pub fn mask(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
+}
+
+fn birth_date_of(digits: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let mut day: u32 = digits[6..8].parse().ok()?;
+    let month: u32 = digits[8..10].parse().ok()?;
+    let yy: i32 = digits[10..12].parse().ok()?;
+    if day > 40 {
+        day -= 40;
+    }
+    let century = if yy > today.year() % 100 { 1900 } else { 2000 };
+    NaiveDate::from_ymd_opt(century + yy, month, day)
+}
+
+impl fmt::Debug for Nik {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nik({})", self.masked())
+    }
+}
+
+impl fmt::Display for Nik {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+    }
+
+    #[test]
+    fn parse_table() {
+        use NikError::*;
+        let cases: &[(&str, Result<(), NikError>)] = &[
+            ("3205191211900003", Ok(())),         // man, 12-11-1990
+            ("3205195211900003", Ok(())),         // woman: day 52 = 12 + 40
+            ("3205 1952 1190 0003", Ok(())),      // typed with spaces
+            ("3205.1952.1190.0003", Ok(())),      // and dots
+            ("9601010101000001", Ok(())),         // Papua Selatan (2022)
+            ("320519521190003", Err(Length(15))), // 15 digits
+            ("32051952119000031", Err(Length(17))),
+            ("3205**********03", Err(Masked)),
+            ("32051952119O0003", Err(NotDigits)),
+            ("2005195211900003", Err(Province("20".into()))),
+            ("9905195211900003", Err(Province("99".into()))),
+            ("3205193102900003", Err(BirthDate)), // 31 February
+            ("3205197211900003", Err(BirthDate)), // day 72 - 40 = 32
+            ("3205191213900003", Err(BirthDate)), // month 13
+            ("3205190011900003", Err(BirthDate)), // day 00
+            ("3205191211900000", Err(Serial)),
+        ];
+        for (input, expected) in cases {
+            let got = Nik::parse(input, today()).map(|_| ());
+            assert_eq!(&got, expected, "input {input}");
+        }
+    }
+
+    #[test]
+    fn sex_and_birth_date() {
+        let woman = Nik::parse("3205195211900003", today()).unwrap();
+        assert!(woman.is_female());
+        assert_eq!(
+            woman.birth_date(today()),
+            NaiveDate::from_ymd_opt(1990, 11, 12).unwrap()
+        );
+        let man = Nik::parse("3205191211050003", today()).unwrap();
+        assert!(!man.is_female());
+        assert_eq!(man.birth_date(today()).year(), 2005);
+    }
+
+    #[test]
+    fn never_prints_the_whole_nik() {
+        let nik = Nik::parse("3205195211900003", today()).unwrap();
+        assert_eq!(nik.masked(), "3205**********03");
+        assert!(!format!("{nik:?} {nik}").contains("5211900"));
+    }
+}

@@ -1,0 +1,12 @@
+//! RegNakes Sync: keeps the SDMK health-workforce database in step with the national RegNakes registry.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod metrics;
+pub mod notify;
+pub mod regnakes;
+pub mod rpc;
+pub mod startup;
+pub mod sync;
+pub mod telemetry;

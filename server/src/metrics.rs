@@ -1,0 +1,163 @@
+//! Every metric of CONTRACT §4, named once. The Grafana dashboard and the Prometheus rules use these names.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabel {
+    pub endpoint: String,
+    pub status: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub batches: Family<StatusLabel, Counter>,
+    pub records: Family<OutcomeLabel, Counter>,
+    pub rejected: Family<ReasonLabel, Counter>,
+    pub batch_duration: Histogram,
+    pub last_success: Gauge<f64, AtomicU64>,
+    pub running: Gauge,
+    pub last_failure_ratio: Gauge<f64, AtomicU64>,
+    pub upstream_requests: Family<UpstreamLabel, Counter>,
+    pub upstream_retries: Counter,
+    pub integration_enabled: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let batches = Family::<StatusLabel, Counter>::default();
+        let records = Family::<OutcomeLabel, Counter>::default();
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        let batch_duration = Histogram::new([
+            1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0,
+        ]);
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        let running = Gauge::default();
+        let last_failure_ratio = Gauge::<f64, AtomicU64>::default();
+        let upstream_requests = Family::<UpstreamLabel, Counter>::default();
+        let upstream_retries = Counter::default();
+        let integration_enabled = Gauge::default();
+        registry.register(
+            "regnakes_sync_batches",
+            "Finished sync batches by status",
+            batches.clone(),
+        );
+        registry.register(
+            "regnakes_sync_records",
+            "Upstream records by outcome",
+            records.clone(),
+        );
+        registry.register(
+            "regnakes_sync_rejected",
+            "Rejected records by reason",
+            rejected.clone(),
+        );
+        registry.register(
+            "regnakes_sync_batch_duration_seconds",
+            "Duration of finished sync batches",
+            batch_duration.clone(),
+        );
+        registry.register(
+            "regnakes_sync_last_success_timestamp_seconds",
+            "Unix time of the last succeeded or partial batch",
+            last_success.clone(),
+        );
+        registry.register(
+            "regnakes_sync_running",
+            "1 while a sync runs in this process",
+            running.clone(),
+        );
+        registry.register(
+            "regnakes_sync_last_batch_failure_ratio",
+            "Rejected share of the last finished batch",
+            last_failure_ratio.clone(),
+        );
+        registry.register(
+            "regnakes_upstream_requests",
+            "Requests to RegNakes by endpoint and HTTP status",
+            upstream_requests.clone(),
+        );
+        registry.register(
+            "regnakes_upstream_retries",
+            "Retried RegNakes requests",
+            upstream_retries.clone(),
+        );
+        registry.register(
+            "regnakes_integration_enabled",
+            "1 when the RegNakes integration is enabled",
+            integration_enabled.clone(),
+        );
+        // Pre-create the label values so dashboards and alert rules see zeros rather than no data.
+        for status in crate::sync::batch::BatchStatus::FINISHED {
+            let _ = batches.get_or_create(&StatusLabel {
+                status: status.code().into(),
+            });
+        }
+        for outcome in ["inserted", "updated", "unchanged", "rejected"] {
+            let _ = records.get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            });
+        }
+        for reason in crate::domain::RejectReason::ALL {
+            let _ = rejected.get_or_create(&ReasonLabel {
+                reason: reason.code().into(),
+            });
+        }
+        Metrics {
+            registry,
+            batches,
+            records,
+            rejected,
+            batch_duration,
+            last_success,
+            running,
+            last_failure_ratio,
+            upstream_requests,
+            upstream_retries,
+            integration_enabled,
+        }
+    }
+
+    pub fn upstream_request(&self, endpoint: &str, status: &str) {
+        self.upstream_requests
+            .get_or_create(&UpstreamLabel {
+                endpoint: endpoint.into(),
+                status: status.into(),
+            })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

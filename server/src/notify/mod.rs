@@ -1,0 +1,160 @@
+//! Outbound notifications after a batch: the Slack alert (one per failure streak, plus "recovered") and
+//! the Odoo sync notification. Delivery is retried a few times and never fails the batch.
+
+use crate::config::Secret;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertAction {
+    None,
+    Failing,
+    Recovered,
+}
+
+/// The streak rule: alert when a failure streak starts, and once more when it ends.
+pub fn alert_action(alerting: bool, failed: bool) -> AlertAction {
+    match (alerting, failed) {
+        (false, true) => AlertAction::Failing,
+        (true, false) => AlertAction::Recovered,
+        _ => AlertAction::None,
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Notifier {
+    pub slack_webhook_url: Option<Secret>,
+    pub odoo_notify_url: Option<String>,
+}
+
+/// A Slack incoming-webhook message (`{"text": …, "blocks": …}`) for a batch.
+pub fn slack_message(action: AlertAction, batch: &Value) -> Value {
+    let field = |k: &str| {
+        batch
+            .get(k)
+            .map(|v| v.to_string().trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let headline = match action {
+        AlertAction::Recovered => format!(
+            ":white_check_mark: RegNakes sync recovered: batch {} {}",
+            field("id"),
+            field("status")
+        ),
+        _ => format!(
+            ":rotating_light: RegNakes sync {}: {}",
+            field("status"),
+            field("error")
+        ),
+    };
+    let details = format!(
+        "batch `{}` · trace `{}` · trigger {} · received {} · inserted {} · updated {} · unchanged {} · rejected {} ({:.1}%)",
+        field("id"),
+        field("trace_id"),
+        field("trigger"),
+        field("received"),
+        field("inserted"),
+        field("updated"),
+        field("unchanged"),
+        field("rejected"),
+        batch.get("failure_rate").and_then(Value::as_f64).unwrap_or(0.0) * 100.0,
+    );
+    json!({
+        "text": format!("{headline}\n{details}"),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": details}]}
+        ]
+    })
+}
+
+impl Notifier {
+    pub async fn batch_finished(&self, batch: Value, action: AlertAction, trace_id: String) {
+        if let Some(url) = &self.odoo_notify_url {
+            let body = json!({"event": "regnakes.batch_finished", "batch": batch});
+            deliver("odoo", url, &body, &trace_id).await;
+        }
+        if action != AlertAction::None {
+            match &self.slack_webhook_url {
+                Some(url) => {
+                    deliver(
+                        "slack",
+                        url.expose(),
+                        &slack_message(action, &batch),
+                        &trace_id,
+                    )
+                    .await
+                }
+                None => tracing::warn!(
+                    ?action,
+                    "no SLACK_WEBHOOK_URL configured; alert only in logs and metrics"
+                ),
+            }
+        }
+    }
+}
+
+async fn deliver(target: &'static str, url: &str, body: &Value, trace_id: &str) {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
+    for attempt in 1..=4u32 {
+        let result = client
+            .post(url)
+            .insert_header(("X-Request-ID", trace_id))
+            .send_json(body)
+            .await;
+        match result {
+            Ok(response) if response.status().is_success() => return,
+            Ok(response) => {
+                tracing::warn!(
+                    target,
+                    attempt,
+                    status = response.status().as_u16(),
+                    trace_id,
+                    "notification refused"
+                )
+            }
+            // The URL of a Slack webhook is a secret: the error's display may contain it, so log its kind only.
+            Err(err) => tracing::warn!(
+                target,
+                attempt,
+                trace_id,
+                error = err_kind(&err),
+                "notification failed"
+            ),
+        }
+        if attempt < 4 {
+            actix_rt::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        }
+    }
+    tracing::error!(
+        target,
+        trace_id,
+        "notification not delivered after 4 attempts"
+    );
+}
+
+fn err_kind(err: &awc::error::SendRequestError) -> &'static str {
+    use awc::error::SendRequestError as E;
+    match err {
+        E::Connect(_) => "connect",
+        E::Timeout => "timeout",
+        E::Send(_) => "send",
+        E::Response(_) => "response",
+        _ => "request",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_alert_per_streak() {
+        assert_eq!(alert_action(false, true), AlertAction::Failing);
+        assert_eq!(alert_action(true, true), AlertAction::None);
+        assert_eq!(alert_action(true, false), AlertAction::Recovered);
+        assert_eq!(alert_action(false, false), AlertAction::None);
+    }
+}

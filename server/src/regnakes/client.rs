@@ -1,0 +1,419 @@
+//! The RegNakes HTTP client (awc). Not `Send`: one client lives on the thread that runs a batch.
+
+use super::dto::{OperationOutcome, PageEnvelope, TokenResponse};
+use super::retry::{classify_status, parse_retry_after, Attempt, RetryPolicy};
+use crate::config::{RegnakesSettings, Secret};
+use crate::metrics::Metrics;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::value::RawValue;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Renew this long before the token says it expires.
+const RENEW_EARLY: Duration = Duration::from_secs(60);
+/// Largest page body accepted (2 000 records of a few KB).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("RegNakes unreachable after {attempts} attempts ({endpoint}): {cause}")]
+    Unreachable {
+        endpoint: &'static str,
+        attempts: u32,
+        cause: String,
+    },
+    #[error("RegNakes refused the token request: {0}")]
+    TokenRefused(String),
+    #[error("RegNakes rejected the request ({endpoint}): {cause}")]
+    Rejected {
+        endpoint: &'static str,
+        cause: String,
+    },
+}
+
+impl UpstreamError {
+    /// Token problems stop a batch at once (CONTRACT, exception flow "token expired").
+    pub fn is_token_failure(&self) -> bool {
+        matches!(self, UpstreamError::TokenRefused(_))
+            || matches!(
+                self,
+                UpstreamError::Unreachable {
+                    endpoint: "token",
+                    ..
+                }
+            )
+    }
+}
+
+/// Filters of one run; `updated_until` is pinned to the run's start so the window is stable.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    pub updated_since: Option<DateTime<Utc>>,
+    pub updated_until: Option<DateTime<Utc>>,
+    pub rumpun: Option<String>,
+    pub jenis: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub records: Vec<Box<RawValue>>,
+    pub total_page: Option<u64>,
+    pub total_data: Option<u64>,
+    /// Requests it took, retries included.
+    pub attempts: u32,
+}
+
+struct CachedToken {
+    value: Secret,
+    renew_at: Instant,
+}
+
+pub struct RegnakesClient {
+    http: awc::Client,
+    settings: RegnakesSettings,
+    policy: RetryPolicy,
+    token: RefCell<Option<CachedToken>>,
+    metrics: Arc<Metrics>,
+}
+
+enum ListFailure {
+    Attempt(Attempt),
+    TokenInvalid,
+}
+
+impl RegnakesClient {
+    pub fn new(settings: RegnakesSettings, metrics: Arc<Metrics>) -> Self {
+        let http = awc::Client::builder()
+            .timeout(settings.request_timeout)
+            .disable_redirects()
+            .finish();
+        let policy = RetryPolicy {
+            base_delay: settings.retry_base_delay,
+            max_retries: settings.max_retries,
+            max_delay: Duration::from_secs(300),
+        };
+        RegnakesClient {
+            http,
+            settings,
+            policy,
+            token: RefCell::new(None),
+            metrics,
+        }
+    }
+
+    /// A valid token: the cached one, or a new one when it is within a minute of expiring.
+    async fn token(&self, request_id: &str) -> Result<Secret, UpstreamError> {
+        if let Some(cached) = self.token.borrow().as_ref() {
+            if Instant::now() < cached.renew_at {
+                return Ok(cached.value.clone());
+            }
+        }
+        let fresh = self
+            .with_retries("token", |_| self.request_token(request_id))
+            .await?;
+        let value = fresh.value.clone();
+        *self.token.borrow_mut() = Some(fresh);
+        Ok(value)
+    }
+
+    fn forget_token(&self) {
+        self.token.borrow_mut().take();
+    }
+
+    async fn request_token(&self, request_id: &str) -> Result<CachedToken, Attempt> {
+        let url = format!(
+            "{}/oauth2/v1/accesstoken?grant_type=client_credentials",
+            self.settings.base_url
+        );
+        let form = [
+            ("client_id", self.settings.client_id.as_str()),
+            ("client_secret", self.settings.client_secret.expose()),
+        ];
+        let sent = self
+            .http
+            .post(&url)
+            .insert_header(("X-Request-ID", format!("{request_id}/token")))
+            .send_form(&form)
+            .await;
+        let mut response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.upstream_request("token", "error");
+                return Err(Attempt::Transient {
+                    cause: format!("token request failed: {e}"),
+                    retry_after: None,
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        self.metrics.upstream_request("token", &status.to_string());
+        let retry_after = header(&response, "retry-after");
+        let body = response
+            .body()
+            .limit(MAX_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        if status == 200 {
+            let parsed: TokenResponse =
+                serde_json::from_slice(&body).map_err(|e| Attempt::Transient {
+                    cause: format!("token response is not the expected JSON: {e}"),
+                    retry_after: None,
+                })?;
+            let lifetime = parsed
+                .expires_in
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(Duration::from_secs(300));
+            return Ok(CachedToken {
+                value: Secret::new(parsed.access_token),
+                renew_at: Instant::now() + lifetime.saturating_sub(RENEW_EARLY.min(lifetime / 2)),
+            });
+        }
+        let cause = format!("HTTP {status}: {}", outcome_summary(&body));
+        match status {
+            400 | 401 | 403 => Err(Attempt::Permanent { cause }),
+            _ => Err(classify_status(
+                status,
+                parse_retry_after(retry_after.as_deref()),
+                cause,
+            )),
+        }
+    }
+
+    /// One page of the health-worker list, retried per the policy; a 401 `invalid-access-token` renews
+    /// the token once and repeats the request.
+    pub async fn fetch_page(
+        &self,
+        query: &PageQuery,
+        page: u64,
+        request_id: &str,
+    ) -> Result<Page, UpstreamError> {
+        let mut renewed = false;
+        loop {
+            let token = self.token(request_id).await?;
+            let mut attempts = 0;
+            let result = self
+                .with_retries_list(|attempt| {
+                    attempts = attempt;
+                    self.request_page(query, page, request_id, &token)
+                })
+                .await;
+            match result {
+                Ok(Ok(mut page)) => {
+                    page.attempts = attempts;
+                    return Ok(page);
+                }
+                Ok(Err(())) if !renewed => {
+                    tracing::info!(page, "RegNakes token no longer valid; renewing");
+                    self.forget_token();
+                    renewed = true;
+                }
+                Ok(Err(())) => {
+                    return Err(UpstreamError::TokenRefused(
+                        "a freshly issued token was rejected as invalid".into(),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn list_url(&self, query: &PageQuery, page: u64) -> String {
+        let mut url = format!(
+            "{}/regnakes/v1/nakes?page={page}&limit={}",
+            self.settings.base_url, self.settings.page_size
+        );
+        let mut push = |key: &str, value: &str| {
+            url.push('&');
+            url.push_str(key);
+            url.push('=');
+            url.push_str(&percent_encode(value));
+        };
+        if let Some(since) = query.updated_since {
+            push(
+                "updated_since",
+                &since.to_rfc3339_opts(SecondsFormat::Millis, true),
+            );
+        }
+        if let Some(until) = query.updated_until {
+            push(
+                "updated_until",
+                &until.to_rfc3339_opts(SecondsFormat::Millis, true),
+            );
+        }
+        if let Some(rumpun) = &query.rumpun {
+            push("rumpun", rumpun);
+        }
+        if let Some(jenis) = &query.jenis {
+            push("jenis", jenis);
+        }
+        url
+    }
+
+    async fn request_page(
+        &self,
+        query: &PageQuery,
+        page: u64,
+        request_id: &str,
+        token: &Secret,
+    ) -> Result<Page, ListFailure> {
+        let url = self.list_url(query, page);
+        let sent = self
+            .http
+            .get(&url)
+            .insert_header(("Authorization", format!("Bearer {}", token.expose())))
+            .insert_header(("X-Request-ID", format!("{request_id}/p{page}")))
+            .send()
+            .await;
+        let mut response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.upstream_request("nakes", "error");
+                return Err(ListFailure::Attempt(Attempt::Transient {
+                    cause: format!("page {page}: request failed: {e}"),
+                    retry_after: None,
+                }));
+            }
+        };
+        let status = response.status().as_u16();
+        self.metrics.upstream_request("nakes", &status.to_string());
+        let retry_after = parse_retry_after(header(&response, "retry-after").as_deref());
+        let body = match response.body().limit(MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(e) => {
+                return Err(ListFailure::Attempt(Attempt::Transient {
+                    cause: format!("page {page}: reading the body failed: {e}"),
+                    retry_after: None,
+                }))
+            }
+        };
+        if status == 401 {
+            let outcome: Option<OperationOutcome> = serde_json::from_slice(&body).ok();
+            if outcome
+                .as_ref()
+                .is_none_or(|o| o.has_code("invalid-access-token"))
+            {
+                return Err(ListFailure::TokenInvalid);
+            }
+        }
+        if status != 200 {
+            let cause = format!("page {page}: HTTP {status}: {}", outcome_summary(&body));
+            return Err(ListFailure::Attempt(classify_status(
+                status,
+                retry_after,
+                cause,
+            )));
+        }
+        let envelope: PageEnvelope = serde_json::from_slice(&body).map_err(|e| {
+            ListFailure::Attempt(Attempt::Transient {
+                cause: format!("page {page}: body is not the expected JSON: {e}"),
+                retry_after: None,
+            })
+        })?;
+        Ok(Page {
+            records: envelope.data.into_iter().map(|r| r.to_owned()).collect(),
+            total_page: envelope.total_page,
+            total_data: envelope.total_data,
+            attempts: 1,
+        })
+    }
+
+    async fn with_retries<T, F, Fut>(
+        &self,
+        endpoint: &'static str,
+        mut call: F,
+    ) -> Result<T, UpstreamError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Attempt>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match call(attempt).await {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Permanent { cause }) if endpoint == "token" => {
+                    return Err(UpstreamError::TokenRefused(cause))
+                }
+                Err(Attempt::Permanent { cause }) => {
+                    return Err(UpstreamError::Rejected { endpoint, cause })
+                }
+                Err(Attempt::Transient { cause, retry_after }) => {
+                    if attempt > self.policy.max_retries {
+                        return Err(UpstreamError::Unreachable {
+                            endpoint,
+                            attempts: attempt,
+                            cause,
+                        });
+                    }
+                    let wait = self.policy.delay(attempt, retry_after);
+                    tracing::warn!(endpoint, attempt, wait_ms = wait.as_millis() as u64, %cause, "RegNakes request failed; retrying");
+                    self.metrics.upstream_retries.inc();
+                    actix_rt::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Like `with_retries` for list requests, passing an invalid token back out (`Ok(Err(()))`) so that
+    /// the caller renews it once.
+    async fn with_retries_list<F, Fut>(
+        &self,
+        mut call: F,
+    ) -> Result<Result<Page, ()>, UpstreamError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<Page, ListFailure>>,
+    {
+        let result = self
+            .with_retries("nakes", |attempt| {
+                let fut = call(attempt);
+                async move {
+                    match fut.await {
+                        Ok(page) => Ok(Some(page)),
+                        Err(ListFailure::TokenInvalid) => Ok(None),
+                        Err(ListFailure::Attempt(a)) => Err(a),
+                    }
+                }
+            })
+            .await?;
+        Ok(result.ok_or(()))
+    }
+}
+
+fn header(response: &awc::ClientResponse<impl Sized>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A short, safe description of an error body: the OperationOutcome's issues, or the start of plain text.
+fn outcome_summary(body: &[u8]) -> String {
+    if let Ok(outcome) = serde_json::from_slice::<OperationOutcome>(body) {
+        if !outcome.issue.is_empty() {
+            return outcome.summary();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.is_empty() {
+        "(empty body)".into()
+    } else {
+        text
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

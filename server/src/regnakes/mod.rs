@@ -1,0 +1,8 @@
+//! The RegNakes upstream (CONTRACT §1): token, paged health-worker list, retries with backoff, and
+//! `X-Request-ID` on every request.
+
+pub mod client;
+pub mod dto;
+pub mod retry;
+
+pub use client::{Page, PageQuery, RegnakesClient, UpstreamError};

@@ -1,0 +1,41 @@
+//! `worker.search`: by name, STR number or NIK; NIKs are only ever shown masked.
+
+use super::envelope::RpcError;
+use super::params;
+use crate::domain::ProfessionCatalogue;
+use crate::sync::service::{worker_view, SyncService};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    query: Option<String>,
+    profession: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+pub async fn search(service: &SyncService, p: SearchParams) -> Result<Value, RpcError> {
+    let (limit, offset) = params::page(p.limit, p.offset)?;
+    if let Some(code) = &p.profession {
+        if ProfessionCatalogue::national().get(code).is_none() {
+            return Err(RpcError::invalid_param(
+                "profession",
+                format!("{code:?} is not a profession code of the reference list"),
+            ));
+        }
+    }
+    if p.query.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(RpcError::invalid_param(
+            "query",
+            "must be at most 200 characters",
+        ));
+    }
+    let page = service
+        .search_workers(p.query.as_deref(), p.profession.as_deref(), limit, offset)
+        .await?;
+    Ok(
+        json!({"total": page.total, "workers": page.items.iter().map(worker_view).collect::<Vec<_>>()}),
+    )
+}

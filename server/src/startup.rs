@@ -1,0 +1,172 @@
+//! `Application::build` connects the database, applies migrations, binds the listener (port 0 works:
+//! `port()` tells the real one), and wires the RPC surface, probes and metrics; `run_until_stopped` runs
+//! the HTTP server and the scheduler side by side.
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::rpc::{self, auth::JwtVerifier, RpcState};
+use crate::sync::scheduler;
+use crate::sync::service::SyncService;
+use crate::telemetry::{self, RequestIdRootSpan};
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use governor::{Quota, RateLimiter};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::net::TcpListener;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_actix_web::TracingLogger;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    service: SyncService,
+}
+
+/// Connects with pool settings that suit each backend: SQLite takes one writer at a time, so the pool is
+/// a single connection (no "database is locked" between the sync and RPC writes).
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    if let Some(path) = sqlite_path(url) {
+        if let Some(dir) = std::path::Path::new(&path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        options.max_connections(1).min_connections(1);
+    } else {
+        options.max_connections(10).min_connections(1);
+    }
+    let db = Database::connect(options).await?;
+    if url.starts_with("sqlite:") {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        db.execute_unprepared("PRAGMA synchronous=NORMAL").await?;
+        db.execute_unprepared("PRAGMA busy_timeout=10000").await?;
+    }
+    Ok(db)
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_string())
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// A service with its own runner thread (for `serve`, `sync` and tests).
+pub fn service(
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
+) -> SyncService {
+    let runner = actix_rt::Arbiter::new().handle();
+    SyncService::new(db, settings, metrics, runner)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = connect(&settings.database_url).await?;
+        migrate(&db).await?;
+        let settings = Arc::new(settings);
+        let metrics = Arc::new(Metrics::new());
+        let service = service(db.clone(), settings.clone(), metrics.clone());
+        service.recover().await?;
+
+        let listener = TcpListener::bind(&settings.listen_addr)?;
+        let port = listener.local_addr()?.port();
+        let per_second = NonZeroU32::new(settings.rpc_rate_per_second.max(1)).expect("max(1)");
+        let burst = NonZeroU32::new(settings.rpc_rate_burst.max(1)).expect("max(1)");
+        let rpc_state = web::Data::new(RpcState {
+            service: service.clone(),
+            verifier: JwtVerifier::new(&settings.rpc_jwt_secret),
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(per_second).allow_burst(burst),
+            )),
+        });
+        let db_data = web::Data::new(db);
+        let metrics_data = web::Data::from(metrics);
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::<RequestIdRootSpan>::new())
+                .wrap(middleware::from_fn(telemetry::request_id))
+                .app_data(rpc_state.clone())
+                .app_data(db_data.clone())
+                .app_data(metrics_data.clone())
+                .app_data(web::PayloadConfig::new(1024 * 1024))
+                .route("/jsonrpc", web::post().to(rpc::endpoint))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .route("/metrics", web::get().to(metrics_endpoint))
+        })
+        .workers(2)
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            service,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn service(&self) -> SyncService {
+        self.service.clone()
+    }
+
+    /// Runs the server and, when configured, the scheduler; returns when the server stops.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let scheduler = self.service.schedule().cloned().map(|schedule| {
+            let service = self.service.clone();
+            actix_rt::spawn(scheduler::run_until_stopped(service, schedule))
+        });
+        let result = self.server.await;
+        if let Some(handle) = scheduler {
+            handle.abort();
+        }
+        result.map_err(Into::into)
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(db: web::Data<DatabaseConnection>) -> HttpResponse {
+    match Migrator::get_pending_migrations(db.get_ref()).await {
+        Ok(pending) if pending.is_empty() => {
+            HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+        }
+        Ok(pending) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "migrations pending", "pending": pending.len()})),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: database unreachable");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "database unreachable"}))
+        }
+    }
+}
+
+async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.encode())
+}

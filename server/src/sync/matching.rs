@@ -1,0 +1,380 @@
+//! Matching decisions (CONTRACT §2), pure: given what the store holds for the keys of one page and the
+//! page's records in order, decide insert / update / unchanged / reject for each. A decision updates the
+//! in-memory view, so a later record of the page sees what earlier ones did. The store loads the view with
+//! one query per page and applies the decisions in one transaction.
+
+use super::transform::Rejection;
+use crate::domain::RejectReason;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What matching needs of a stored worker: its keys and content hash, nothing personal in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredWorker {
+    pub id: Uuid,
+    pub str_number: String,
+    pub nik_index: String,
+    pub nik_masked: String,
+    pub name_norm: String,
+    pub birth_place_norm: String,
+    pub content_hash: String,
+}
+
+/// The matching keys of one incoming, valid record.
+#[derive(Debug, Clone)]
+pub struct Incoming<'a> {
+    pub str_number: &'a str,
+    pub nik_index: &'a str,
+    pub nik_masked: &'a str,
+    pub name_norm: &'a str,
+    pub birth_place_norm: &'a str,
+    pub content_hash: &'a str,
+    /// Set when the record's STR is not active: such a record may only update a known worker.
+    pub inactive: Option<Rejection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Insert {
+        id: Uuid,
+    },
+    Update {
+        id: Uuid,
+        previous_str: Option<String>,
+    },
+    Unchanged {
+        id: Uuid,
+    },
+    Reject(Rejection),
+}
+
+type IdentityKey = (String, String, String);
+
+#[derive(Debug, Default)]
+pub struct MatchView {
+    workers: Vec<StoredWorker>,
+    by_str: HashMap<String, Vec<usize>>,
+    by_identity: HashMap<IdentityKey, Vec<usize>>,
+}
+
+impl MatchView {
+    pub fn new(stored: impl IntoIterator<Item = StoredWorker>) -> Self {
+        let mut view = MatchView::default();
+        for worker in stored {
+            view.add(worker);
+        }
+        view
+    }
+
+    fn add(&mut self, worker: StoredWorker) -> usize {
+        let slot = self.workers.len();
+        self.by_str
+            .entry(worker.str_number.clone())
+            .or_default()
+            .push(slot);
+        self.by_identity
+            .entry(identity_of(&worker))
+            .or_default()
+            .push(slot);
+        self.workers.push(worker);
+        slot
+    }
+
+    fn unindex(&mut self, slot: usize) {
+        let worker = &self.workers[slot];
+        if let Some(slots) = self.by_str.get_mut(&worker.str_number) {
+            slots.retain(|&s| s != slot);
+        }
+        if let Some(slots) = self.by_identity.get_mut(&identity_of(worker)) {
+            slots.retain(|&s| s != slot);
+        }
+    }
+
+    fn reindex(&mut self, slot: usize) {
+        let worker = &self.workers[slot];
+        self.by_str
+            .entry(worker.str_number.clone())
+            .or_default()
+            .push(slot);
+        self.by_identity
+            .entry(identity_of(worker))
+            .or_default()
+            .push(slot);
+    }
+
+    fn holders(&self, str_number: &str) -> &[usize] {
+        self.by_str
+            .get(str_number)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Decides one record. `repeated_in_page` is whether its STR number appears more than once in the page.
+    pub fn decide(&mut self, rec: &Incoming, repeated_in_page: bool) -> Decision {
+        let holders = self.holders(rec.str_number).to_vec();
+        let matched = if holders.len() == 1 && !repeated_in_page {
+            let holder = &self.workers[holders[0]];
+            if holder.nik_index != rec.nik_index {
+                return Decision::Reject(Rejection {
+                    reason: RejectReason::IdentityConflict,
+                    message: format!(
+                        "STR {} is held by worker {} with NIK {}, the record has NIK {}; kept for review",
+                        rec.str_number, holder.id, holder.nik_masked, rec.nik_masked
+                    ),
+                });
+            }
+            Some(holders[0])
+        } else {
+            let key = (
+                rec.nik_index.to_string(),
+                rec.name_norm.to_string(),
+                rec.birth_place_norm.to_string(),
+            );
+            match self.by_identity.get(&key).map(Vec::as_slice) {
+                Some([only]) => Some(*only),
+                _ => None,
+            }
+        };
+
+        let Some(slot) = matched else {
+            if let Some(&holder) = holders.first() {
+                return Decision::Reject(Rejection {
+                    reason: RejectReason::DuplicateStr,
+                    message: format!(
+                        "STR {} is already held by worker {} and the record matches no one by NIK, name and place of birth",
+                        rec.str_number, self.workers[holder].id
+                    ),
+                });
+            }
+            if let Some(inactive) = &rec.inactive {
+                return Decision::Reject(inactive.clone());
+            }
+            let id = Uuid::now_v7();
+            self.add(StoredWorker {
+                id,
+                str_number: rec.str_number.to_string(),
+                nik_index: rec.nik_index.to_string(),
+                nik_masked: rec.nik_masked.to_string(),
+                name_norm: rec.name_norm.to_string(),
+                birth_place_norm: rec.birth_place_norm.to_string(),
+                content_hash: rec.content_hash.to_string(),
+            });
+            return Decision::Insert { id };
+        };
+
+        let worker = &self.workers[slot];
+        if worker.content_hash == rec.content_hash {
+            return Decision::Unchanged { id: worker.id };
+        }
+        let renewed = worker.str_number != rec.str_number;
+        if renewed && holders.iter().any(|&h| h != slot) {
+            return Decision::Reject(Rejection {
+                reason: RejectReason::DuplicateStr,
+                message: format!(
+                    "the record matches worker {} by NIK, name and place of birth, but its STR {} is held by another worker",
+                    worker.id, rec.str_number
+                ),
+            });
+        }
+        let previous_str = renewed.then(|| worker.str_number.clone());
+        self.unindex(slot);
+        let worker = &mut self.workers[slot];
+        worker.str_number = rec.str_number.to_string();
+        worker.name_norm = rec.name_norm.to_string();
+        worker.birth_place_norm = rec.birth_place_norm.to_string();
+        worker.content_hash = rec.content_hash.to_string();
+        let id = worker.id;
+        self.reindex(slot);
+        Decision::Update { id, previous_str }
+    }
+}
+
+fn identity_of(worker: &StoredWorker) -> IdentityKey {
+    (
+        worker.nik_index.clone(),
+        worker.name_norm.clone(),
+        worker.birth_place_norm.clone(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compact record/worker: (str, nik, name, place, content).
+    type Keys = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
+    fn stored(keys: Keys) -> StoredWorker {
+        let (str_number, nik, name, place, content) = keys;
+        StoredWorker {
+            id: Uuid::from_u128(str_number.bytes().map(u128::from).sum()),
+            str_number: str_number.into(),
+            nik_index: nik.into(),
+            nik_masked: format!("{nik}-masked"),
+            name_norm: name.into(),
+            birth_place_norm: place.into(),
+            content_hash: content.into(),
+        }
+    }
+
+    fn incoming(keys: &Keys, inactive: bool) -> Incoming<'_> {
+        let (str_number, nik, name, place, content) = keys;
+        Incoming {
+            str_number,
+            nik_index: nik,
+            nik_masked: nik,
+            name_norm: name,
+            birth_place_norm: place,
+            content_hash: content,
+            inactive: inactive.then(|| Rejection {
+                reason: RejectReason::StrInactive,
+                message: "inactive".into(),
+            }),
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Expect {
+        Insert,
+        Update(&'static str),
+        UpdateRenewed(&'static str, &'static str),
+        Unchanged(&'static str),
+        Reject(RejectReason),
+    }
+
+    fn run(store: &[Keys], page: &[(Keys, bool)]) -> Vec<Expect> {
+        let stored_workers: Vec<StoredWorker> = store.iter().copied().map(stored).collect();
+        let id_to_str: HashMap<Uuid, &'static str> = store
+            .iter()
+            .zip(&stored_workers)
+            .map(|(k, w)| (w.id, k.0))
+            .collect();
+        let mut view = MatchView::new(stored_workers);
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for (keys, _) in page {
+            *counts.entry(keys.0).or_default() += 1;
+        }
+        page.iter()
+            .map(|(keys, inactive)| {
+                let decision = view.decide(&incoming(keys, *inactive), counts[keys.0] > 1);
+                let name = |id: &Uuid| *id_to_str.get(id).unwrap_or(&"new");
+                match decision {
+                    Decision::Insert { .. } => Expect::Insert,
+                    Decision::Update {
+                        id,
+                        previous_str: None,
+                    } => Expect::Update(name(&id)),
+                    Decision::Update {
+                        id,
+                        previous_str: Some(old),
+                    } => {
+                        assert_eq!(name(&id), old, "history keeps the old number");
+                        Expect::UpdateRenewed(name(&id), keys.0)
+                    }
+                    Decision::Unchanged { id } => Expect::Unchanged(name(&id)),
+                    Decision::Reject(r) => Expect::Reject(r.reason),
+                }
+            })
+            .collect()
+    }
+
+    const SITI: Keys = ("STR-A", "nik-1", "siti", "garut", "v1");
+
+    #[test]
+    fn decision_table() {
+        use Expect::*;
+        use RejectReason::*;
+        type Case = (&'static str, Vec<Keys>, Vec<(Keys, bool)>, Vec<Expect>);
+        let cases: Vec<Case> = vec![
+            ("new worker is inserted", vec![], vec![(SITI, false)], vec![Insert]),
+            ("same content is unchanged", vec![SITI], vec![(SITI, false)], vec![Unchanged("STR-A")]),
+            (
+                "changed content updates the STR holder",
+                vec![SITI],
+                vec![(("STR-A", "nik-1", "siti", "garut", "v2"), false)],
+                vec![Update("STR-A")],
+            ),
+            (
+                "same STR, other NIK: identity conflict",
+                vec![SITI],
+                vec![(("STR-A", "nik-9", "budi", "bogor", "v1"), false)],
+                vec![Reject(IdentityConflict)],
+            ),
+            (
+                "renewed STR found by NIK, name and place",
+                vec![SITI],
+                vec![(("STR-B", "nik-1", "siti", "garut", "v2"), false)],
+                vec![UpdateRenewed("STR-A", "STR-B")],
+            ),
+            (
+                "renewal with another place of birth is a new worker",
+                vec![SITI],
+                vec![(("STR-B", "nik-1", "siti", "bogor", "v2"), false)],
+                vec![Insert],
+            ),
+            (
+                "two people under one STR in a page: one stored, one duplicate",
+                vec![],
+                vec![
+                    (("STR-A", "nik-1", "siti", "garut", "v1"), false),
+                    (("STR-A", "nik-2", "budi", "bogor", "v1"), false),
+                ],
+                vec![Insert, Reject(DuplicateStr)],
+            ),
+            (
+                "re-run of the duplicate pair: first unchanged via fallback, second still duplicate",
+                vec![SITI],
+                vec![(SITI, false), (("STR-A", "nik-2", "budi", "bogor", "v1"), false)],
+                vec![Unchanged("STR-A"), Reject(DuplicateStr)],
+            ),
+            (
+                "same record twice in a page: the second sees the first",
+                vec![],
+                vec![(SITI, false), (("STR-A", "nik-1", "siti", "garut", "v2"), false)],
+                vec![Insert, Update("new")],
+            ),
+            (
+                "revocation of a known worker updates it",
+                vec![SITI],
+                vec![(("STR-A", "nik-1", "siti", "garut", "revoked"), true)],
+                vec![Update("STR-A")],
+            ),
+            (
+                "inactive STR of an unknown worker is rejected",
+                vec![],
+                vec![(SITI, true)],
+                vec![Reject(StrInactive)],
+            ),
+            (
+                "several holders, fallback finds one",
+                vec![SITI, ("STR-A", "nik-2", "budi", "bogor", "v1")],
+                vec![(("STR-A", "nik-2", "budi", "bogor", "v2"), false)],
+                vec![Update("STR-A")],
+            ),
+            (
+                "several holders, no fallback: duplicate",
+                vec![SITI, ("STR-A", "nik-2", "budi", "bogor", "v1")],
+                vec![(("STR-A", "nik-3", "ani", "solo", "v1"), false)],
+                vec![Reject(DuplicateStr)],
+            ),
+            (
+                "fallback match whose new STR belongs to someone else",
+                vec![SITI, ("STR-B", "nik-2", "budi", "bogor", "v1")],
+                vec![
+                    (("STR-B", "nik-1", "siti", "garut", "v2"), false),
+                    (("STR-B", "nik-2", "budi", "bogor", "v1"), false),
+                ],
+                vec![Reject(DuplicateStr), Unchanged("STR-B")],
+            ),
+        ];
+        for (name, store, page, expected) in cases {
+            assert_eq!(run(&store, &page), expected, "case: {name}");
+        }
+    }
+}

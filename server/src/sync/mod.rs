@@ -1,0 +1,12 @@
+//! The sync engine: transform (pure), matching (pure), store (one transaction per page), batch lifecycle,
+//! the single-flight lease, the run loop, the scheduler, and the service every caller goes through.
+
+pub mod batch;
+pub mod identity;
+pub mod lease;
+pub mod matching;
+pub mod run;
+pub mod scheduler;
+pub mod service;
+pub mod store;
+pub mod transform;

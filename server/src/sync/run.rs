@@ -1,0 +1,296 @@
+//! Runs one batch: fetch page n+1 while page n is stored, heartbeat the lease, stop at a page boundary on
+//! cancel, and finish the batch (status, watermark, lease, metrics, notifications) exactly once.
+
+use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd};
+use super::identity::NikIndexer;
+use super::lease;
+use super::store::{apply_page, PageInput};
+use super::transform::TransformContext;
+use crate::config::Settings;
+use crate::domain::ProfessionCatalogue;
+use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
+use crate::notify::{alert_action, AlertAction, Notifier};
+use crate::regnakes::{PageQuery, RegnakesClient};
+use chrono::{DateTime, Utc};
+use entity::{batch, sync_state};
+use futures_util::future::{self, Either};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// Everything a run needs, built once by the service.
+#[derive(Clone)]
+pub struct RunContext {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    pub indexer: NikIndexer,
+    pub notifier: Notifier,
+}
+
+/// What to fetch: one query per requested profession (or one unfiltered), all pinned to `until`.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub batch_id: Uuid,
+    pub trace_id: String,
+    pub queries: Vec<PageQuery>,
+    pub until: DateTime<Utc>,
+    /// Whether finishing this run may move the incremental watermark (unfiltered, not starting later).
+    pub moves_watermark: bool,
+}
+
+/// Runs the batch to its end and returns the finished batch row.
+pub async fn run_batch(ctx: RunContext, plan: RunPlan) -> Result<batch::Model, DbErr> {
+    let span =
+        tracing::info_span!("sync_batch", batch_id = %plan.batch_id, trace_id = %plan.trace_id);
+    run_instrumented(ctx, plan).instrument(span).await
+}
+
+async fn run_instrumented(ctx: RunContext, plan: RunPlan) -> Result<batch::Model, DbErr> {
+    let started = Instant::now();
+    ctx.metrics.running.set(1);
+    tracing::info!(pages_queries = plan.queries.len(), "sync batch started");
+
+    let pages = fetch_and_store(&ctx, &plan);
+    let heartbeat = keep_lease(&ctx, &plan);
+    futures_util::pin_mut!(pages, heartbeat);
+    let end = match future::select(pages, heartbeat).await {
+        Either::Left((end, _)) => end,
+        Either::Right((end, _)) => end,
+    };
+    let finished = finish(&ctx, &plan, end, started).await;
+    ctx.metrics.running.set(0);
+    finished
+}
+
+async fn keep_lease(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
+    let period = ctx.settings.lease_ttl / 3;
+    loop {
+        actix_rt::time::sleep(period).await;
+        match lease::heartbeat(&ctx.db, plan.batch_id, ctx.settings.lease_ttl, Utc::now()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return RunEnd::Failed("lost the sync lease (heartbeats were late); stopped to avoid a second concurrent sync".into())
+            }
+            Err(err) => tracing::warn!(error = %err, "lease heartbeat failed; will retry"),
+        }
+    }
+}
+
+async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
+    let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
+    let transform_ctx = TransformContext {
+        today: plan
+            .until
+            .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
+            .date_naive(),
+        catalogue: ProfessionCatalogue::national(),
+    };
+    let page_size = u64::from(ctx.settings.regnakes.page_size);
+    let mut batch_page: i64 = 0;
+    for query in &plan.queries {
+        let mut upstream_page = 1u64;
+        let mut fetched = Some(
+            client
+                .fetch_page(query, upstream_page, &plan.trace_id)
+                .await,
+        );
+        loop {
+            let page = match fetched.take().expect("a fetch result precedes every page") {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::error!(error = %err, upstream_page, "RegNakes page could not be fetched");
+                    return RunEnd::Failed(format!("page {}: {err}", batch_page + 1));
+                }
+            };
+            batch_page += 1;
+            if batch_page == 1 {
+                if let Some(total) = page.total_page {
+                    let _ = batch::Entity::update_many()
+                        .col_expr(batch::Column::TotalPages, Expr::value(total as i64))
+                        .filter(batch::Column::Id.eq(plan.batch_id))
+                        .exec(&ctx.db)
+                        .await;
+                }
+            }
+            let is_last = page.records.is_empty()
+                || (page.records.len() as u64) < page_size
+                || page.total_page.is_some_and(|total| upstream_page >= total);
+            let store = apply_page(
+                &ctx.db,
+                PageInput {
+                    batch_id: plan.batch_id,
+                    page_no: batch_page,
+                    records: &page.records,
+                    ctx: &transform_ctx,
+                    indexer: &ctx.indexer,
+                    now: Utc::now(),
+                },
+            );
+            let stored = if is_last {
+                store.await
+            } else {
+                // Fetch the next page while this one is stored.
+                let (stored, next) = future::join(
+                    store,
+                    client.fetch_page(query, upstream_page + 1, &plan.trace_id),
+                )
+                .await;
+                fetched = Some(next);
+                stored
+            };
+            let outcome = match stored {
+                Ok(outcome) => outcome,
+                Err(err) => {
+                    tracing::error!(error = %err, page = batch_page, "storing a page failed; the page was rolled back");
+                    return RunEnd::Failed(format!("page {batch_page}: storing failed: {err}"));
+                }
+            };
+            record_page_metrics(&ctx.metrics, &outcome);
+            tracing::info!(
+                page = batch_page,
+                received = outcome.counts.received,
+                inserted = outcome.counts.inserted,
+                updated = outcome.counts.updated,
+                unchanged = outcome.counts.unchanged,
+                rejected = outcome.counts.rejected,
+                "page stored"
+            );
+            if outcome.cancel_requested {
+                return RunEnd::Cancelled;
+            }
+            if is_last {
+                break;
+            }
+            upstream_page += 1;
+        }
+    }
+    RunEnd::Completed
+}
+
+fn record_page_metrics(metrics: &Metrics, outcome: &super::store::PageOutcome) {
+    let c = &outcome.counts;
+    for (name, value) in [
+        ("inserted", c.inserted),
+        ("updated", c.updated),
+        ("unchanged", c.unchanged),
+        ("rejected", c.rejected),
+    ] {
+        metrics
+            .records
+            .get_or_create(&OutcomeLabel {
+                outcome: name.into(),
+            })
+            .inc_by(value as u64);
+    }
+    for (reason, count) in &outcome.rejected_by_reason {
+        metrics
+            .rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.code().into(),
+            })
+            .inc_by(*count as u64);
+    }
+}
+
+/// Writes the final status, moves the watermark, releases the lease, then reports.
+async fn finish(
+    ctx: &RunContext,
+    plan: &RunPlan,
+    end: RunEnd,
+    started: Instant,
+) -> Result<batch::Model, DbErr> {
+    let now = Utc::now();
+    let txn = ctx.db.begin().await?;
+    let row = batch::Entity::find_by_id(plan.batch_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("batch {}", plan.batch_id)))?;
+    let counts = Counts {
+        received: row.received,
+        inserted: row.inserted,
+        updated: row.updated,
+        unchanged: row.unchanged,
+        rejected: row.rejected,
+        warnings: row.warnings,
+    };
+    let (status, error) = batch_rules::final_status(&end, &counts, ctx.settings.failure_threshold);
+    let duration_ms = started.elapsed().as_millis() as i64;
+    let checkpoint = row.checkpoint;
+    let mut active: batch::ActiveModel = row.into();
+    active.status = Set(status.code().to_string());
+    active.error = Set(error);
+    active.finished_at = Set(Some(now));
+    active.duration_ms = Set(Some(duration_ms));
+    active.failure_rate = Set(counts.failure_rate());
+    let finished = active.update(&txn).await?;
+
+    let state = lease::state(&txn).await?;
+    let watermark = if !plan.moves_watermark {
+        state.watermark
+    } else if end == RunEnd::Completed {
+        Some(plan.until)
+    } else {
+        // Pages are ordered by updated_at and `updated_since` is inclusive: up to the last committed
+        // record's time everything is stored, and records sharing that time are fetched again.
+        state.watermark.max(checkpoint)
+    };
+    let failed = status == BatchStatus::Failed;
+    let action = alert_action(state.alerting, failed);
+    let mut state_update: sync_state::ActiveModel = state.clone().into();
+    state_update.watermark = Set(watermark);
+    if status.counts_as_success() {
+        state_update.last_success_at = Set(Some(now));
+    }
+    match action {
+        AlertAction::Failing => state_update.alerting = Set(true),
+        AlertAction::Recovered => state_update.alerting = Set(false),
+        AlertAction::None => {}
+    }
+    state_update.update(&txn).await?;
+    lease::release(&txn, plan.batch_id).await?;
+    txn.commit().await?;
+
+    let m = &ctx.metrics;
+    m.batches
+        .get_or_create(&StatusLabel {
+            status: status.code().into(),
+        })
+        .inc();
+    m.batch_duration.observe(duration_ms as f64 / 1000.0);
+    m.last_failure_ratio.set(counts.failure_rate());
+    if status.counts_as_success() {
+        m.last_success.set(now.timestamp_millis() as f64 / 1000.0);
+    }
+    if failed {
+        tracing::error!(
+            status = status.code(),
+            error = finished.error.as_deref().unwrap_or(""),
+            received = counts.received,
+            rejected = counts.rejected,
+            "sync batch failed"
+        );
+    } else {
+        tracing::info!(
+            status = status.code(),
+            received = counts.received,
+            inserted = counts.inserted,
+            updated = counts.updated,
+            unchanged = counts.unchanged,
+            rejected = counts.rejected,
+            duration_ms,
+            "sync batch finished"
+        );
+    }
+    let notifier = ctx.notifier.clone();
+    let view = batch_rules::view(&finished);
+    let trace_id = plan.trace_id.clone();
+    actix_rt::spawn(async move { notifier.batch_finished(view, action, trace_id).await });
+    Ok(finished)
+}

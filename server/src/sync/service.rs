@@ -1,0 +1,589 @@
+//! The one way to start, run, cancel and report a sync: called by the RPC handlers, the scheduler and
+//! the `sync` CLI alike.
+
+use super::batch::{self as batch_rules, BatchStatus, Mode, Trigger};
+use super::identity::NikIndexer;
+use super::lease;
+use super::run::{run_batch, RunContext, RunPlan};
+use super::scheduler::Schedule;
+use crate::config::Settings;
+use crate::domain::{Nik, ProfessionCatalogue};
+use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::regnakes::PageQuery;
+use chrono::{DateTime, Utc};
+use entity::{batch, batch_issue, health_worker, integration_audit, integration_setting};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::{oneshot, Mutex};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("the RegNakes integration is disabled")]
+    Disabled,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid param `{param}`: {problem}")]
+    InvalidParam {
+        param: &'static str,
+        problem: String,
+    },
+    #[error("database error")]
+    Database(#[from] DbErr),
+}
+
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub mode: Mode,
+    pub professions: Vec<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub trigger: Trigger,
+    pub actor: Option<String>,
+    /// The caller's request id becomes the batch's trace id, so one id follows Odoo → here → RegNakes.
+    pub trace_id: Option<String>,
+}
+
+impl Default for StartRequest {
+    fn default() -> Self {
+        StartRequest {
+            mode: Mode::Incremental,
+            professions: Vec::new(),
+            updated_since: None,
+            trigger: Trigger::Manual,
+            actor: None,
+            trace_id: None,
+        }
+    }
+}
+
+pub struct Started {
+    pub batch: batch::Model,
+    pub already_running: bool,
+    /// Resolves when a batch this call started finishes (for the foreground CLI).
+    pub finished: Option<oneshot::Receiver<Result<batch::Model, String>>>,
+}
+
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+#[derive(Clone)]
+pub struct SyncService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    run: RunContext,
+    schedule: Option<Schedule>,
+    /// Runs batches off the HTTP workers: the transform is CPU work and the awc client is per thread.
+    runner: actix_rt::ArbiterHandle,
+    /// SQLite cannot arbitrate two concurrent starts by row locks; PostgreSQL can, and this costs it nothing.
+    start_gate: Mutex<()>,
+}
+
+impl SyncService {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Arc<Settings>,
+        metrics: Arc<Metrics>,
+        runner: actix_rt::ArbiterHandle,
+    ) -> Self {
+        let schedule = settings
+            .sync_schedule
+            .as_deref()
+            .map(|expr| Schedule::parse(expr).expect("validated when settings were loaded"));
+        let notifier = Notifier {
+            slack_webhook_url: settings.slack_webhook_url.clone(),
+            odoo_notify_url: settings.odoo_notify_url.clone(),
+        };
+        SyncService {
+            inner: Arc::new(Inner {
+                run: RunContext {
+                    indexer: NikIndexer::new(settings.nik_index_key.clone()),
+                    db,
+                    settings,
+                    metrics,
+                    notifier,
+                },
+                schedule,
+                runner,
+                start_gate: Mutex::new(()),
+            }),
+        }
+    }
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.inner.run.db
+    }
+
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.inner.schedule.as_ref()
+    }
+
+    /// At start-up: batches left `running` by a stopped instance become `failed`; gauges are set.
+    pub async fn recover(&self) -> Result<(), ServiceError> {
+        lease::recover_interrupted(self.db(), Utc::now()).await?;
+        let enabled = self.is_enabled().await?;
+        self.inner
+            .run
+            .metrics
+            .integration_enabled
+            .set(i64::from(enabled));
+        Ok(())
+    }
+
+    pub async fn is_enabled(&self) -> Result<bool, DbErr> {
+        Ok(integration_setting::Entity::find_by_id(1)
+            .one(self.db())
+            .await?
+            .is_none_or(|s| s.enabled))
+    }
+
+    fn validate(&self, request: &StartRequest) -> Result<(), ServiceError> {
+        let catalogue = ProfessionCatalogue::national();
+        if let Some(unknown) = request
+            .professions
+            .iter()
+            .find(|p| catalogue.get(p).is_none())
+        {
+            return Err(ServiceError::InvalidParam {
+                param: "professions",
+                problem: format!("{unknown:?} is not a profession code of the reference list"),
+            });
+        }
+        if request.updated_since.is_some_and(|t| t > Utc::now()) {
+            return Err(ServiceError::InvalidParam {
+                param: "updated_since",
+                problem: "is in the future".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts a sync, or returns the one already running anywhere (`already_running`).
+    pub async fn start(&self, request: StartRequest) -> Result<Started, ServiceError> {
+        self.validate(&request)?;
+        if !self.is_enabled().await? {
+            return Err(ServiceError::Disabled);
+        }
+        self.start_checked(request, None).await
+    }
+
+    async fn start_checked(
+        &self,
+        request: StartRequest,
+        schedule_slot: Option<String>,
+    ) -> Result<Started, ServiceError> {
+        let settings = &self.inner.run.settings;
+        let _gate = self.inner.start_gate.lock().await;
+        let now = Utc::now();
+        let txn = self.db().begin().await?;
+        lease::recover_interrupted(&txn, now).await?;
+        let batch_id = Uuid::now_v7();
+        if !lease::try_acquire(
+            &txn,
+            batch_id,
+            &settings.instance_id,
+            settings.lease_ttl,
+            now,
+        )
+        .await?
+        {
+            let running = match lease::live_batch(&txn, now).await? {
+                Some(id) => batch::Entity::find_by_id(id).one(&txn).await?,
+                None => None,
+            };
+            txn.commit().await?;
+            return match running {
+                Some(batch) => Ok(Started {
+                    batch,
+                    already_running: true,
+                    finished: None,
+                }),
+                None => Err(ServiceError::Database(DbErr::Custom(
+                    "sync lease held without a batch".into(),
+                ))),
+            };
+        }
+        let state = lease::state(&txn).await?;
+        let since = match request.mode {
+            Mode::Full => request.updated_since,
+            Mode::Incremental => request.updated_since.or(state.watermark),
+        };
+        // Only an unfiltered run that starts no later than the watermark covers everything up to `until`.
+        let moves_watermark = request.professions.is_empty()
+            && match (since, state.watermark) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(s), Some(w)) => s <= w,
+            };
+        let trace_id = request
+            .trace_id
+            .clone()
+            .unwrap_or_else(|| format!("rgn-{}", Uuid::new_v4().simple()));
+        let model = batch::ActiveModel {
+            id: Set(batch_id),
+            trace_id: Set(trace_id.clone()),
+            trigger: Set(request.trigger.code().into()),
+            mode: Set(request.mode.code().into()),
+            status: Set(BatchStatus::Running.code().into()),
+            requested_by: Set(request.actor.clone()),
+            schedule_slot: Set(schedule_slot),
+            professions: Set(
+                (!request.professions.is_empty()).then(|| request.professions.join(","))
+            ),
+            window_since: Set(since),
+            window_until: Set(Some(now)),
+            checkpoint: Set(None),
+            started_at: Set(now),
+            finished_at: Set(None),
+            duration_ms: Set(None),
+            pages: Set(0),
+            total_pages: Set(None),
+            received: Set(0),
+            inserted: Set(0),
+            updated: Set(0),
+            unchanged: Set(0),
+            rejected: Set(0),
+            warnings: Set(0),
+            failure_rate: Set(0.0),
+            error: Set(None),
+            cancel_requested: Set(false),
+            instance_id: Set(settings.instance_id.clone()),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+
+        let base = PageQuery {
+            updated_since: since,
+            updated_until: Some(now),
+            ..PageQuery::default()
+        };
+        let queries = if request.professions.is_empty() {
+            vec![base]
+        } else {
+            request
+                .professions
+                .iter()
+                .map(|p| PageQuery {
+                    jenis: Some(p.clone()),
+                    ..base.clone()
+                })
+                .collect()
+        };
+        let plan = RunPlan {
+            batch_id,
+            trace_id,
+            queries,
+            until: now,
+            moves_watermark,
+        };
+        let (done_tx, done_rx) = oneshot::channel();
+        let ctx = self.inner.run.clone();
+        self.inner.runner.spawn_fn(move || {
+            actix_rt::spawn(async move {
+                let result = run_batch(ctx, plan).await.map_err(|err| {
+                    tracing::error!(error = ?err, "finishing the batch failed; its lease will expire and recovery marks it failed");
+                    err.to_string()
+                });
+                let _ = done_tx.send(result);
+            });
+        });
+        Ok(Started {
+            batch: model,
+            already_running: false,
+            finished: Some(done_rx),
+        })
+    }
+
+    /// A scheduler fire: exactly one instance records it (the slot is unique); disabled → `skipped`.
+    pub async fn run_scheduled(&self, slot: DateTime<Utc>) -> Result<(), ServiceError> {
+        let slot_key = batch_rules::ts(slot);
+        if !self.is_enabled().await? {
+            let now = Utc::now();
+            let skipped = batch::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                trace_id: Set(format!("rgn-{}", Uuid::new_v4().simple())),
+                trigger: Set(Trigger::Schedule.code().into()),
+                mode: Set(Mode::Incremental.code().into()),
+                status: Set(BatchStatus::Skipped.code().into()),
+                schedule_slot: Set(Some(slot_key)),
+                started_at: Set(now),
+                finished_at: Set(Some(now)),
+                duration_ms: Set(Some(0)),
+                error: Set(Some("the RegNakes integration is disabled".into())),
+                instance_id: Set(self.inner.run.settings.instance_id.clone()),
+                ..empty_batch()
+            };
+            if skipped.insert(self.db()).await.is_ok() {
+                self.inner
+                    .run
+                    .metrics
+                    .batches
+                    .get_or_create(&crate::metrics::StatusLabel {
+                        status: "skipped".into(),
+                    })
+                    .inc();
+                tracing::info!("scheduled sync skipped: integration disabled");
+            }
+            return Ok(());
+        }
+        let request = StartRequest {
+            trigger: Trigger::Schedule,
+            ..StartRequest::default()
+        };
+        match self.start_checked(request, Some(slot_key)).await {
+            Ok(started) if started.already_running => {
+                tracing::info!(batch_id = %started.batch.id, "scheduled sync not started: a sync is running")
+            }
+            Ok(started) => tracing::info!(batch_id = %started.batch.id, "scheduled sync started"),
+            // Another instance inserted this slot first: it runs this fire.
+            Err(ServiceError::Database(err)) if is_unique_violation(&err) => {
+                tracing::debug!("scheduled sync taken by another instance")
+            }
+            Err(err) => return Err(err),
+        }
+        Ok(())
+    }
+
+    pub async fn status(&self) -> Result<Value, ServiceError> {
+        let db = self.db();
+        let enabled = self.is_enabled().await?;
+        let state = lease::state(db).await?;
+        let running = match lease::live_batch(db, Utc::now()).await? {
+            Some(id) => batch::Entity::find_by_id(id).one(db).await?,
+            None => None,
+        };
+        let last = batch::Entity::find()
+            // A skipped fire is not a sync: `last` is the last run that did something.
+            .filter(
+                batch::Column::Status
+                    .is_not_in([BatchStatus::Running.code(), BatchStatus::Skipped.code()]),
+            )
+            .order_by_desc(batch::Column::StartedAt)
+            .one(db)
+            .await?;
+        let next_run_at = if enabled {
+            self.schedule().and_then(|s| s.next_after(Utc::now()))
+        } else {
+            None
+        };
+        Ok(json!({
+            "enabled": enabled,
+            "running": running.as_ref().map(batch_rules::view),
+            "last": last.as_ref().map(batch_rules::view),
+            "last_success_at": state.last_success_at.map(batch_rules::ts),
+            "next_run_at": next_run_at.map(batch_rules::ts),
+            "watermark": state.watermark.map(batch_rules::ts),
+        }))
+    }
+
+    pub async fn get(&self, batch_id: Uuid) -> Result<batch::Model, ServiceError> {
+        batch::Entity::find_by_id(batch_id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("batch {batch_id}")))
+    }
+
+    /// Asks the running batch to stop at its next page boundary (whichever instance runs it).
+    pub async fn cancel(&self, batch_id: Uuid, actor: &str) -> Result<batch::Model, ServiceError> {
+        let batch = self.get(batch_id).await?;
+        if batch.status == BatchStatus::Running.code() {
+            batch::Entity::update_many()
+                .col_expr(batch::Column::CancelRequested, Expr::value(true))
+                .filter(batch::Column::Id.eq(batch_id))
+                .exec(self.db())
+                .await?;
+            audit(
+                self.db(),
+                "sync.cancel",
+                actor,
+                Some(format!("batch {batch_id}")),
+            )
+            .await?;
+        }
+        self.get(batch_id).await
+    }
+
+    pub async fn list(
+        &self,
+        limit: u64,
+        offset: u64,
+        status: Option<BatchStatus>,
+    ) -> Result<Page<batch::Model>, ServiceError> {
+        let mut query = batch::Entity::find();
+        if let Some(status) = status {
+            query = query.filter(batch::Column::Status.eq(status.code()));
+        }
+        let total = query.clone().count(self.db()).await?;
+        let items = query
+            .order_by_desc(batch::Column::StartedAt)
+            .order_by_desc(batch::Column::Id)
+            .limit(limit)
+            .offset(offset)
+            .all(self.db())
+            .await?;
+        Ok(Page { total, items })
+    }
+
+    pub async fn issues(
+        &self,
+        batch_id: Uuid,
+        severity: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<batch_issue::Model>, ServiceError> {
+        self.get(batch_id).await?;
+        let query = batch_issue::Entity::find()
+            .filter(batch_issue::Column::BatchId.eq(batch_id))
+            .filter(batch_issue::Column::Severity.eq(severity));
+        let total = query.clone().count(self.db()).await?;
+        let items = query
+            .order_by_asc(batch_issue::Column::Id)
+            .limit(limit)
+            .offset(offset)
+            .all(self.db())
+            .await?;
+        Ok(Page { total, items })
+    }
+
+    pub async fn set_enabled(
+        &self,
+        enabled: bool,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<bool, ServiceError> {
+        let txn = self.db().begin().await?;
+        let setting = integration_setting::ActiveModel {
+            id: Set(1),
+            enabled: Set(enabled),
+            changed_by: Set(Some(actor.to_string())),
+            changed_at: Set(Some(Utc::now())),
+            reason: Set(reason.clone()),
+        };
+        setting.update(&txn).await?;
+        let detail = json!({"enabled": enabled, "reason": reason}).to_string();
+        audit(&txn, "integration.set_enabled", actor, Some(detail)).await?;
+        txn.commit().await?;
+        self.inner
+            .run
+            .metrics
+            .integration_enabled
+            .set(i64::from(enabled));
+        tracing::info!(enabled, actor, "integration enabled flag changed");
+        Ok(enabled)
+    }
+
+    /// Search by name, STR number or NIK (a NIK is matched through its blind index, never in clear).
+    pub async fn search_workers(
+        &self,
+        query: Option<&str>,
+        profession: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<health_worker::Model>, ServiceError> {
+        use health_worker::Column as C;
+        let mut select = health_worker::Entity::find();
+        if let Some(code) = profession {
+            select = select.filter(C::ProfessionCode.eq(code));
+        }
+        if let Some(text) = query.map(str::trim).filter(|t| !t.is_empty()) {
+            let mut any = Condition::any()
+                .add(C::StrNumber.eq(text))
+                .add(C::NameNorm.contains(crate::domain::sanitize::fold_for_matching(text)));
+            if let Ok(nik) = Nik::parse(text, Utc::now().date_naive()) {
+                any = any.add(C::NikIndex.eq(self.inner.run.indexer.index(&nik)));
+            }
+            select = select.filter(any);
+        }
+        let total = select.clone().count(self.db()).await?;
+        let items = select
+            .order_by_asc(C::NameNorm)
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .offset(offset)
+            .all(self.db())
+            .await?;
+        Ok(Page { total, items })
+    }
+}
+
+fn empty_batch() -> batch::ActiveModel {
+    batch::ActiveModel {
+        requested_by: Set(None),
+        professions: Set(None),
+        window_since: Set(None),
+        window_until: Set(None),
+        checkpoint: Set(None),
+        pages: Set(0),
+        total_pages: Set(None),
+        received: Set(0),
+        inserted: Set(0),
+        updated: Set(0),
+        unchanged: Set(0),
+        rejected: Set(0),
+        warnings: Set(0),
+        failure_rate: Set(0.0),
+        cancel_requested: Set(false),
+        ..Default::default()
+    }
+}
+
+async fn audit<C: ConnectionTrait>(
+    db: &C,
+    action: &str,
+    actor: &str,
+    detail: Option<String>,
+) -> Result<(), DbErr> {
+    integration_audit::ActiveModel {
+        action: Set(action.into()),
+        actor: Set(actor.into()),
+        detail: Set(detail),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// The `worker.search` row (CONTRACT §3): the NIK only masked.
+pub fn worker_view(w: &health_worker::Model) -> Value {
+    json!({
+        "id": w.id,
+        "str_number": w.str_number,
+        "name": w.name,
+        "profession": w.profession_code,
+        "profession_group": w.profession_group,
+        "str_status": w.str_status,
+        "str_valid_until": w.str_valid_until.map(|d| d.to_string()),
+        "birth_place": w.birth_place,
+        "nik_masked": w.nik_masked,
+        "updated_at": batch_rules::ts(w.updated_at),
+    })
+}
+
+pub fn issue_view(i: &batch_issue::Model) -> Value {
+    json!({
+        "str_number": i.str_number,
+        "reason": i.reason,
+        "message": i.message,
+        "page": i.page,
+        "raw": i.raw.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).or_else(|| i.raw.clone().map(Value::String)),
+    })
+}

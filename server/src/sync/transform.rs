@@ -1,0 +1,575 @@
+//! Pure transformation of one upstream record: raw JSON → sanitised → validated `HealthWorker`, or a
+//! `Rejection` with its reason code (CONTRACT §2). No I/O; whether an inactive STR is acceptable depends
+//! on the store (a known worker must learn of a revocation), so activity is reported, not judged, here.
+
+use crate::domain::health_worker::{Address, PracticeLicence, StrActivity};
+use crate::domain::nik::{mask, NikError};
+use crate::domain::sanitize::clean_text;
+use crate::domain::{
+    HealthWorker, Nik, PersonName, PlaceName, ProfessionCatalogue, RejectReason, Sex,
+    StrCertificate, StrNumber, StrStatus,
+};
+use crate::regnakes::dto::{NakesRecord, StrDto};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::borrow::Cow;
+
+pub struct TransformContext {
+    /// The sync date: STR activity and "not in the future" are judged against it.
+    pub today: NaiveDate,
+    pub catalogue: &'static ProfessionCatalogue,
+}
+
+#[derive(Debug)]
+pub struct Candidate {
+    pub worker: HealthWorker,
+    pub activity: StrActivity,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: RejectReason,
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(reason: RejectReason, message: impl Into<String>) -> Self {
+        Rejection {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The outcome of transforming one record. The STR number, when one could be read, travels with a
+/// rejection too: matching counts numbers repeated in the page, and the error list shows it.
+#[derive(Debug)]
+pub enum Transformed {
+    Valid(Box<Candidate>),
+    Rejected {
+        rejection: Rejection,
+        str_number: Option<String>,
+    },
+}
+
+impl Transformed {
+    pub fn str_number(&self) -> Option<&str> {
+        match self {
+            Transformed::Valid(c) => Some(c.worker.str_certificate.number.as_str()),
+            Transformed::Rejected { str_number, .. } => str_number.as_deref(),
+        }
+    }
+}
+
+pub fn transform(raw: &str, ctx: &TransformContext) -> Transformed {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let record: NakesRecord = match serde_path_to_error::deserialize(&mut de) {
+        Ok(record) => record,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            return Transformed::Rejected {
+                rejection: Rejection::new(
+                    RejectReason::InvalidFormat,
+                    format!("field `{path}`: {}", describe_serde_error(&inner)),
+                ),
+                str_number: None,
+            };
+        }
+    };
+    let str_number = record
+        .str
+        .as_ref()
+        .and_then(|s| s.nomor.as_deref())
+        .map(clean_text)
+        .filter(|s| !s.is_empty());
+    match validate(&record, ctx) {
+        Ok(candidate) => Transformed::Valid(Box::new(candidate)),
+        Err(rejection) => Transformed::Rejected {
+            rejection,
+            str_number,
+        },
+    }
+}
+
+/// serde's messages quote the offending value; for an identity field that could be a NIK, so keep only
+/// the kind of mistake.
+fn describe_serde_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let text = text.split(" at line ").next().unwrap_or(&text);
+    match text.find('`') {
+        Some(start) if text[start + 1..].contains('`') => {
+            let end = start + 1 + text[start + 1..].find('`').unwrap_or(0);
+            let quoted = &text[start + 1..end];
+            format!("{}`{}`{}", &text[..start], mask(quoted), &text[end + 1..])
+        }
+        _ => text.to_string(),
+    }
+}
+
+fn required(value: &Option<Cow<'_, str>>, field: &str) -> Result<String, Rejection> {
+    let cleaned = value.as_deref().map(clean_text).unwrap_or_default();
+    if cleaned.is_empty() {
+        return Err(Rejection::new(
+            RejectReason::MissingField,
+            format!("field `{field}` is missing or empty"),
+        ));
+    }
+    Ok(cleaned)
+}
+
+fn optional(value: &Option<Cow<'_, str>>) -> Option<String> {
+    value.as_deref().map(clean_text).filter(|s| !s.is_empty())
+}
+
+fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, Rejection> {
+    let str_dto = record
+        .str
+        .as_ref()
+        .ok_or_else(|| Rejection::new(RejectReason::MissingField, "field `str` is missing"))?;
+    let str_certificate = parse_str(str_dto)?;
+
+    let nik_text = required(&record.nik, "nik")?;
+    let nik = Nik::parse(&nik_text, ctx.today).map_err(|err| {
+        let reason = match err {
+            NikError::Masked => RejectReason::MaskedValue,
+            _ => RejectReason::InvalidNik,
+        };
+        Rejection::new(
+            reason,
+            format!("field `nik` value {}: {err}", mask(&nik_text)),
+        )
+    })?;
+
+    let name_text = required(&record.nama, "nama")?;
+    let name = PersonName::parse(&name_text).map_err(|err| {
+        let reason = if name_text.contains('*') {
+            RejectReason::MaskedValue
+        } else {
+            RejectReason::MissingField
+        };
+        Rejection::new(reason, format!("field `nama` value {name_text:?} {err}"))
+    })?;
+
+    let birth_text = required(&record.tanggal_lahir, "tanggal_lahir")?;
+    let birth_date = parse_date(&birth_text)
+        .filter(|d| *d <= ctx.today && d.year() >= 1900)
+        .ok_or_else(|| {
+            Rejection::new(
+                RejectReason::InvalidBirthDate,
+                format!(
+                    "field `tanggal_lahir` value {birth_text:?} is not a real date in the past"
+                ),
+            )
+        })?;
+
+    let jenis = record
+        .jenis
+        .as_ref()
+        .ok_or_else(|| Rejection::new(RejectReason::MissingField, "field `jenis` is missing"))?;
+    let jenis_code = required(&jenis.kode, "jenis.kode")?;
+    let profession = ctx.catalogue.get(&jenis_code).ok_or_else(|| {
+        Rejection::new(
+            RejectReason::UnknownProfession,
+            format!("field `jenis.kode` value {jenis_code:?} is not in the profession reference"),
+        )
+    })?;
+
+    let mut warnings = Vec::new();
+    let sex = record.jenis_kelamin.as_deref().and_then(parse_sex);
+    let nik_birth = nik.birth_date(ctx.today);
+    if nik_birth != birth_date {
+        warnings.push(Warning {
+            code: "nik_birth_date_mismatch",
+            message: format!(
+                "NIK {} encodes birth date {nik_birth}, record says {birth_date}",
+                nik.masked()
+            ),
+        });
+    }
+    if let Some(sex) = sex {
+        if (sex == Sex::Female) != nik.is_female() {
+            warnings.push(Warning {
+                code: "nik_sex_mismatch",
+                message: format!(
+                    "NIK {} encodes the other sex than {}",
+                    nik.masked(),
+                    sex.code()
+                ),
+            });
+        }
+    }
+    if let Some(group) = record.rumpun.as_ref().and_then(|r| optional(&r.kode)) {
+        if group != profession.group_code {
+            warnings.push(Warning {
+                code: "rumpun_mismatch",
+                message: format!(
+                    "rumpun {group:?} does not contain jenis {:?}; stored under {:?}",
+                    profession.code, profession.group_code
+                ),
+            });
+        }
+    }
+
+    let licences = record
+        .sip
+        .iter()
+        .flatten()
+        .filter_map(|sip| {
+            Some(PracticeLicence {
+                number: optional(&sip.nomor)?,
+                facility_code: optional(&sip.kode_fasyankes),
+                valid_until: optional(&sip.berlaku_sampai)
+                    .as_deref()
+                    .and_then(parse_date),
+            })
+        })
+        .collect();
+    let address = record
+        .alamat
+        .as_ref()
+        .map(|a| Address {
+            line: optional(&a.line),
+            province_code: optional(&a.kode_provinsi),
+            regency_code: optional(&a.kode_kabkota),
+        })
+        .unwrap_or_default();
+    let upstream_updated_at = record
+        .updated_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
+        .map(|t| t.with_timezone(&Utc));
+
+    let activity = str_certificate.activity_on(ctx.today);
+    Ok(Candidate {
+        worker: HealthWorker {
+            nik,
+            name,
+            sex,
+            birth_place: PlaceName::parse(record.tempat_lahir.as_deref().unwrap_or_default()),
+            birth_date,
+            profession,
+            str_certificate,
+            licences,
+            address,
+            upstream_updated_at,
+        },
+        activity,
+        warnings,
+    })
+}
+
+fn parse_str(dto: &StrDto) -> Result<StrCertificate, Rejection> {
+    let number_text = required(&dto.nomor, "str.nomor")?;
+    let number = StrNumber::parse(&number_text).map_err(|err| {
+        Rejection::new(
+            RejectReason::InvalidStr,
+            format!("field `str.nomor` value {number_text:?} {err}"),
+        )
+    })?;
+    let status_text = required(&dto.status, "str.status")?;
+    let status = StrStatus::parse(&status_text).ok_or_else(|| {
+        Rejection::new(
+            RejectReason::InvalidStr,
+            format!("field `str.status` value {status_text:?} is not aktif, nonaktif or dicabut"),
+        )
+    })?;
+    let valid_until = match optional(&dto.berlaku_sampai) {
+        None => None,
+        Some(text) => Some(parse_date(&text).ok_or_else(|| {
+            Rejection::new(
+                RejectReason::InvalidStr,
+                format!("field `str.berlaku_sampai` value {text:?} is not a date"),
+            )
+        })?),
+    };
+    Ok(StrCertificate {
+        number,
+        kind: optional(&dto.jenis),
+        council: optional(&dto.konsil),
+        issued_on: optional(&dto.tanggal_terbit)
+            .as_deref()
+            .and_then(parse_date),
+        valid_until,
+        status,
+    })
+}
+
+fn parse_sex(raw: &str) -> Option<Sex> {
+    match clean_text(raw).to_ascii_lowercase().as_str() {
+        "male" | "l" | "laki-laki" | "pria" => Some(Sex::Male),
+        "female" | "p" | "perempuan" | "wanita" => Some(Sex::Female),
+        _ => None,
+    }
+}
+
+/// ISO dates (optionally with a time part), and the day-first forms Indonesian offices write.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let text = raw.trim();
+    let date_part = if text.len() > 10 && text.as_bytes().get(10) == Some(&b'T') {
+        &text[..10]
+    } else {
+        text
+    };
+    ["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d"]
+        .iter()
+        .find_map(|fmt| NaiveDate::parse_from_str(date_part, fmt).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn ctx() -> TransformContext {
+        TransformContext {
+            today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+            catalogue: ProfessionCatalogue::national(),
+        }
+    }
+
+    fn good() -> Value {
+        json!({
+            "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
+            "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
+            "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
+            "str":{"nomor":"1234567887654321","jenis":"seumur_hidup","konsil":"KKI",
+                   "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
+            "sip":[{"nomor":"446/SIP/2024","kode_fasyankes":"1000156689","berlaku_sampai":"2029-07-09"}],
+            "alamat":{"line":"Komplek Kesehatan","kode_provinsi":"32","kode_kabkota":"3205"},
+            "updated_at":"2025-03-01T10:11:12+07:00"})
+    }
+
+    fn with(path: &[&str], value: Value) -> String {
+        let mut record = good();
+        let (last, parents) = path.split_last().unwrap();
+        let mut target = &mut record;
+        for key in parents {
+            target = &mut target[*key];
+        }
+        if value == json!("<remove>") {
+            target.as_object_mut().unwrap().remove(*last);
+        } else {
+            target[*last] = value;
+        }
+        record.to_string()
+    }
+
+    fn outcome(raw: &str) -> Result<(StrActivity, usize), RejectReason> {
+        match transform(raw, &ctx()) {
+            Transformed::Valid(c) => Ok((c.activity, c.warnings.len())),
+            Transformed::Rejected { rejection, .. } => Err(rejection.reason),
+        }
+    }
+
+    #[test]
+    fn rejection_table() {
+        use RejectReason::*;
+        use StrActivity::*;
+        type Case = (
+            &'static str,
+            String,
+            Result<(StrActivity, usize), RejectReason>,
+        );
+        let cases: Vec<Case> = vec![
+            ("good", good().to_string(), Ok((Active, 0))),
+            (
+                "messy name",
+                with(&["nama"], json!("  Siti\t Aminah\u{0007} ")),
+                Ok((Active, 0)),
+            ),
+            (
+                "day-first date",
+                with(&["tanggal_lahir"], json!("12-11-1990")),
+                Ok((Active, 0)),
+            ),
+            (
+                "no address",
+                with(&["alamat"], json!("<remove>")),
+                Ok((Active, 0)),
+            ),
+            (
+                "birth date differs from NIK",
+                with(&["tanggal_lahir"], json!("1990-11-13")),
+                Ok((Active, 1)),
+            ),
+            (
+                "sex differs from NIK",
+                with(&["jenis_kelamin"], json!("male")),
+                Ok((Active, 1)),
+            ),
+            (
+                "revoked",
+                with(&["str", "status"], json!("dicabut")),
+                Ok((Inactive, 0)),
+            ),
+            (
+                "inactive",
+                with(&["str", "status"], json!("nonaktif")),
+                Ok((Inactive, 0)),
+            ),
+            (
+                "expired",
+                with(&["str", "berlaku_sampai"], json!("2020-01-01")),
+                Ok((Expired, 0)),
+            ),
+            (
+                "valid until today",
+                with(&["str", "berlaku_sampai"], json!("2026-11-26")),
+                Ok((Active, 0)),
+            ),
+            (
+                "nik as number",
+                with(&["nik"], json!(3205195211900003u64)),
+                Err(InvalidFormat),
+            ),
+            (
+                "str as string",
+                with(&["str"], json!("1234567887654321")),
+                Err(InvalidFormat),
+            ),
+            ("not an object", "[1,2]".to_string(), Err(InvalidFormat)),
+            (
+                "15-digit nik",
+                with(&["nik"], json!("320519521190003")),
+                Err(InvalidNik),
+            ),
+            (
+                "bad province",
+                with(&["nik"], json!("9905195211900003")),
+                Err(InvalidNik),
+            ),
+            (
+                "masked nik",
+                with(&["nik"], json!("3205**********03")),
+                Err(MaskedValue),
+            ),
+            (
+                "masked name",
+                with(&["nama"], json!("d** Yo** S**")),
+                Err(MaskedValue),
+            ),
+            (
+                "no nik",
+                with(&["nik"], json!("<remove>")),
+                Err(MissingField),
+            ),
+            (
+                "blank name",
+                with(&["nama"], json!("   ")),
+                Err(MissingField),
+            ),
+            (
+                "no str",
+                with(&["str"], json!("<remove>")),
+                Err(MissingField),
+            ),
+            (
+                "no jenis",
+                with(&["jenis"], json!("<remove>")),
+                Err(MissingField),
+            ),
+            (
+                "bad str",
+                with(&["str", "nomor"], json!("12#45678")),
+                Err(InvalidStr),
+            ),
+            (
+                "short str",
+                with(&["str", "nomor"], json!("12345")),
+                Err(InvalidStr),
+            ),
+            (
+                "unknown str status",
+                with(&["str", "status"], json!("hilang")),
+                Err(InvalidStr),
+            ),
+            (
+                "impossible birth date",
+                with(&["tanggal_lahir"], json!("1990-02-31")),
+                Err(InvalidBirthDate),
+            ),
+            (
+                "future birth date",
+                with(&["tanggal_lahir"], json!("2030-01-01")),
+                Err(InvalidBirthDate),
+            ),
+            (
+                "unknown profession",
+                with(&["jenis", "kode"], json!("tukang_pijat")),
+                Err(UnknownProfession),
+            ),
+        ];
+        for (name, raw, expected) in cases {
+            assert_eq!(outcome(&raw), expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn messages_name_the_field_and_mask_the_nik() {
+        let Transformed::Rejected {
+            rejection,
+            str_number,
+        } = transform(&with(&["nik"], json!("320519521190003")), &ctx())
+        else {
+            panic!("expected a rejection")
+        };
+        assert!(rejection.message.contains("`nik`"), "{}", rejection.message);
+        assert!(
+            !rejection.message.contains("320519521190003"),
+            "{}",
+            rejection.message
+        );
+        assert_eq!(str_number.as_deref(), Some("1234567887654321"));
+
+        let Transformed::Rejected { rejection, .. } =
+            transform(&with(&["nik"], json!(3205195211900003u64)), &ctx())
+        else {
+            panic!("expected a rejection")
+        };
+        assert!(rejection.message.contains("nik"), "{}", rejection.message);
+        assert!(
+            !rejection.message.contains("3205195211900003"),
+            "{}",
+            rejection.message
+        );
+    }
+
+    #[test]
+    fn sanitised_fields_and_stable_hash() {
+        let Transformed::Valid(a) = transform(&good().to_string(), &ctx()) else {
+            panic!()
+        };
+        let Transformed::Valid(b) = transform(
+            &with(&["nama"], json!(" Siti  Aminah, S.Kep., Ners\u{0000}")),
+            &ctx(),
+        ) else {
+            panic!()
+        };
+        assert_eq!(b.worker.name.as_str(), "Siti Aminah, S.Kep., Ners");
+        assert_eq!(a.worker.content_hash(), b.worker.content_hash());
+        let Transformed::Valid(c) = transform(
+            &with(&["updated_at"], json!("2026-01-01T00:00:00Z")),
+            &ctx(),
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            a.worker.content_hash(),
+            c.worker.content_hash(),
+            "updated_at alone is no change"
+        );
+        let Transformed::Valid(d) =
+            transform(&with(&["alamat", "line"], json!("Jl. Baru")), &ctx())
+        else {
+            panic!()
+        };
+        assert_ne!(a.worker.content_hash(), d.worker.content_hash());
+    }
+}

@@ -1,0 +1,93 @@
+//! Logging and tracing: a `tracing` subscriber (text or JSON), OpenTelemetry context propagation for
+//! incoming `traceparent`, and `X-Request-ID` on every request and response.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+use opentelemetry::trace::TracerProvider as _;
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request's id: the caller's `X-Request-ID` when it is sane, or a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Installs the global subscriber once (later calls, e.g. from tests, are ignored).
+pub fn init(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let tracer = provider.tracer("regnakes-sync");
+    opentelemetry::global::set_tracer_provider(provider);
+    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let _ = if json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()
+    } else {
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init()
+    };
+}
+
+fn acceptable(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Middleware: picks the request id, makes it visible to handlers and the root span, and echoes it.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| acceptable(id))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.call(req).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(response)
+}
+
+/// The root span of each request carries the `X-Request-ID`, so a log line leads back to the call.
+pub struct RequestIdRootSpan;
+
+impl RootSpanBuilder for RequestIdRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        tracing_actix_web::root_span!(request, x_request_id = %id)
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

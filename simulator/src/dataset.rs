@@ -1,0 +1,530 @@
+//! The simulated registry: every version of every record, so that a client pinning `updated_until`
+//! sees a stable window while records change (CONTRACT §1.2), plus the bad records of §1 and the ground
+//! truth tests check against.
+
+use crate::people::{person, str_number, street, ProfessionPicker};
+use crate::rng::Rng;
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+
+/// Kinds of bad record (the end of CONTRACT §1), each with the reason a correct client rejects it for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum BadKind {
+    NikShort,
+    NikProvince,
+    NikMasked,
+    NameMasked,
+    StrInvalid,
+    StrMissing,
+    StrInactive,
+    StrExpired,
+    BirthDateImpossible,
+    BirthDateFuture,
+    UnknownProfession,
+    WrongType,
+    NameMissing,
+    DuplicateStr,
+}
+
+impl BadKind {
+    pub const ALL: [BadKind; 14] = [
+        BadKind::NikShort,
+        BadKind::NikProvince,
+        BadKind::NikMasked,
+        BadKind::NameMasked,
+        BadKind::StrInvalid,
+        BadKind::StrMissing,
+        BadKind::StrInactive,
+        BadKind::StrExpired,
+        BadKind::BirthDateImpossible,
+        BadKind::BirthDateFuture,
+        BadKind::UnknownProfession,
+        BadKind::WrongType,
+        BadKind::NameMissing,
+        BadKind::DuplicateStr,
+    ];
+
+    /// The reason code; a duplicate split from its original by a page boundary is seen as an
+    /// `identity_conflict` instead (the original is then a stored worker).
+    pub fn reason(self) -> &'static str {
+        match self {
+            BadKind::NikShort | BadKind::NikProvince => "invalid_nik",
+            BadKind::NikMasked | BadKind::NameMasked => "masked_value",
+            BadKind::StrInvalid => "invalid_str",
+            BadKind::StrMissing | BadKind::NameMissing => "missing_field",
+            BadKind::StrInactive => "str_inactive",
+            BadKind::StrExpired => "str_expired",
+            BadKind::BirthDateImpossible | BadKind::BirthDateFuture => "invalid_birth_date",
+            BadKind::UnknownProfession => "unknown_profession",
+            BadKind::WrongType => "invalid_format",
+            BadKind::DuplicateStr => "duplicate_str",
+        }
+    }
+}
+
+/// Records share timestamps in groups of this size, so ties cross page boundaries.
+pub const TIE_GROUP: u64 = 7;
+const BASE_MS: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
+const STEP_MS: i64 = 37_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Version {
+    pub idx: u32,
+    pub updated_ms: i64,
+    /// When a newer version replaced this one; `i64::MAX` while current.
+    pub superseded_ms: i64,
+    pub changes: u16,
+    pub renewals: u16,
+    pub revoked: bool,
+    pub nik_conflict: bool,
+    str_key: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdvanceSpec {
+    pub changed: u32,
+    pub renewed: u32,
+    pub revoked: u32,
+    pub new_workers: u32,
+    pub nik_conflicts: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AdvanceReport {
+    pub at: String,
+    pub changed: Vec<String>,
+    pub renewed: Vec<(String, String)>,
+    pub revoked: Vec<String>,
+    pub new_workers: Vec<String>,
+    pub nik_conflicts: Vec<String>,
+}
+
+impl AdvanceReport {
+    /// Records the next window contains.
+    pub fn total(&self) -> usize {
+        self.changed.len()
+            + self.renewed.len()
+            + self.revoked.len()
+            + self.new_workers.len()
+            + self.nik_conflicts.len()
+    }
+}
+
+pub struct Dataset {
+    seed: u64,
+    bad_share: f64,
+    base_count: u32,
+    total_count: u32,
+    versions: Vec<Version>,
+    current: Vec<u32>,
+    generation: u64,
+    picker: ProfessionPicker,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WindowKey {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub rumpun: Option<String>,
+    pub jenis: Option<String>,
+}
+
+impl Dataset {
+    pub fn generate(records: u32, seed: u64, bad_share: f64) -> Dataset {
+        let picker = ProfessionPicker::new();
+        let mut versions: Vec<Version> = (0..records)
+            .map(|idx| Version {
+                idx,
+                updated_ms: BASE_MS + (u64::from(idx) / TIE_GROUP) as i64 * STEP_MS,
+                superseded_ms: i64::MAX,
+                changes: 0,
+                renewals: 0,
+                revoked: false,
+                nik_conflict: false,
+                str_key: 0,
+            })
+            .collect();
+        let mut data = Dataset {
+            seed,
+            bad_share,
+            base_count: records,
+            total_count: records,
+            versions: Vec::new(),
+            current: Vec::new(),
+            generation: 0,
+            picker,
+        };
+        for v in &mut versions {
+            v.str_key = data.str_key(v);
+        }
+        versions.sort_by_key(|v| (v.updated_ms, v.str_key, v.idx));
+        data.current = vec![0; records as usize];
+        for (pos, v) in versions.iter().enumerate() {
+            data.current[v.idx as usize] = pos as u32;
+        }
+        data.versions = versions;
+        data
+    }
+
+    fn str_key(&self, v: &Version) -> u64 {
+        let number = match self.bad_kind(v.idx) {
+            Some(BadKind::DuplicateStr) => str_number(u64::from(v.idx) - 1, 0),
+            _ => str_number(u64::from(v.idx), u32::from(v.renewals)),
+        };
+        number.parse().unwrap_or(0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.total_count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total_count == 0
+    }
+
+    /// Which bad kind, if any, record `idx` was generated as (only original records can be bad).
+    pub fn bad_kind(&self, idx: u32) -> Option<BadKind> {
+        if idx >= self.base_count {
+            return None;
+        }
+        let mut rng = Rng::for_item(self.seed, 2, u64::from(idx));
+        if !rng.chance(self.bad_share) {
+            return None;
+        }
+        let kind = *rng.pick(&BadKind::ALL);
+        // A duplicate copies the STR of the good record just before it, in the same timestamp group, so
+        // the two sit side by side in the upstream order.
+        let dup_ok = kind != BadKind::DuplicateStr
+            || (u64::from(idx) % TIE_GROUP != 0 && self.bad_kind(idx - 1).is_none());
+        Some(if dup_ok { kind } else { BadKind::NikShort })
+    }
+
+    /// The versions a query sees: in the window and current as of `until` (stable while records change).
+    pub fn window(&self, key: &WindowKey) -> Vec<u32> {
+        let start = key
+            .since_ms
+            .map_or(0, |s| self.versions.partition_point(|v| v.updated_ms < s));
+        let end = key.until_ms.map_or(self.versions.len(), |u| {
+            self.versions.partition_point(|v| v.updated_ms < u)
+        });
+        let as_of = key.until_ms.unwrap_or(i64::MAX - 1);
+        let rows = &self.picker.rows;
+        (start..end.max(start))
+            .filter(|&pos| {
+                let v = &self.versions[pos];
+                if v.superseded_ms <= as_of {
+                    return false;
+                }
+                if key.rumpun.is_none() && key.jenis.is_none() {
+                    return true;
+                }
+                let p = &rows[person(self.seed, u64::from(v.idx), &self.picker).profession];
+                key.rumpun.as_deref().is_none_or(|r| r == p.group_code)
+                    && key.jenis.as_deref().is_none_or(|j| j == p.code)
+            })
+            .map(|pos| pos as u32)
+            .collect()
+    }
+
+    pub fn render(&self, pos: u32) -> Value {
+        let v = &self.versions[pos as usize];
+        let idx = u64::from(v.idx);
+        let p = person(self.seed, idx, &self.picker);
+        let row = &self.picker.rows[p.profession];
+        let mut rng = Rng::for_item(self.seed, 3 + u64::from(v.changes) * 7, idx);
+        let (y, m, d) = p.birth;
+        let dated_valid_until = format!("{}-{m:02}-{d:02}", p.str_valid_year);
+        let mut record = json!({
+            "nik": p.nik,
+            "nama": p.name,
+            "jenis_kelamin": if p.female { "female" } else { "male" },
+            "tempat_lahir": p.place,
+            "tanggal_lahir": format!("{y}-{m:02}-{d:02}"),
+            "rumpun": {"kode": row.group_code, "nama": row.group_name},
+            "jenis": {"kode": row.code, "nama": row.name},
+            "str": {
+                "nomor": str_number(idx, u32::from(v.renewals)),
+                "jenis": if p.lifetime_str { "seumur_hidup" } else { "berjangka" },
+                "konsil": if row.group_code == "medis" { "KKI" } else { "KTKI" },
+                "tanggal_terbit": format!("{}-{m:02}-{d:02}", p.str_issued_year + i32::from(v.renewals)),
+                "berlaku_sampai": if p.lifetime_str { Value::Null } else { Value::String(dated_valid_until) },
+                "status": if v.revoked { "dicabut" } else { "aktif" },
+            },
+            "sip": [{
+                "nomor": format!("446/{}/SIP/{}", 100 + idx % 900, p.str_issued_year + i32::from(v.changes)),
+                "kode_fasyankes": (p.facility + u64::from(v.changes)).to_string(),
+                "berlaku_sampai": format!("{}-{m:02}-{d:02}", p.str_valid_year + 1),
+            }],
+            "alamat": {"line": street(&mut rng), "kode_provinsi": &p.regency[..2], "kode_kabkota": p.regency},
+            "updated_at": Utc.timestamp_millis_opt(v.updated_ms).single().unwrap_or_default()
+                .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
+                .to_rfc3339_opts(SecondsFormat::Millis, false),
+        });
+        if v.nik_conflict {
+            // Another person's NIK under the same STR: same region and birth date, other serial.
+            let serial: u32 = p.nik[12..].parse().unwrap_or(1);
+            record["nik"] = json!(format!("{}{:04}", &p.nik[..12], serial % 9999 + 1));
+        }
+        self.mess_up(&mut record, v.idx, &mut Rng::for_item(self.seed, 4, idx));
+        record
+    }
+
+    /// Bad records, and harmless mess (stray whitespace, control characters, day-first dates) on good ones.
+    fn mess_up(&self, r: &mut Value, idx: u32, rng: &mut Rng) {
+        match self.bad_kind(idx) {
+            None => {
+                if rng.chance(0.1) {
+                    let name = r["nama"].as_str().unwrap_or_default().replace(' ', "  \t");
+                    r["nama"] = json!(format!(" {name}\u{0007} "));
+                    r["tempat_lahir"] = json!(format!(
+                        "{}\n",
+                        r["tempat_lahir"].as_str().unwrap_or_default()
+                    ));
+                }
+                if rng.chance(0.05) {
+                    let iso = r["tanggal_lahir"].as_str().unwrap_or_default().to_string();
+                    r["tanggal_lahir"] =
+                        json!(format!("{}-{}-{}", &iso[8..10], &iso[5..7], &iso[..4]));
+                }
+                if rng.chance(0.05) {
+                    r.as_object_mut().map(|o| o.remove("alamat"));
+                }
+            }
+            Some(BadKind::NikShort) => {
+                r["nik"] = json!(r["nik"].as_str().unwrap_or_default()[..15].to_string())
+            }
+            Some(BadKind::NikProvince) => {
+                r["nik"] = json!(format!("99{}", &r["nik"].as_str().unwrap_or_default()[2..]))
+            }
+            Some(BadKind::NikMasked) => {
+                let nik = r["nik"].as_str().unwrap_or_default().to_string();
+                r["nik"] = json!(format!("{}**********{}", &nik[..4], &nik[14..]));
+            }
+            Some(BadKind::NameMasked) => r["nama"] = json!("d** Yo** S**"),
+            Some(BadKind::StrInvalid) => r["str"]["nomor"] = json!("STR#??"),
+            Some(BadKind::StrMissing) => {
+                r.as_object_mut().map(|o| o.remove("str"));
+            }
+            Some(BadKind::StrInactive) => r["str"]["status"] = json!("nonaktif"),
+            Some(BadKind::StrExpired) => r["str"]["berlaku_sampai"] = json!("2019-12-31"),
+            Some(BadKind::BirthDateImpossible) => r["tanggal_lahir"] = json!("1990-02-31"),
+            Some(BadKind::BirthDateFuture) => r["tanggal_lahir"] = json!("2099-01-01"),
+            Some(BadKind::UnknownProfession) => {
+                r["jenis"] = json!({"kode": "tukang_pijat", "nama": "Tukang Pijat"})
+            }
+            Some(BadKind::WrongType) => {
+                let nik: u64 = r["nik"].as_str().unwrap_or_default().parse().unwrap_or(0);
+                r["nik"] = json!(nik);
+            }
+            Some(BadKind::NameMissing) => {
+                r.as_object_mut().map(|o| o.remove("nama"));
+            }
+            Some(BadKind::DuplicateStr) => {
+                r["str"]["nomor"] = json!(str_number(u64::from(idx) - 1, 0))
+            }
+        }
+    }
+
+    /// What a correct client reports for a full sync of the generated data with `page_size`: how many
+    /// records are stored, and how many are rejected for each reason.
+    pub fn expected_full_sync(&self, page_size: usize) -> Expected {
+        let window = self.window(&WindowKey {
+            since_ms: None,
+            until_ms: None,
+            rumpun: None,
+            jenis: None,
+        });
+        let mut page_of = vec![0usize; self.total_count as usize];
+        for (i, &pos) in window.iter().enumerate() {
+            page_of[self.versions[pos as usize].idx as usize] = i / page_size;
+        }
+        let mut expected = Expected::default();
+        for &pos in &window {
+            let idx = self.versions[pos as usize].idx;
+            match self.bad_kind(idx) {
+                None => expected.stored += 1,
+                Some(BadKind::DuplicateStr)
+                    if page_of[idx as usize] != page_of[idx as usize - 1] =>
+                {
+                    *expected.rejected.entry("identity_conflict").or_default() += 1
+                }
+                Some(kind) => *expected.rejected.entry(kind.reason()).or_default() += 1,
+            }
+        }
+        expected.received = window.len() as u64;
+        expected
+    }
+
+    /// STR numbers of the valid records currently published (what the store must hold after a full sync).
+    pub fn valid_str_numbers(&self) -> HashSet<String> {
+        (0..self.total_count)
+            .filter(|&idx| self.bad_kind(idx).is_none())
+            .map(|idx| {
+                let v = &self.versions[self.current[idx as usize] as usize];
+                str_number(u64::from(idx), u32::from(v.renewals))
+            })
+            .collect()
+    }
+
+    /// Changes records at `now` (a new version each; the old one stays visible to windows pinned earlier).
+    pub fn advance(&mut self, spec: &AdvanceSpec, now: DateTime<Utc>) -> AdvanceReport {
+        self.generation += 1;
+        let now_ms = now
+            .timestamp_millis()
+            .max(self.versions.last().map_or(0, |v| v.updated_ms));
+        let mut rng = Rng::for_item(self.seed, 5, self.generation);
+        let mut report = AdvanceReport {
+            at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ..Default::default()
+        };
+        let mut taken = HashSet::new();
+        let mut new_versions = Vec::new();
+        let wanted = [
+            (0, spec.changed),
+            (1, spec.renewed),
+            (2, spec.revoked),
+            (3, spec.nik_conflicts),
+        ];
+        for (kind, count) in wanted {
+            let mut attempts = 0;
+            let mut done = 0;
+            while done < count && attempts < count * 50 + 100 {
+                attempts += 1;
+                let idx = rng.below(u64::from(self.base_count.max(1))) as u32;
+                if idx >= self.total_count || !self.eligible(idx) || !taken.insert(idx) {
+                    continue;
+                }
+                let old = self.versions[self.current[idx as usize] as usize];
+                let mut v = Version {
+                    updated_ms: now_ms,
+                    superseded_ms: i64::MAX,
+                    ..old
+                };
+                let old_str = str_number(u64::from(idx), u32::from(old.renewals));
+                match kind {
+                    0 => {
+                        v.changes += 1;
+                        report.changed.push(old_str);
+                    }
+                    1 => {
+                        v.renewals += 1;
+                        report
+                            .renewed
+                            .push((old_str, str_number(u64::from(idx), u32::from(v.renewals))));
+                    }
+                    2 => {
+                        v.revoked = true;
+                        report.revoked.push(old_str);
+                    }
+                    _ => {
+                        v.nik_conflict = true;
+                        report.nik_conflicts.push(old_str);
+                    }
+                }
+                v.str_key = self.str_key(&v);
+                self.versions[self.current[idx as usize] as usize].superseded_ms = now_ms;
+                new_versions.push(v);
+                done += 1;
+            }
+        }
+        for _ in 0..spec.new_workers {
+            let idx = self.total_count;
+            self.total_count += 1;
+            self.current.push(0);
+            let mut v = Version {
+                idx,
+                updated_ms: now_ms,
+                superseded_ms: i64::MAX,
+                changes: 0,
+                renewals: 0,
+                revoked: false,
+                nik_conflict: false,
+                str_key: 0,
+            };
+            v.str_key = self.str_key(&v);
+            report.new_workers.push(str_number(u64::from(idx), 0));
+            new_versions.push(v);
+        }
+        new_versions.sort_by_key(|v| (v.str_key, v.idx));
+        for v in new_versions {
+            self.current[v.idx as usize] = self.versions.len() as u32;
+            self.versions.push(v);
+        }
+        report
+    }
+
+    /// Good, current, not revoked, not the original of a duplicate: safe to change in one known way.
+    fn eligible(&self, idx: u32) -> bool {
+        let v = &self.versions[self.current[idx as usize] as usize];
+        self.bad_kind(idx).is_none()
+            && self.bad_kind(idx + 1) != Some(BadKind::DuplicateStr)
+            && !v.revoked
+            && !v.nik_conflict
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    pub received: u64,
+    pub stored: u64,
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl Expected {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_every_bad_kind_present() {
+        let a = Dataset::generate(3000, 42, 0.2);
+        let b = Dataset::generate(3000, 42, 0.2);
+        assert_eq!(a.render(17), b.render(17));
+        let kinds: HashSet<BadKind> = (0..3000).filter_map(|i| a.bad_kind(i)).collect();
+        assert_eq!(kinds.len(), BadKind::ALL.len(), "{kinds:?}");
+        let e = a.expected_full_sync(1000);
+        assert_eq!(e.received, 3000);
+        assert_eq!(e.stored + e.rejected_total(), 3000);
+    }
+
+    #[test]
+    fn pinned_window_is_stable_while_records_change() {
+        let mut data = Dataset::generate(500, 7, 0.0);
+        let until = Utc::now();
+        let key = WindowKey {
+            since_ms: None,
+            until_ms: Some(until.timestamp_millis()),
+            rumpun: None,
+            jenis: None,
+        };
+        let before: Vec<Value> = data.window(&key).iter().map(|&p| data.render(p)).collect();
+        let report = data.advance(
+            &AdvanceSpec {
+                changed: 20,
+                renewed: 5,
+                revoked: 3,
+                new_workers: 4,
+                nik_conflicts: 2,
+            },
+            until + chrono::Duration::seconds(1),
+        );
+        assert_eq!(report.total(), 34);
+        let after: Vec<Value> = data.window(&key).iter().map(|&p| data.render(p)).collect();
+        assert_eq!(before, after);
+        let next = WindowKey {
+            since_ms: Some(until.timestamp_millis()),
+            until_ms: None,
+            rumpun: None,
+            jenis: None,
+        };
+        assert_eq!(data.window(&next).len(), 34);
+    }
+}

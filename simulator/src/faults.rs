@@ -1,0 +1,48 @@
+//! Fault injection: latency, failures of given pages, bursts of 5xx/429, garbage pages, token refusal and
+//! tokens that stop working after some uses.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Fault {
+    /// An HTTP error with a `text/plain` body.
+    Status { status: u16 },
+    /// 429 with `Retry-After`.
+    RateLimited { retry_after_secs: u64 },
+    /// 200 with a body that is not JSON.
+    Garbage,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Extra latency of every list request.
+    pub latency_ms: u64,
+    /// Faults for the next list requests, whatever their page.
+    pub next: VecDeque<Fault>,
+    /// Page number → (fault, how many times; `u32::MAX` for ever).
+    pub pages: HashMap<u64, (Fault, u32)>,
+    /// Refuse every token request (401).
+    pub refuse_token: bool,
+    /// A token stops working (401 `invalid-access-token`) after this many list requests.
+    pub token_max_uses: Option<u32>,
+    /// `expires_in` of issued tokens, in seconds.
+    pub token_lifetime_secs: Option<u64>,
+}
+
+impl FaultPlan {
+    /// The fault for this request, if any, consuming it.
+    pub fn take(&mut self, page: u64) -> Option<Fault> {
+        if let Some((fault, remaining)) = self.pages.get_mut(&page) {
+            if *remaining > 0 {
+                if *remaining != u32::MAX {
+                    *remaining -= 1;
+                }
+                return Some(*fault);
+            }
+        }
+        self.next.pop_front()
+    }
+}

@@ -1,0 +1,288 @@
+//! The sync engine end to end (issue: engine): full sync with every kind of bad record, re-run,
+//! incremental after upstream changes, renewals, revocations, identity conflicts, duplicates.
+
+use crate::helpers::{assert_balanced, spawn_app, Backend, Options};
+use crate::on_both_backends;
+use regnakes_sim::AdvanceSpec;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+
+fn bad_data() -> Options {
+    Options {
+        records: 3000,
+        bad_share: 0.15,
+        seed: 7,
+        page_size: 500,
+        ..Options::default()
+    }
+}
+
+async fn stored_strs(app: &crate::helpers::TestApp) -> HashSet<String> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    entity::health_worker::Entity::find()
+        .select_only()
+        .column(entity::health_worker::Column::StrNumber)
+        .into_tuple::<String>()
+        .all(&app.db)
+        .await
+        .expect("query")
+        .into_iter()
+        .collect()
+}
+
+async fn full_sync_sorts_every_record(backend: Backend) {
+    let app = spawn_app(backend, bad_data()).await;
+    let expected = app
+        .sim
+        .state
+        .data()
+        .expected_full_sync(app.page_size as usize);
+    assert!(
+        expected.rejected.len() >= 10,
+        "the data has most kinds of bad record: {expected:?}"
+    );
+
+    let batch = app.sync(json!({"mode": "full"})).await;
+    assert_balanced(&batch);
+    assert_eq!(batch["received"], json!(expected.received));
+    assert_eq!(batch["inserted"], json!(expected.stored));
+    assert_eq!(batch["rejected"], json!(expected.rejected_total()));
+    assert_eq!(
+        batch["status"], "partial",
+        "about 15% rejected is under the 20% threshold: {batch}"
+    );
+    assert_eq!(batch["pages"], json!(6));
+
+    let errors = app.errors(batch["id"].as_str().unwrap()).await;
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for error in &errors {
+        *by_reason
+            .entry(error["reason"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains('`') || message.contains("STR"),
+            "a message names the field: {error}"
+        );
+        assert!(error["page"].as_i64().unwrap() >= 1);
+        assert!(!error["raw"].is_null(), "the raw record is kept: {error}");
+    }
+    let expected_by_reason: BTreeMap<String, u64> = expected
+        .rejected
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    assert_eq!(by_reason, expected_by_reason);
+
+    // No unmasked NIK in the kept raw records.
+    for error in &errors {
+        if let Some(nik) = error["raw"]["nik"].as_str() {
+            assert!(
+                nik.contains('*') || nik.len() < 8,
+                "raw NIK is masked: {nik}"
+            );
+        }
+    }
+    // Exactly the upstream's valid records are stored, once each.
+    assert_eq!(app.worker_count().await, expected.stored as i64);
+    assert_eq!(
+        stored_strs(&app).await,
+        app.sim.state.data().valid_str_numbers()
+    );
+    // Two people under one STR: one stored, the other rejected.
+    for error in errors.iter().filter(|e| e["reason"] == "duplicate_str") {
+        let number = error["str_number"].as_str().unwrap();
+        let holders = app
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM health_worker WHERE str_number = '{number}'"
+            ))
+            .await;
+        assert_eq!(holders, 1, "STR {number} has one holder");
+    }
+
+    // A second run over the same data changes nothing.
+    let again = app.sync(json!({"mode": "full"})).await;
+    assert_balanced(&again);
+    assert_eq!(again["inserted"], json!(0));
+    assert_eq!(again["updated"], json!(0));
+    assert_eq!(again["unchanged"], json!(expected.stored));
+    assert_eq!(again["rejected"], json!(expected.rejected_total()));
+    assert_eq!(app.worker_count().await, expected.stored as i64);
+}
+on_both_backends!(full_sync_sorts_every_record, full_sync_sorts_every_record);
+
+async fn incremental_sync_applies_upstream_changes(backend: Backend) {
+    let app = spawn_app(
+        backend,
+        Options {
+            records: 1500,
+            seed: 21,
+            ..Options::default()
+        },
+    )
+    .await;
+    let first = app.sync(json!({})).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_eq!(first["inserted"], json!(1500));
+    let watermark = app.ok("sync.status", json!({})).await["watermark"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let report = app.sim.state.advance(&AdvanceSpec {
+        changed: 30,
+        renewed: 6,
+        revoked: 4,
+        new_workers: 12,
+        nik_conflicts: 3,
+    });
+    let renewed_before: Vec<(String, Value)> = {
+        let mut v = Vec::new();
+        for (old, _) in &report.renewed {
+            let id = worker_by_str(&app, old)
+                .await
+                .expect("renewed worker stored")["id"]
+                .clone();
+            v.push((old.clone(), id));
+        }
+        v
+    };
+    let conflict_before = {
+        let mut v = Vec::new();
+        for number in &report.nik_conflicts {
+            v.push(worker_by_str(&app, number).await.expect("stored"));
+        }
+        v
+    };
+    app.sim.state.clear_requests();
+
+    let batch = app.sync(json!({"mode": "incremental"})).await;
+    assert_balanced(&batch);
+    assert_eq!(
+        batch["received"],
+        json!(report.total()),
+        "only the changed window is fetched: {batch}"
+    );
+    assert_eq!(batch["inserted"], json!(12));
+    assert_eq!(batch["updated"], json!(30 + 6 + 4));
+    assert_eq!(batch["rejected"], json!(3));
+    assert_eq!(batch["window_since"].as_str(), Some(watermark.as_str()));
+    let list_requests: Vec<_> = app
+        .sim
+        .state
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == "nakes")
+        .collect();
+    assert!(!list_requests.is_empty());
+    for r in &list_requests {
+        assert!(
+            r.query.contains("updated_since="),
+            "incremental requests carry the watermark: {}",
+            r.query
+        );
+        let trace = batch["trace_id"].as_str().unwrap();
+        assert!(
+            r.request_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with(trace)),
+            "X-Request-ID derives from the trace id"
+        );
+    }
+
+    // Renewed STR: the same worker, the new number, the old one in its history.
+    for ((old, id_before), (_, new)) in renewed_before.iter().zip(&report.renewed) {
+        let worker = worker_by_str(&app, new)
+            .await
+            .expect("worker holds the renewed STR");
+        assert_eq!(
+            &worker["id"], id_before,
+            "renewal updates, never duplicates"
+        );
+        assert!(worker_by_str(&app, old).await.is_none());
+        let history = {
+            use entity::str_history::{Column, Entity};
+            use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+            let worker_id = uuid::Uuid::parse_str(id_before.as_str().unwrap()).unwrap();
+            Entity::find()
+                .filter(Column::WorkerId.eq(worker_id))
+                .filter(Column::StrNumber.is_in([old.as_str(), new.as_str()]))
+                .count(&app.db)
+                .await
+                .unwrap()
+        };
+        assert_eq!(history, 2, "history keeps the old and the new number");
+    }
+    // Revocation of a known worker is applied.
+    for number in &report.revoked {
+        assert_eq!(
+            worker_by_str(&app, number).await.unwrap()["str_status"],
+            "dicabut"
+        );
+    }
+    // Same STR under another NIK: rejected for review, stored worker untouched.
+    let errors = app.errors(batch["id"].as_str().unwrap()).await;
+    assert!(
+        errors.iter().all(|e| e["reason"] == "identity_conflict"),
+        "{errors:?}"
+    );
+    for before in conflict_before {
+        let after = worker_by_str(&app, before["str_number"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(after, before);
+    }
+    assert_eq!(app.worker_count().await, 1500 + 12);
+
+    // Nothing new upstream: the next incremental run receives nothing.
+    let quiet = app.sync(json!({})).await;
+    assert_eq!(quiet["received"], json!(0));
+    assert_eq!(quiet["status"], "succeeded");
+}
+on_both_backends!(
+    incremental_sync_applies_upstream_changes,
+    incremental_sync_applies_upstream_changes
+);
+
+pub async fn worker_by_str(app: &crate::helpers::TestApp, number: &str) -> Option<Value> {
+    let found = app.ok("worker.search", json!({"query": number})).await;
+    found["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["str_number"] == number)
+        .cloned()
+}
+
+async fn profession_filter_fetches_only_those(backend: Backend) {
+    let app = spawn_app(
+        backend,
+        Options {
+            records: 1000,
+            seed: 5,
+            ..Options::default()
+        },
+    )
+    .await;
+    let batch = app
+        .sync(json!({"mode": "full", "professions": ["bidan", "apoteker"]}))
+        .await;
+    assert_eq!(batch["status"], "succeeded");
+    let stored = app.worker_count().await;
+    let matching = app
+        .scalar("SELECT COUNT(*) FROM health_worker WHERE profession_code IN ('bidan', 'apoteker')")
+        .await;
+    assert!(
+        stored > 100,
+        "bidan and apoteker are about 29% of workers: {stored}"
+    );
+    assert_eq!(stored, matching);
+    assert!(
+        app.ok("sync.status", json!({})).await["watermark"].is_null(),
+        "a filtered run does not move the watermark"
+    );
+}
+on_both_backends!(
+    profession_filter_fetches_only_those,
+    profession_filter_fetches_only_those
+);

@@ -1,0 +1,6 @@
+//! The end-to-end suite: one binary, every test against the real server and simulator over HTTP.
+
+mod helpers;
+
+mod engine;
+mod rpc;

@@ -1,0 +1,539 @@
+//! The JSON-RPC surface (CONTRACT §3): every method, every error code, params validation, request ids.
+
+use crate::helpers::{spawn_app, Backend, Options, JWT_SECRET};
+use serde_json::{json, Value};
+
+fn code(body: &Value) -> i64 {
+    body["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("expected an error: {body}"))
+}
+
+fn jwt(claims: Value, secret: &str) -> String {
+    use jsonwebtoken_like::sign;
+    sign(&claims, secret)
+}
+
+/// Minimal HS256 signing for crafted tokens (wrong audience, missing exp, …).
+mod jsonwebtoken_like {
+    pub fn sign(claims: &serde_json::Value, secret: &str) -> String {
+        regnakes_sync::rpc::auth::sign_claims(claims, secret)
+    }
+}
+
+#[actix_web::test]
+async fn auth_errors_are_401_with_jsonrpc_body() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options {
+            records: 10,
+            ..Options::default()
+        },
+    )
+    .await;
+    let body = r#"{"jsonrpc":"2.0","id":7,"method":"sync.status","params":{}}"#;
+    let now = chrono::Utc::now().timestamp();
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no header", None),
+        ("not bearer", Some("Basic dXNlcjpwYXNz".into())),
+        ("garbage", Some("Bearer not-a-jwt".into())),
+        (
+            "wrong secret",
+            Some(format!(
+                "Bearer {}",
+                jwt(
+                    json!({"aud": "sdmk-regnakes", "exp": now + 60, "sub": "x"}),
+                    "other"
+                )
+            )),
+        ),
+        (
+            "wrong audience",
+            Some(format!(
+                "Bearer {}",
+                jwt(
+                    json!({"aud": "odoo", "exp": now + 60, "sub": "x"}),
+                    JWT_SECRET
+                )
+            )),
+        ),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                jwt(
+                    json!({"aud": "sdmk-regnakes", "exp": now - 600, "sub": "x"}),
+                    JWT_SECRET
+                )
+            )),
+        ),
+        (
+            "no exp",
+            Some(format!(
+                "Bearer {}",
+                jwt(json!({"aud": "sdmk-regnakes", "sub": "x"}), JWT_SECRET)
+            )),
+        ),
+    ];
+    for (name, header) in cases {
+        let headers: Vec<(&str, &str)> = header
+            .iter()
+            .map(|h| ("Authorization", h.as_str()))
+            .collect();
+        let response = app.post_raw(body, &headers).await;
+        assert_eq!(response.status, 401, "{name}");
+        assert_eq!(code(&response.body), -32001, "{name}: {}", response.body);
+        assert_eq!(response.body["jsonrpc"], "2.0");
+        assert!(response.headers.contains_key("x-request-id"), "{name}");
+    }
+}
+
+#[actix_web::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let options = Options {
+        records: 10,
+        ..Options::default()
+    }
+    .env("RPC_RATE_LIMIT_PER_SECOND", "1")
+    .env("RPC_RATE_LIMIT_BURST", "3");
+    let app = spawn_app(Backend::Sqlite, options).await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let auth = format!("Bearer {}", app.token);
+        let response = app
+            .post_raw(
+                r#"{"jsonrpc":"2.0","id":1,"method":"sync.status"}"#,
+                &[("Authorization", &auth)],
+            )
+            .await;
+        if response.status == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("the 4th call within a second is limited");
+    assert_eq!(code(&response.body), -32029);
+    let retry_after: u64 = response
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after));
+}
+
+#[actix_web::test]
+async fn protocol_errors_have_their_codes() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options {
+            records: 10,
+            ..Options::default()
+        },
+    )
+    .await;
+    let auth = format!("Bearer {}", app.token);
+    let cases = [
+        ("not json", "{\"jsonrpc\": ", -32700),
+        ("not an object", "42", -32600),
+        ("no version", r#"{"id":1,"method":"sync.status"}"#, -32600),
+        (
+            "method not a string",
+            r#"{"jsonrpc":"2.0","id":1,"method":5}"#,
+            -32600,
+        ),
+        (
+            "unknown method",
+            r#"{"jsonrpc":"2.0","id":1,"method":"sync.explode"}"#,
+            -32601,
+        ),
+        (
+            "params an array",
+            r#"{"jsonrpc":"2.0","id":1,"method":"sync.status","params":[1]}"#,
+            -32602,
+        ),
+        ("empty batch", "[]", -32600),
+    ];
+    for (name, body, expected) in cases {
+        let response = app.post_raw(body, &[("Authorization", &auth)]).await;
+        assert_eq!(response.status, 200, "{name}");
+        assert_eq!(code(&response.body), expected, "{name}: {}", response.body);
+    }
+    // A batch of calls gets a batch of answers, in order; notifications get none.
+    let response = app
+        .post_raw(
+            r#"[{"jsonrpc":"2.0","id":"a","method":"sync.status"},{"jsonrpc":"2.0","method":"sync.status"},{"jsonrpc":"2.0","id":"b","method":"nope"}]"#,
+            &[("Authorization", &auth)],
+        )
+        .await;
+    let answers = response.body.as_array().expect("batch answer");
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["id"], "a");
+    assert!(answers[0]["result"]["enabled"].as_bool().unwrap());
+    assert_eq!(answers[1]["id"], "b");
+    assert_eq!(code(&answers[1]), -32601);
+}
+
+#[actix_web::test]
+async fn invalid_params_name_the_param() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options {
+            records: 10,
+            ..Options::default()
+        },
+    )
+    .await;
+    let cases = [
+        ("sync.start", json!({"mode": "sometimes"}), "mode"),
+        (
+            "sync.start",
+            json!({"professions": ["tukang_pijat"]}),
+            "professions",
+        ),
+        ("sync.start", json!({"professions": "bidan"}), "professions"),
+        (
+            "sync.start",
+            json!({"updated_since": "yesterday"}),
+            "updated_since",
+        ),
+        ("sync.start", json!({"trigger": "schedule"}), "trigger"),
+        ("sync.start", json!({"colour": "red"}), "colour"),
+        ("sync.cancel", json!({}), "batch_id"),
+        ("sync.cancel", json!({"batch_id": "42"}), "batch_id"),
+        ("batch.list", json!({"limit": 500}), "limit"),
+        ("batch.list", json!({"limit": "ten"}), "limit"),
+        ("batch.list", json!({"offset": -1}), "offset"),
+        ("batch.list", json!({"status": "exploded"}), "status"),
+        ("batch.get", json!({"batch_id": 12}), "batch_id"),
+        ("batch.errors", json!({"batch_id": "x"}), "batch_id"),
+        ("integration.set_enabled", json!({}), "enabled"),
+        (
+            "integration.set_enabled",
+            json!({"enabled": "yes"}),
+            "enabled",
+        ),
+        (
+            "worker.search",
+            json!({"profession": "astronaut"}),
+            "profession",
+        ),
+        ("worker.search", json!({"limit": 0}), "limit"),
+    ];
+    for (method, params, param) in cases {
+        let body = app.call(method, params.clone()).await;
+        assert_eq!(code(&body), -32602, "{method} {params}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(param),
+            "{method} {params}: message {message:?} names {param}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn request_id_is_echoed_or_made() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options {
+            records: 10,
+            ..Options::default()
+        },
+    )
+    .await;
+    let auth = format!("Bearer {}", app.token);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"sync.status"}"#;
+    let given = app
+        .post_raw(
+            body,
+            &[("Authorization", &auth), ("X-Request-ID", "odoo-req-123")],
+        )
+        .await;
+    assert_eq!(given.headers.get("x-request-id").unwrap(), "odoo-req-123");
+    let made = app.post_raw(body, &[("Authorization", &auth)]).await;
+    assert!(made.headers.get("x-request-id").unwrap().len() >= 32);
+    // A sync started with a request id carries it as the batch trace id, and upstream requests extend it.
+    let start =
+        json!({"jsonrpc":"2.0","id":1,"method":"sync.start","params":{"mode":"full"}}).to_string();
+    let started = app
+        .post_raw(
+            &start,
+            &[("Authorization", &auth), ("X-Request-ID", "odoo-sync-77")],
+        )
+        .await;
+    let batch = &started.body["result"]["batch"];
+    assert_eq!(batch["trace_id"], "odoo-sync-77");
+    app.wait_batch(batch["id"].as_str().unwrap()).await;
+    let ids: Vec<String> = app
+        .sim
+        .state
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.request_id)
+        .collect();
+    assert!(ids.iter().any(|id| id == "odoo-sync-77/p1"), "{ids:?}");
+    assert!(ids.iter().any(|id| id == "odoo-sync-77/token"), "{ids:?}");
+}
+
+async fn methods_work(backend: Backend) {
+    let app = spawn_app(
+        backend,
+        Options {
+            records: 400,
+            bad_share: 0.1,
+            seed: 3,
+            page_size: 100,
+            ..Options::default()
+        },
+    )
+    .await;
+    let status = app.ok("sync.status", json!({})).await;
+    assert_eq!(status["enabled"], true);
+    assert!(
+        status["running"].is_null() && status["last"].is_null() && status["watermark"].is_null()
+    );
+    assert!(status["next_run_at"].is_null(), "SYNC_SCHEDULE=off");
+
+    let batch = app.sync(json!({"mode": "full", "trigger": "cron"})).await;
+    let id = batch["id"].as_str().unwrap().to_string();
+    for key in [
+        "id",
+        "trace_id",
+        "trigger",
+        "mode",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "pages",
+        "received",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "failure_rate",
+        "error",
+    ] {
+        assert!(batch.get(key).is_some(), "Batch has {key}: {batch}");
+    }
+    assert_eq!(batch["trigger"], "cron");
+    let rate = batch["failure_rate"].as_f64().unwrap();
+    assert!((rate - batch["rejected"].as_f64().unwrap() / 400.0).abs() < 1e-9);
+
+    let status = app.ok("sync.status", json!({})).await;
+    assert_eq!(status["last"]["id"], json!(id));
+    assert!(status["last_success_at"].is_string() && status["watermark"].is_string());
+
+    let listed = app.ok("batch.list", json!({"limit": 5})).await;
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["batches"][0]["id"], json!(id));
+    let by_status = app.ok("batch.list", json!({"status": "cancelled"})).await;
+    assert_eq!(by_status["total"], 0);
+    let unknown = app
+        .call(
+            "batch.get",
+            json!({"batch_id": uuid::Uuid::new_v4().to_string()}),
+        )
+        .await;
+    assert_eq!(code(&unknown), -32004);
+    let unknown = app
+        .call(
+            "batch.errors",
+            json!({"batch_id": uuid::Uuid::new_v4().to_string()}),
+        )
+        .await;
+    assert_eq!(code(&unknown), -32004);
+
+    let errors = app
+        .ok("batch.errors", json!({"batch_id": id, "limit": 3}))
+        .await;
+    assert_eq!(errors["total"], batch["rejected"]);
+    assert_eq!(errors["errors"].as_array().unwrap().len(), 3);
+    for key in ["str_number", "reason", "message", "page", "raw"] {
+        assert!(errors["errors"][0].get(key).is_some(), "error has {key}");
+    }
+
+    // worker.search: by name, by STR, by full NIK (matched through the blind index), by profession.
+    let all = app.ok("worker.search", json!({"limit": 200})).await;
+    assert_eq!(all["total"], batch["inserted"]);
+    let first = all["workers"][0].clone();
+    for key in [
+        "id",
+        "str_number",
+        "name",
+        "profession",
+        "str_status",
+        "str_valid_until",
+        "birth_place",
+        "nik_masked",
+        "updated_at",
+    ] {
+        assert!(first.get(key).is_some(), "worker has {key}");
+    }
+    let by_str = app
+        .ok("worker.search", json!({"query": first["str_number"]}))
+        .await;
+    assert_eq!(by_str["workers"][0]["id"], first["id"]);
+    let given_name = first["name"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let by_name = app
+        .ok("worker.search", json!({"query": given_name.to_uppercase()}))
+        .await;
+    assert!(
+        by_name["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == first["id"]),
+        "{given_name}"
+    );
+    let nik: String = {
+        use sea_orm::EntityTrait;
+        let id = uuid::Uuid::parse_str(first["id"].as_str().unwrap()).unwrap();
+        entity::health_worker::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .nik
+    };
+    let by_nik = app.ok("worker.search", json!({"query": nik})).await;
+    assert!(by_nik["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["id"] == first["id"]));
+    assert!(
+        !by_nik.to_string().contains(&nik),
+        "results never show the NIK in clear"
+    );
+    let bidan = app
+        .ok(
+            "worker.search",
+            json!({"profession": "bidan", "limit": 200}),
+        )
+        .await;
+    assert!(bidan["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|w| w["profession"] == "bidan"));
+
+    // Disabling is audited; sync.start is then refused, and a scheduled fire is recorded as skipped once.
+    assert_eq!(
+        app.ok(
+            "integration.set_enabled",
+            json!({"enabled": false, "reason": "maintenance"})
+        )
+        .await["enabled"],
+        false
+    );
+    let audited = app
+        .scalar("SELECT COUNT(*) FROM integration_audit WHERE actor = 'admin.sdmk' AND action = 'integration.set_enabled'")
+        .await;
+    assert_eq!(audited, 1);
+    let refused = app.call("sync.start", json!({})).await;
+    assert_eq!(code(&refused), -32010);
+    let slot = chrono::Utc::now();
+    app.service.run_scheduled(slot).await.unwrap();
+    app.service.run_scheduled(slot).await.unwrap();
+    let skipped = app.ok("batch.list", json!({"status": "skipped"})).await;
+    assert_eq!(skipped["total"], 1);
+    assert_eq!(skipped["batches"][0]["trigger"], "schedule");
+    let status = app.ok("sync.status", json!({})).await;
+    assert_eq!(status["enabled"], false);
+    assert_eq!(
+        status["last"]["id"],
+        json!(id),
+        "a skipped fire is not the last sync"
+    );
+    app.ok("integration.set_enabled", json!({"enabled": true}))
+        .await;
+
+    // Cancel of an unknown batch; of a finished batch (no change).
+    assert_eq!(
+        code(
+            &app.call(
+                "sync.cancel",
+                json!({"batch_id": uuid::Uuid::new_v4().to_string()})
+            )
+            .await
+        ),
+        -32004
+    );
+    let unchanged = app.ok("sync.cancel", json!({"batch_id": id})).await;
+    assert_eq!(unchanged["batch"]["status"], batch["status"]);
+}
+crate::on_both_backends!(methods_work, methods_work);
+
+#[actix_web::test]
+async fn internal_errors_do_not_leak() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options {
+            records: 40,
+            bad_share: 0.5,
+            ..Options::default()
+        },
+    )
+    .await;
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared("DROP TABLE batch_issue")
+        .await
+        .unwrap();
+    let batch = app.sync(json!({})).await;
+    assert_eq!(
+        batch["status"], "failed",
+        "storage failure fails the batch: {batch}"
+    );
+    let body = app
+        .call("batch.errors", json!({"batch_id": batch["id"]}))
+        .await;
+    assert_eq!(code(&body), -32603);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("batch_issue") && !message.to_lowercase().contains("sql"),
+        "{message}"
+    );
+}
+
+#[actix_web::test]
+async fn probes_and_metrics() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options {
+            records: 50,
+            bad_share: 0.2,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sync(json!({})).await;
+    assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/readyz").await.0, 200);
+    let (status, text) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "regnakes_sync_batches_total{status=\"",
+        "regnakes_sync_records_total{outcome=\"inserted\"}",
+        "regnakes_sync_rejected_total{reason=\"invalid_nik\"}",
+        "regnakes_sync_batch_duration_seconds_bucket",
+        "regnakes_sync_last_success_timestamp_seconds",
+        "regnakes_sync_running",
+        "regnakes_sync_last_batch_failure_ratio",
+        "regnakes_upstream_requests_total{endpoint=\"nakes\",status=\"200\"}",
+        "regnakes_upstream_retries_total",
+        "regnakes_integration_enabled 1",
+    ] {
+        assert!(text.contains(name), "metrics lack {name}:\n{text}");
+    }
+    assert!(!text.contains(crate::helpers::JWT_SECRET) && !text.contains("sim-secret"));
+}
