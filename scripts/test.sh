@@ -30,4 +30,6 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# The crash test runs the server as a separate process (and kills it): build the binary first.
+cargo build -p regnakes-sync --bin regnakes-sync
 cargo nextest run --workspace --no-fail-fast "$@"

@@ -67,7 +67,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => {
             let mut settings = Settings::load(&layers)?;
             settings.resolve_vault(&layers).await?;
+            let host = settings
+                .listen_addr
+                .rsplit_once(':')
+                .map_or("127.0.0.1", |(h, _)| h)
+                .to_string();
             let app = Application::build(settings).await?;
+            // The real address (LISTEN_ADDR may say port 0), for operators and supervisors.
+            println!("regnakes-sync listening on http://{host}:{}", app.port());
             tracing::info!(port = app.port(), "regnakes-sync serving");
             app.run_until_stopped().await?;
             Ok(0)

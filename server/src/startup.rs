@@ -138,11 +138,24 @@ impl Application {
             let service = self.service.clone();
             actix_rt::spawn(scheduler::run_until_stopped(service, schedule))
         });
+        let sweeper = actix_rt::spawn(sweep_until_stopped(self.service.clone()));
         let result = self.server.await;
         if let Some(handle) = scheduler {
             handle.abort();
         }
+        sweeper.abort();
         result.map_err(Into::into)
+    }
+}
+
+/// No batch stays `running` after its instance died: once its lease expires, it is marked failed.
+async fn sweep_until_stopped(service: SyncService) {
+    let period = (service.lease_ttl() / 2).max(Duration::from_millis(200));
+    loop {
+        actix_rt::time::sleep(period).await;
+        if let Err(err) = service.sweep_interrupted().await {
+            tracing::warn!(error = ?anyhow::Error::from(err), "sweeping interrupted batches failed");
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub struct FaultPlan {
     pub pages: HashMap<u64, (Fault, u32)>,
     /// Refuse every token request (401).
     pub refuse_token: bool,
+    /// Grant this many tokens, then refuse every further token request (a renewal that fails).
+    pub token_grants: Option<u32>,
     /// A token stops working (401 `invalid-access-token`) after this many list requests.
     pub token_max_uses: Option<u32>,
     /// `expires_in` of issued tokens, in seconds.

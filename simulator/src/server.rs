@@ -43,6 +43,8 @@ pub struct LoggedRequest {
     pub status: u16,
     pub request_id: Option<String>,
     pub query: String,
+    /// Milliseconds since the simulator started.
+    pub at_ms: u64,
 }
 
 pub struct SimState {
@@ -53,6 +55,7 @@ pub struct SimState {
     log: Mutex<Vec<LoggedRequest>>,
     window_cache: Mutex<Option<(WindowKey, Arc<Vec<u32>>)>>,
     token_counter: Mutex<u64>,
+    started: Instant,
 }
 
 impl SimState {
@@ -66,6 +69,7 @@ impl SimState {
             log: Mutex::new(Vec::new()),
             window_cache: Mutex::new(None),
             token_counter: Mutex::new(0),
+            started: Instant::now(),
         }
     }
 
@@ -99,7 +103,8 @@ impl SimState {
         self.log.lock().expect("log lock").clear();
     }
 
-    fn record(&self, entry: LoggedRequest) {
+    fn record(&self, mut entry: LoggedRequest) {
+        entry.at_ms = self.started.elapsed().as_millis() as u64;
         self.log.lock().expect("log lock").push(entry);
     }
 
@@ -175,9 +180,14 @@ async fn token(
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
     let request_id = header(&req, "x-request-id");
+    let granted = *state.token_counter.lock().expect("counter lock");
     let (refuse, lifetime) = {
         let f = state.faults();
-        (f.refuse_token, f.token_lifetime_secs.unwrap_or(3599))
+        let exhausted = f.token_grants.is_some_and(|g| granted >= u64::from(g));
+        (
+            f.refuse_token || exhausted,
+            f.token_lifetime_secs.unwrap_or(3599),
+        )
     };
     let good = form.client_id.as_deref() == Some(state.config.client_id.as_str())
         && form.client_secret.as_deref() == Some(state.config.client_secret.as_str());
@@ -188,6 +198,7 @@ async fn token(
         status,
         request_id,
         query: String::new(),
+        at_ms: 0,
     });
     if status == 401 {
         return outcome(401, "login", "invalid client credentials");
@@ -252,6 +263,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
         status: response.status().as_u16(),
         request_id,
         query: query_string,
+        at_ms: 0,
     });
     response
 }

@@ -17,7 +17,7 @@ fn bad_data() -> Options {
     }
 }
 
-async fn stored_strs(app: &crate::helpers::TestApp) -> HashSet<String> {
+pub async fn stored_strs(app: &crate::helpers::TestApp) -> HashSet<String> {
     use sea_orm::{EntityTrait, QuerySelect};
     entity::health_worker::Entity::find()
         .select_only()

@@ -43,7 +43,6 @@ impl Options {
     }
 }
 
-#[allow(dead_code)] // used by the fault-injection tests
 pub struct TestApp {
     pub address: String,
     pub sim: SimHandle,
@@ -51,7 +50,6 @@ pub struct TestApp {
     pub token: String,
     pub service: SyncService,
     pub database_url: String,
-    pub backend: Backend,
     pub page_size: u32,
     http: awc::Client,
 }
@@ -105,16 +103,11 @@ pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
     })
     .expect("simulator starts");
     let database_url = fresh_database(backend).await;
-    spawn_server(backend, sim, database_url, &options).await
+    spawn_server(sim, database_url, &options).await
 }
 
 /// A server on an existing simulator and database (a second instance, or a restart).
-pub async fn spawn_server(
-    backend: Backend,
-    sim: SimHandle,
-    database_url: String,
-    options: &Options,
-) -> TestApp {
+pub async fn spawn_server(sim: SimHandle, database_url: String, options: &Options) -> TestApp {
     let page_size = options.page_size.to_string();
     let base_url = sim.base_url();
     let mut pairs: Vec<(String, String)> = vec![
@@ -160,7 +153,6 @@ pub async fn spawn_server(
         token: issue_token(&secret, "admin.sdmk", 3600),
         service,
         database_url,
-        backend,
         page_size: options.page_size,
         http: awc::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -256,7 +248,6 @@ impl TestApp {
     }
 
     /// Polls until `check` holds (deadline 30 s).
-    #[allow(dead_code)]
     pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
     where
         F: FnMut() -> Fut,

@@ -6,7 +6,7 @@
 use super::batch::BatchStatus;
 use chrono::{DateTime, Utc};
 use entity::{batch, sync_state};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use std::time::Duration;
 use uuid::Uuid;
@@ -97,21 +97,30 @@ pub const INTERRUPTED: &str =
     "interrupted: the instance running this batch stopped before finishing (its lease expired); committed pages were kept";
 
 /// Marks every `running` batch without a live lease as `failed` (interrupted). Returns how many.
+///
+/// Liveness is judged inside the one UPDATE statement: an instance that takes the lease and inserts its
+/// batch in one transaction is seen whole or not at all, never as "a running batch without a lease".
 pub async fn recover_interrupted<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     use batch::Column as B;
-    let live = live_batch(db, now).await?;
-    let mut query = batch::Entity::update_many()
+    use sync_state::Column as S;
+    let live_lease = Query::select()
+        .expr(Expr::val(1))
+        .from(sync_state::Entity)
+        .and_where(Expr::col((sync_state::Entity, S::Id)).eq(STATE_ROW))
+        .and_where(Expr::col((sync_state::Entity, S::LeaseBatchId)).equals((batch::Entity, B::Id)))
+        .and_where(Expr::col((sync_state::Entity, S::LeaseExpiresAt)).gte(now))
+        .to_owned();
+    let result = batch::Entity::update_many()
         .col_expr(B::Status, Expr::value(BatchStatus::Failed.code()))
         .col_expr(B::Error, Expr::value(INTERRUPTED))
         .col_expr(B::FinishedAt, Expr::value(now))
-        .filter(B::Status.eq(BatchStatus::Running.code()));
-    if let Some(id) = live {
-        query = query.filter(B::Id.ne(id));
-    }
-    let result = query.exec(db).await?;
+        .filter(B::Status.eq(BatchStatus::Running.code()))
+        .filter(Expr::exists(live_lease).not())
+        .exec(db)
+        .await?;
     if result.rows_affected > 0 {
         tracing::warn!(
             batches = result.rows_affected,

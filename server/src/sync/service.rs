@@ -129,7 +129,7 @@ impl SyncService {
 
     /// At start-up: batches left `running` by a stopped instance become `failed`; gauges are set.
     pub async fn recover(&self) -> Result<(), ServiceError> {
-        lease::recover_interrupted(self.db(), Utc::now()).await?;
+        self.sweep_interrupted().await?;
         let enabled = self.is_enabled().await?;
         self.inner
             .run
@@ -137,6 +137,24 @@ impl SyncService {
             .integration_enabled
             .set(i64::from(enabled));
         Ok(())
+    }
+
+    /// Marks batches whose instance stopped (lease expired) as failed; run periodically by `serve`.
+    pub async fn sweep_interrupted(&self) -> Result<u64, ServiceError> {
+        let marked = lease::recover_interrupted(self.db(), Utc::now()).await?;
+        if marked > 0 {
+            let m = &self.inner.run.metrics;
+            m.batches
+                .get_or_create(&crate::metrics::StatusLabel {
+                    status: BatchStatus::Failed.code().into(),
+                })
+                .inc_by(marked);
+        }
+        Ok(marked)
+    }
+
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        self.inner.run.settings.lease_ttl
     }
 
     pub async fn is_enabled(&self) -> Result<bool, DbErr> {

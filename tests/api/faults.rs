@@ -1,0 +1,558 @@
+//! Exception flows under fault injection (issue: exception flows), on PostgreSQL: retries, Retry-After,
+//! garbage pages, token renewal, refused renewal, the failure threshold, alerts, crash recovery after
+//! SIGKILL, records sharing an `updated_at` across page and run boundaries, two instances, cancel.
+
+use crate::doubles::{spawn_process, SlackWebhook};
+use crate::helpers::{
+    assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options, TestApp, JWT_SECRET,
+};
+use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
+use regnakes_sim::{Fault, FaultPlan};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const PG: Backend = Backend::Postgres;
+
+fn list_requests_for_page(app: &TestApp, page: u64) -> usize {
+    app.sim
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == "nakes" && r.page == page)
+        .count()
+}
+
+fn fail_page(page: u64, fault: Fault, times: u32) -> FaultPlan {
+    FaultPlan {
+        pages: HashMap::from([(page, (fault, times))]),
+        ..FaultPlan::default()
+    }
+}
+
+async fn wait_for_alerts(app: &TestApp, slack: &SlackWebhook, count: usize) -> Vec<String> {
+    app.eventually(&format!("{count} Slack message(s)"), || async {
+        slack.texts().len() >= count
+    })
+    .await;
+    slack.texts()
+}
+
+#[actix_web::test]
+async fn a_page_that_fails_twice_is_fetched_three_times() {
+    let app = spawn_app(
+        PG,
+        Options {
+            records: 600,
+            page_size: 200,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sim
+        .state
+        .set_faults(fail_page(2, Fault::Status { status: 503 }, 2));
+    let batch = app.sync(json!({})).await;
+    assert_eq!(batch["status"], "succeeded", "{batch}");
+    assert_eq!(list_requests_for_page(&app, 2), 3);
+    assert_eq!(app.worker_count().await, 600);
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.contains("regnakes_upstream_retries_total 2"),
+        "{metrics}"
+    );
+}
+
+#[actix_web::test]
+async fn a_page_that_never_recovers_fails_the_batch_and_alerts_once_per_streak() {
+    let slack = SlackWebhook::start(1);
+    let options = Options {
+        records: 600,
+        page_size: 200,
+        ..Options::default()
+    }
+    .env("SLACK_WEBHOOK_URL", &slack.url);
+    let app = spawn_app(PG, options).await;
+    app.sim
+        .state
+        .set_faults(fail_page(2, Fault::Status { status: 500 }, u32::MAX));
+    let batch = app.sync(json!({})).await;
+    assert_eq!(batch["status"], "failed", "{batch}");
+    assert_eq!(
+        list_requests_for_page(&app, 2),
+        4,
+        "one request and 3 retries"
+    );
+    let error = batch["error"].as_str().unwrap();
+    assert!(
+        error.contains("page 2") && error.contains("HTTP 500"),
+        "the error names the page and the cause: {error}"
+    );
+    assert_eq!(app.worker_count().await, 200, "the committed page stays");
+
+    // The first delivery is refused by Slack (500); the sender retries and the alert arrives.
+    let texts = wait_for_alerts(&app, &slack, 1).await;
+    let trace = batch["trace_id"].as_str().unwrap();
+    assert!(
+        texts[0].contains(trace) && texts[0].contains(batch["id"].as_str().unwrap()),
+        "{texts:?}"
+    );
+    assert!(texts[0].contains("failed"), "{texts:?}");
+
+    // Still failing: no second alert. Recovered: one "recovered" message.
+    let again = app.sync(json!({})).await;
+    assert_eq!(again["status"], "failed");
+    app.sim.state.set_faults(FaultPlan::default());
+    let recovered = app.sync(json!({})).await;
+    assert_eq!(recovered["status"], "succeeded", "{recovered}");
+    let texts = wait_for_alerts(&app, &slack, 2).await;
+    assert!(texts[1].contains("recovered"), "{texts:?}");
+    actix_rt::time::sleep(Duration::from_millis(300)).await; // a third message would have arrived by now
+    assert_eq!(
+        slack.texts().len(),
+        2,
+        "one alert per failure streak: {:?}",
+        slack.texts()
+    );
+    assert_eq!(app.worker_count().await, 600);
+}
+
+#[actix_web::test]
+async fn retry_after_is_honoured_and_garbage_pages_are_retried() {
+    let app = spawn_app(
+        PG,
+        Options {
+            records: 400,
+            page_size: 200,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut plan = fail_page(2, Fault::Garbage, 1);
+    plan.next.push_back(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
+    app.sim.state.set_faults(plan);
+    let batch = app.sync(json!({})).await;
+    assert_eq!(batch["status"], "succeeded", "{batch}");
+    let page1: Vec<_> = app
+        .sim
+        .state
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == "nakes" && r.page == 1)
+        .collect();
+    assert_eq!(page1.len(), 2);
+    assert_eq!(page1[0].status, 429);
+    let waited = page1[1].at_ms - page1[0].at_ms;
+    assert!(
+        waited >= 950,
+        "waited {waited} ms for Retry-After: 1 (base delay is 20 ms)"
+    );
+    assert_eq!(
+        list_requests_for_page(&app, 2),
+        2,
+        "the garbage page was fetched again"
+    );
+    assert_eq!(app.worker_count().await, 400);
+}
+
+#[actix_web::test]
+async fn an_expiring_token_is_renewed_and_a_refused_renewal_stops_the_batch() {
+    let app = spawn_app(
+        PG,
+        Options {
+            records: 1000,
+            page_size: 100,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sim.state.set_faults(FaultPlan {
+        token_max_uses: Some(3),
+        ..FaultPlan::default()
+    });
+    let batch = app.sync(json!({})).await;
+    assert_eq!(batch["status"], "succeeded", "{batch}");
+    let tokens = app
+        .sim
+        .state
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == "token" && r.status == 200)
+        .count();
+    assert!(
+        tokens >= 4,
+        "10 pages at 3 uses per token need at least 4 tokens, got {tokens}"
+    );
+    assert_eq!(app.worker_count().await, 1000);
+
+    // A new run: its client gets one token (2 uses), then renewal is refused.
+    let slack = SlackWebhook::start(0);
+    let options = Options {
+        records: 1000,
+        page_size: 100,
+        ..Options::default()
+    }
+    .env("SLACK_WEBHOOK_URL", &slack.url);
+    let app = spawn_app(PG, options).await;
+    app.sim.state.set_faults(FaultPlan {
+        token_max_uses: Some(2),
+        token_grants: Some(1),
+        ..FaultPlan::default()
+    });
+    let batch = app.sync(json!({})).await;
+    assert_eq!(batch["status"], "failed", "{batch}");
+    assert!(
+        batch["error"].as_str().unwrap().contains("token"),
+        "{batch}"
+    );
+    let requests = app.sim.state.requests();
+    let list: Vec<_> = requests.iter().filter(|r| r.endpoint == "nakes").collect();
+    assert_eq!(
+        list.len(),
+        3,
+        "pages 1 and 2, then the 401 of page 3; nothing after the refused renewal"
+    );
+    assert_eq!(list[2].status, 401);
+    let refused = requests
+        .iter()
+        .filter(|r| r.endpoint == "token" && r.status == 401)
+        .count();
+    assert_eq!(refused, 1, "a refused renewal is not retried");
+    assert_eq!(app.worker_count().await, 200);
+    wait_for_alerts(&app, &slack, 1).await;
+}
+
+#[actix_web::test]
+async fn thirty_percent_bad_records_fail_the_batch_but_keep_the_good_ones() {
+    let slack = SlackWebhook::start(0);
+    let options = Options {
+        records: 2000,
+        bad_share: 0.3,
+        seed: 99,
+        page_size: 500,
+        ..Options::default()
+    }
+    .env("SLACK_WEBHOOK_URL", &slack.url);
+    let app = spawn_app(PG, options).await;
+    let expected = app.sim.state.data().expected_full_sync(500);
+    let batch = app.sync(json!({"mode": "full"})).await;
+    assert_balanced(&batch);
+    assert_eq!(batch["status"], "failed", "{batch}");
+    let rate = batch["failure_rate"].as_f64().unwrap();
+    assert!(rate > 0.2 && rate < 0.4, "{rate}");
+    assert!(batch["error"].as_str().unwrap().contains("threshold"));
+    assert_eq!(app.worker_count().await, expected.stored as i64);
+    let texts = wait_for_alerts(&app, &slack, 1).await;
+    assert!(texts[0].contains(batch["trace_id"].as_str().unwrap()));
+}
+
+#[actix_web::test]
+async fn cancel_stops_at_a_page_boundary_and_keeps_committed_pages() {
+    let app = spawn_app(
+        PG,
+        Options {
+            records: 3000,
+            page_size: 100,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sim.state.set_faults(FaultPlan {
+        latency_ms: 60,
+        ..FaultPlan::default()
+    });
+    let started = app.ok("sync.start", json!({})).await;
+    let id = started["batch"]["id"].as_str().unwrap().to_string();
+    app.eventually("two pages stored", || async {
+        app.ok("batch.get", json!({"batch_id": id})).await["batch"]["pages"]
+            .as_i64()
+            .unwrap()
+            >= 2
+    })
+    .await;
+    let cancelling = app.ok("sync.cancel", json!({"batch_id": id})).await;
+    assert_eq!(cancelling["batch"]["id"], json!(id));
+    let batch = app.wait_batch(&id).await;
+    assert_eq!(batch["status"], "cancelled", "{batch}");
+    let pages = batch["pages"].as_i64().unwrap();
+    assert!(pages < 30, "stopped early: {pages} pages");
+    assert_eq!(
+        app.worker_count().await,
+        batch["inserted"].as_i64().unwrap()
+    );
+    assert_eq!(app.worker_count().await, pages * 100);
+    let audited = app
+        .scalar("SELECT COUNT(*) FROM integration_audit WHERE action = 'sync.cancel'")
+        .await;
+    assert_eq!(audited, 1);
+}
+
+#[actix_web::test]
+async fn records_sharing_updated_at_across_page_and_run_boundaries_are_all_stored() {
+    // Records come in groups of 7 sharing one updated_at; pages of 3 split every group, and the first run
+    // dies on page 5, in the middle of a group.
+    let app = spawn_app(
+        PG,
+        Options {
+            records: 60,
+            page_size: 3,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sim
+        .state
+        .set_faults(fail_page(5, Fault::Status { status: 502 }, u32::MAX));
+    let first = app.sync(json!({})).await;
+    assert_eq!(first["status"], "failed");
+    assert_eq!(first["inserted"], json!(12));
+    let watermark = app.ok("sync.status", json!({})).await["watermark"].clone();
+    assert!(
+        watermark.is_string(),
+        "the watermark moved to the last committed record"
+    );
+
+    app.sim.state.set_faults(FaultPlan::default());
+    let second = app.sync(json!({})).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    assert_eq!(second["window_since"], watermark);
+    // Records 8-12 (stored) share updated_at with 13-14: the inclusive watermark fetches them again, and
+    // they are written once.
+    assert_eq!(second["unchanged"], json!(5));
+    assert_eq!(second["inserted"], json!(48));
+    assert_eq!(app.worker_count().await, 60);
+    let strs = crate::engine::stored_strs(&app).await;
+    assert_eq!(strs, app.sim.state.data().valid_str_numbers());
+}
+
+fn process_env(app_sim: &str, database_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("DATABASE_URL", database_url),
+        ("REGNAKES_BASE_URL", app_sim),
+        ("REGNAKES_CLIENT_ID", "sdmk-etl"),
+        ("REGNAKES_CLIENT_SECRET", "sim-secret"),
+        ("RPC_JWT_SECRET", JWT_SECRET),
+        ("SYNC_SCHEDULE", "off"),
+        ("RETRY_BASE_DELAY_MS", "20"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+async fn rpc_at(address: &str, token: &str, method: &str, params: Value) -> Option<Value> {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let mut response = client
+        .post(format!("{address}/jsonrpc"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .await
+        .ok()?;
+    let body: Value = response.json().await.ok()?;
+    Some(body["result"].clone())
+}
+
+async fn wait_until_up(address: &str, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc_at(address, token, "sync.status", json!({}))
+        .await
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "server process at {address} did not come up"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn kill_9_mid_sync_leaves_no_batch_running_and_the_rerun_stores_everything_once() {
+    crate::helpers::init();
+    let sim = spawn_sim(SimConfig {
+        records: 4000,
+        seed: 31,
+        bad_share: 0.05,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    sim.state.set_faults(FaultPlan {
+        latency_ms: 40,
+        ..FaultPlan::default()
+    });
+    let database_url = fresh_database(PG).await;
+    let env = process_env(
+        &sim.base_url(),
+        &database_url,
+        &[("SYNC_LEASE_SECONDS", "2"), ("REGNAKES_PAGE_SIZE", "100")],
+    );
+    let mut process = spawn_process(&env);
+    let token = regnakes_sync::rpc::auth::issue_token(
+        &regnakes_sync::config::Secret::new(JWT_SECRET),
+        "ops",
+        600,
+    );
+    wait_until_up(&process.address, &token).await;
+    let started = rpc_at(
+        &process.address,
+        &token,
+        "sync.start",
+        json!({"mode": "full"}),
+    )
+    .await
+    .unwrap();
+    let id = started["batch"]["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let batch = rpc_at(
+            &process.address,
+            &token,
+            "batch.get",
+            json!({"batch_id": id}),
+        )
+        .await
+        .unwrap();
+        if batch["batch"]["pages"].as_i64().unwrap() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    process.child.kill().unwrap(); // SIGKILL
+    process.child.wait().unwrap();
+
+    sim.state.set_faults(FaultPlan::default());
+    let options = Options {
+        page_size: 100,
+        ..Options::default()
+    }
+    .env("SYNC_LEASE_SECONDS", "2");
+    let app = spawn_server(sim, database_url, &options).await;
+    app.eventually(
+        "the killed batch is marked failed once its lease expires",
+        || async {
+            app.ok("batch.get", json!({"batch_id": id})).await["batch"]["status"] == "failed"
+        },
+    )
+    .await;
+    let killed = app.ok("batch.get", json!({"batch_id": id})).await["batch"].clone();
+    assert!(
+        killed["error"].as_str().unwrap().contains("interrupted"),
+        "{killed}"
+    );
+    assert!(app.ok("sync.status", json!({})).await["running"].is_null());
+
+    let rerun = app.sync(json!({})).await;
+    assert!(
+        rerun["status"] == "partial" || rerun["status"] == "succeeded",
+        "{rerun}"
+    );
+    let expected = app.sim.state.data().expected_full_sync(100);
+    assert_eq!(
+        app.worker_count().await,
+        expected.stored as i64,
+        "no loss, no duplicates"
+    );
+    assert_eq!(
+        crate::engine::stored_strs(&app).await,
+        app.sim.state.data().valid_str_numbers()
+    );
+    let running = app
+        .scalar("SELECT COUNT(*) FROM sync_batch WHERE status = 'running'")
+        .await;
+    assert_eq!(running, 0);
+}
+
+#[actix_web::test]
+async fn two_server_processes_start_one_sync() {
+    crate::helpers::init();
+    let sim = spawn_sim(SimConfig {
+        records: 2000,
+        seed: 8,
+        bad_share: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    sim.state.set_faults(FaultPlan {
+        latency_ms: 30,
+        ..FaultPlan::default()
+    });
+    let database_url = fresh_database(PG).await;
+    let token = regnakes_sync::rpc::auth::issue_token(
+        &regnakes_sync::config::Secret::new(JWT_SECRET),
+        "ops",
+        600,
+    );
+    let other = spawn_process(&process_env(
+        &sim.base_url(),
+        &database_url,
+        &[("REGNAKES_PAGE_SIZE", "200")],
+    ));
+    wait_until_up(&other.address, &token).await;
+    let app = spawn_server(
+        sim,
+        database_url,
+        &Options {
+            page_size: 200,
+            ..Options::default()
+        },
+    )
+    .await;
+
+    let (a, b) = futures_util_join(
+        rpc_at(&other.address, &token, "sync.start", json!({})),
+        rpc_at(&app.address, &token, "sync.start", json!({})),
+    )
+    .await;
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a["batch"]["id"], b["batch"]["id"],
+        "both callers see the same batch: {a} {b}"
+    );
+    let fresh: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|r| !r["already_running"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        fresh.iter().filter(|f| **f).count(),
+        1,
+        "exactly one start: {a} {b}"
+    );
+    let batch = app.wait_batch(a["batch"]["id"].as_str().unwrap()).await;
+    assert_eq!(batch["status"], "succeeded");
+    assert_eq!(app.ok("batch.list", json!({})).await["total"], 1);
+    assert_eq!(app.worker_count().await, 2000);
+
+    // A scheduler fire seen by both instances runs once.
+    let slot = chrono::Utc::now();
+    let other_service = spawn_server(
+        spawn_sim(SimConfig::default()).unwrap(),
+        app.database_url.clone(),
+        &Options::default(),
+    )
+    .await;
+    let (x, y) = futures_util_join(
+        app.service.run_scheduled(slot),
+        other_service.service.run_scheduled(slot),
+    )
+    .await;
+    x.unwrap();
+    y.unwrap();
+    let scheduled = app
+        .scalar("SELECT COUNT(*) FROM sync_batch WHERE \"trigger\" = 'schedule'")
+        .await;
+    assert_eq!(scheduled, 1);
+}
+
+async fn futures_util_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    tokio::join!(a, b)
+}
