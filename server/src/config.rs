@@ -49,6 +49,8 @@ pub struct RegnakesSettings {
     pub retry_base_delay: Duration,
     /// Retries after the first attempt (CONTRACT: at most 3).
     pub max_retries: u32,
+    /// Pages requested at once (they are still stored in order).
+    pub concurrency: usize,
     pub request_timeout: Duration,
 }
 
@@ -214,6 +216,9 @@ impl Settings {
                     layers.parsed("RETRY_BASE_DELAY_MS", 1000)?,
                 ),
                 max_retries: 3,
+                concurrency: layers
+                    .parsed::<usize>("REGNAKES_CONCURRENCY", 2)?
+                    .clamp(1, 8),
                 request_timeout: Duration::from_secs(
                     layers.parsed("REGNAKES_TIMEOUT_SECONDS", 30)?,
                 ),

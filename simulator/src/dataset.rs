@@ -229,103 +229,98 @@ impl Dataset {
             .collect()
     }
 
-    pub fn render(&self, pos: u32) -> Value {
+    /// The record as JSON text, appended to `out` (the fast path of page serving).
+    pub fn render_into(&self, pos: u32, out: &mut Vec<u8>) {
         let v = &self.versions[pos as usize];
+        let record = self.record(v);
+        let written = match self.bad_kind(v.idx) {
+            None => serde_json::to_writer(&mut *out, &record),
+            Some(kind) => {
+                let mut value = serde_json::to_value(&record).expect("plain data");
+                spoil(&mut value, kind, v.idx);
+                serde_json::to_writer(&mut *out, &value)
+            }
+        };
+        written.expect("writing JSON to a Vec cannot fail");
+    }
+
+    pub fn render(&self, pos: u32) -> Value {
+        let mut out = Vec::new();
+        self.render_into(pos, &mut out);
+        serde_json::from_slice(&out).expect("rendered JSON parses")
+    }
+
+    fn record(&self, v: &Version) -> RecordOut {
         let idx = u64::from(v.idx);
         let p = person(self.seed, idx, &self.picker);
         let row = &self.picker.rows[p.profession];
         let mut rng = Rng::for_item(self.seed, 3 + u64::from(v.changes) * 7, idx);
         let (y, m, d) = p.birth;
-        let dated_valid_until = format!("{}-{m:02}-{d:02}", p.str_valid_year);
-        let mut record = json!({
-            "nik": p.nik,
-            "nama": p.name,
-            "jenis_kelamin": if p.female { "female" } else { "male" },
-            "tempat_lahir": p.place,
-            "tanggal_lahir": format!("{y}-{m:02}-{d:02}"),
-            "rumpun": {"kode": row.group_code, "nama": row.group_name},
-            "jenis": {"kode": row.code, "nama": row.name},
-            "str": {
-                "nomor": str_number(idx, u32::from(v.renewals)),
-                "jenis": if p.lifetime_str { "seumur_hidup" } else { "berjangka" },
-                "konsil": if row.group_code == "medis" { "KKI" } else { "KTKI" },
-                "tanggal_terbit": format!("{}-{m:02}-{d:02}", p.str_issued_year + i32::from(v.renewals)),
-                "berlaku_sampai": if p.lifetime_str { Value::Null } else { Value::String(dated_valid_until) },
-                "status": if v.revoked { "dicabut" } else { "aktif" },
-            },
-            "sip": [{
-                "nomor": format!("446/{}/SIP/{}", 100 + idx % 900, p.str_issued_year + i32::from(v.changes)),
-                "kode_fasyankes": (p.facility + u64::from(v.changes)).to_string(),
-                "berlaku_sampai": format!("{}-{m:02}-{d:02}", p.str_valid_year + 1),
-            }],
-            "alamat": {"line": street(&mut rng), "kode_provinsi": &p.regency[..2], "kode_kabkota": p.regency},
-            "updated_at": Utc.timestamp_millis_opt(v.updated_ms).single().unwrap_or_default()
-                .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
-                .to_rfc3339_opts(SecondsFormat::Millis, false),
-        });
+        let mut nik = p.nik.clone();
         if v.nik_conflict {
             // Another person's NIK under the same STR: same region and birth date, other serial.
             let serial: u32 = p.nik[12..].parse().unwrap_or(1);
-            record["nik"] = json!(format!("{}{:04}", &p.nik[..12], serial % 9999 + 1));
+            nik = format!("{}{:04}", &p.nik[..12], serial % 9999 + 1);
         }
-        self.mess_up(&mut record, v.idx, &mut Rng::for_item(self.seed, 4, idx));
+        let mut record = RecordOut {
+            nik,
+            nama: p.name,
+            jenis_kelamin: if p.female { "female" } else { "male" },
+            tempat_lahir: p.place.to_string(),
+            tanggal_lahir: format!("{y}-{m:02}-{d:02}"),
+            rumpun: Coded {
+                kode: row.group_code,
+                nama: row.group_name,
+            },
+            jenis: Coded {
+                kode: row.code,
+                nama: row.name,
+            },
+            str: StrOut {
+                nomor: str_number(idx, u32::from(v.renewals)),
+                jenis: if p.lifetime_str {
+                    "seumur_hidup"
+                } else {
+                    "berjangka"
+                },
+                konsil: if row.group_code == "medis" {
+                    "KKI"
+                } else {
+                    "KTKI"
+                },
+                tanggal_terbit: format!(
+                    "{}-{m:02}-{d:02}",
+                    p.str_issued_year + i32::from(v.renewals)
+                ),
+                berlaku_sampai: (!p.lifetime_str)
+                    .then(|| format!("{}-{m:02}-{d:02}", p.str_valid_year)),
+                status: if v.revoked { "dicabut" } else { "aktif" },
+            },
+            sip: [SipOut {
+                nomor: format!(
+                    "446/{}/SIP/{}",
+                    100 + idx % 900,
+                    p.str_issued_year + i32::from(v.changes)
+                ),
+                kode_fasyankes: (p.facility + u64::from(v.changes)).to_string(),
+                berlaku_sampai: format!("{}-{m:02}-{d:02}", p.str_valid_year + 1),
+            }],
+            alamat: Some(AlamatOut {
+                line: street(&mut rng),
+                kode_provinsi: p.regency[..2].to_string(),
+                kode_kabkota: p.regency,
+            }),
+            updated_at: Utc
+                .timestamp_millis_opt(v.updated_ms)
+                .single()
+                .unwrap_or_default()
+                .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
+                .to_rfc3339_opts(SecondsFormat::Millis, false),
+        };
+        if self.bad_kind(v.idx).is_none() {
+            mess_up(&mut record, &mut Rng::for_item(self.seed, 4, idx));
+        }
         record
-    }
-
-    /// Bad records, and harmless mess (stray whitespace, control characters, day-first dates) on good ones.
-    fn mess_up(&self, r: &mut Value, idx: u32, rng: &mut Rng) {
-        match self.bad_kind(idx) {
-            None => {
-                if rng.chance(0.1) {
-                    let name = r["nama"].as_str().unwrap_or_default().replace(' ', "  \t");
-                    r["nama"] = json!(format!(" {name}\u{0007} "));
-                    r["tempat_lahir"] = json!(format!(
-                        "{}\n",
-                        r["tempat_lahir"].as_str().unwrap_or_default()
-                    ));
-                }
-                if rng.chance(0.05) {
-                    let iso = r["tanggal_lahir"].as_str().unwrap_or_default().to_string();
-                    r["tanggal_lahir"] =
-                        json!(format!("{}-{}-{}", &iso[8..10], &iso[5..7], &iso[..4]));
-                }
-                if rng.chance(0.05) {
-                    r.as_object_mut().map(|o| o.remove("alamat"));
-                }
-            }
-            Some(BadKind::NikShort) => {
-                r["nik"] = json!(r["nik"].as_str().unwrap_or_default()[..15].to_string())
-            }
-            Some(BadKind::NikProvince) => {
-                r["nik"] = json!(format!("99{}", &r["nik"].as_str().unwrap_or_default()[2..]))
-            }
-            Some(BadKind::NikMasked) => {
-                let nik = r["nik"].as_str().unwrap_or_default().to_string();
-                r["nik"] = json!(format!("{}**********{}", &nik[..4], &nik[14..]));
-            }
-            Some(BadKind::NameMasked) => r["nama"] = json!("d** Yo** S**"),
-            Some(BadKind::StrInvalid) => r["str"]["nomor"] = json!("STR#??"),
-            Some(BadKind::StrMissing) => {
-                r.as_object_mut().map(|o| o.remove("str"));
-            }
-            Some(BadKind::StrInactive) => r["str"]["status"] = json!("nonaktif"),
-            Some(BadKind::StrExpired) => r["str"]["berlaku_sampai"] = json!("2019-12-31"),
-            Some(BadKind::BirthDateImpossible) => r["tanggal_lahir"] = json!("1990-02-31"),
-            Some(BadKind::BirthDateFuture) => r["tanggal_lahir"] = json!("2099-01-01"),
-            Some(BadKind::UnknownProfession) => {
-                r["jenis"] = json!({"kode": "tukang_pijat", "nama": "Tukang Pijat"})
-            }
-            Some(BadKind::WrongType) => {
-                let nik: u64 = r["nik"].as_str().unwrap_or_default().parse().unwrap_or(0);
-                r["nik"] = json!(nik);
-            }
-            Some(BadKind::NameMissing) => {
-                r.as_object_mut().map(|o| o.remove("nama"));
-            }
-            Some(BadKind::DuplicateStr) => {
-                r["str"]["nomor"] = json!(str_number(u64::from(idx) - 1, 0))
-            }
-        }
     }
 
     /// What a correct client reports for a full sync of the generated data with `page_size`: how many
@@ -463,6 +458,95 @@ impl Dataset {
             && self.bad_kind(idx + 1) != Some(BadKind::DuplicateStr)
             && !v.revoked
             && !v.nik_conflict
+    }
+}
+
+#[derive(Serialize)]
+struct Coded {
+    kode: &'static str,
+    nama: &'static str,
+}
+
+#[derive(Serialize)]
+struct StrOut {
+    nomor: String,
+    jenis: &'static str,
+    konsil: &'static str,
+    tanggal_terbit: String,
+    berlaku_sampai: Option<String>,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct SipOut {
+    nomor: String,
+    kode_fasyankes: String,
+    berlaku_sampai: String,
+}
+
+#[derive(Serialize)]
+struct AlamatOut {
+    line: String,
+    kode_provinsi: String,
+    kode_kabkota: &'static str,
+}
+
+/// One record as RegNakes sends it (CONTRACT §1.2).
+#[derive(Serialize)]
+struct RecordOut {
+    nik: String,
+    nama: String,
+    jenis_kelamin: &'static str,
+    tempat_lahir: String,
+    tanggal_lahir: String,
+    rumpun: Coded,
+    jenis: Coded,
+    str: StrOut,
+    sip: [SipOut; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alamat: Option<AlamatOut>,
+    updated_at: String,
+}
+
+/// Harmless mess on good records: stray whitespace, control characters, day-first dates, no address.
+fn mess_up(r: &mut RecordOut, rng: &mut Rng) {
+    if rng.chance(0.1) {
+        r.nama = format!(" {}\u{0007} ", r.nama.replace(' ', "  \t"));
+        r.tempat_lahir.push('\n');
+    }
+    if rng.chance(0.05) {
+        let iso = r.tanggal_lahir.clone();
+        r.tanggal_lahir = format!("{}-{}-{}", &iso[8..10], &iso[5..7], &iso[..4]);
+    }
+    if rng.chance(0.05) {
+        r.alamat = None;
+    }
+}
+
+/// Turns a good record into a bad one of the given kind.
+fn spoil(r: &mut Value, kind: BadKind, idx: u32) {
+    let nik = r["nik"].as_str().unwrap_or_default().to_string();
+    match kind {
+        BadKind::NikShort => r["nik"] = json!(nik[..15].to_string()),
+        BadKind::NikProvince => r["nik"] = json!(format!("99{}", &nik[2..])),
+        BadKind::NikMasked => r["nik"] = json!(format!("{}**********{}", &nik[..4], &nik[14..])),
+        BadKind::NameMasked => r["nama"] = json!("d** Yo** S**"),
+        BadKind::StrInvalid => r["str"]["nomor"] = json!("STR#??"),
+        BadKind::StrMissing => {
+            r.as_object_mut().map(|o| o.remove("str"));
+        }
+        BadKind::StrInactive => r["str"]["status"] = json!("nonaktif"),
+        BadKind::StrExpired => r["str"]["berlaku_sampai"] = json!("2019-12-31"),
+        BadKind::BirthDateImpossible => r["tanggal_lahir"] = json!("1990-02-31"),
+        BadKind::BirthDateFuture => r["tanggal_lahir"] = json!("2099-01-01"),
+        BadKind::UnknownProfession => {
+            r["jenis"] = json!({"kode": "tukang_pijat", "nama": "Tukang Pijat"})
+        }
+        BadKind::WrongType => r["nik"] = json!(nik.parse::<u64>().unwrap_or(0)),
+        BadKind::NameMissing => {
+            r.as_object_mut().map(|o| o.remove("nama"));
+        }
+        BadKind::DuplicateStr => r["str"]["nomor"] = json!(str_number(u64::from(idx) - 1, 0)),
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, RwLock};
@@ -43,7 +43,7 @@ pub struct LoggedRequest {
     pub status: u16,
     pub request_id: Option<String>,
     pub query: String,
-    /// Milliseconds since the simulator started.
+    /// When the request arrived, in milliseconds since the simulator started.
     pub at_ms: u64,
 }
 
@@ -103,8 +103,11 @@ impl SimState {
         self.log.lock().expect("log lock").clear();
     }
 
-    fn record(&self, mut entry: LoggedRequest) {
-        entry.at_ms = self.started.elapsed().as_millis() as u64;
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn record(&self, entry: LoggedRequest) {
         self.log.lock().expect("log lock").push(entry);
     }
 
@@ -179,6 +182,7 @@ async fn token(
     state: web::Data<SimState>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
+    let at_ms = state.now_ms();
     let request_id = header(&req, "x-request-id");
     let granted = *state.token_counter.lock().expect("counter lock");
     let (refuse, lifetime) = {
@@ -198,7 +202,7 @@ async fn token(
         status,
         request_id,
         query: String::new(),
-        at_ms: 0,
+        at_ms,
     });
     if status == 401 {
         return outcome(401, "login", "invalid client credentials");
@@ -250,6 +254,7 @@ fn parse_ts(text: Option<&str>, name: &str) -> Result<Option<i64>, String> {
 }
 
 async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
+    let at_ms = state.now_ms();
     let request_id = header(&req, "x-request-id");
     let query_string = req.query_string().to_string();
     let response = list_response(&req, &state).await;
@@ -263,7 +268,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
         status: response.status().as_u16(),
         request_id,
         query: query_string,
-        at_ms: 0,
+        at_ms,
     });
     response
 }
@@ -336,23 +341,28 @@ async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
     let total = rows.len() as u64;
     let start = ((page - 1) * limit).min(total) as usize;
     let end = (start + limit as usize).min(rows.len());
-    let body = {
+    // Written directly: records are serialised into one buffer, without an intermediate JSON tree.
+    let mut body = Vec::with_capacity((end - start) * 700 + 256);
+    body.extend_from_slice(
+        format!(
+            "{{\"status_code\":200,\"message\":\"Success\",\"page\":{page},\"limit\":{limit},\"total_page\":{},\"total_data\":{total},\"data\":[",
+            total.div_ceil(limit)
+        )
+        .as_bytes(),
+    );
+    {
         let data = state.data();
-        let records: Vec<Value> = rows[start..end]
-            .iter()
-            .map(|&pos| data.render(pos))
-            .collect();
-        json!({
-            "status_code": 200,
-            "message": "Success",
-            "page": page,
-            "limit": limit,
-            "total_page": total.div_ceil(limit),
-            "total_data": total,
-            "data": records,
-        })
-    };
-    HttpResponse::Ok().json(body)
+        for (i, &pos) in rows[start..end].iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            data.render_into(pos, &mut body);
+        }
+    }
+    body.extend_from_slice(b"]}");
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
 }
 
 async fn advance(state: web::Data<SimState>, spec: web::Json<AdvanceSpec>) -> HttpResponse {

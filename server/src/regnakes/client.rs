@@ -74,6 +74,10 @@ pub struct RegnakesClient {
     settings: RegnakesSettings,
     policy: RetryPolicy,
     token: RefCell<Option<CachedToken>>,
+    /// Set once a renewal was refused: the batch is over, and requests still in flight must not ask again.
+    refused: RefCell<Option<String>>,
+    /// One renewal at a time: concurrent page requests that meet an expired token share one new token.
+    renewing: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
 }
 
@@ -98,27 +102,58 @@ impl RegnakesClient {
             settings,
             policy,
             token: RefCell::new(None),
+            refused: RefCell::new(None),
+            renewing: tokio::sync::Mutex::new(()),
             metrics,
         }
     }
 
     /// A valid token: the cached one, or a new one when it is within a minute of expiring.
     async fn token(&self, request_id: &str) -> Result<Secret, UpstreamError> {
-        if let Some(cached) = self.token.borrow().as_ref() {
-            if Instant::now() < cached.renew_at {
-                return Ok(cached.value.clone());
-            }
+        if let Some(token) = self.cached_token()? {
+            return Ok(token);
         }
-        let fresh = self
+        let _renewal = self.renewing.lock().await;
+        // Another request may have renewed (or failed to) while this one waited.
+        if let Some(token) = self.cached_token()? {
+            return Ok(token);
+        }
+        let fresh = match self
             .with_retries("token", |_| self.request_token(request_id))
-            .await?;
+            .await
+        {
+            Ok(fresh) => fresh,
+            Err(err) => {
+                if err.is_token_failure() {
+                    *self.refused.borrow_mut() = Some(err.to_string());
+                }
+                return Err(err);
+            }
+        };
         let value = fresh.value.clone();
         *self.token.borrow_mut() = Some(fresh);
         Ok(value)
     }
 
-    fn forget_token(&self) {
-        self.token.borrow_mut().take();
+    /// The cached token while it is not due for renewal; the refusal once renewal was refused.
+    fn cached_token(&self) -> Result<Option<Secret>, UpstreamError> {
+        if let Some(reason) = self.refused.borrow().as_ref() {
+            return Err(UpstreamError::TokenRefused(reason.clone()));
+        }
+        Ok(self
+            .token
+            .borrow()
+            .as_ref()
+            .filter(|cached| Instant::now() < cached.renew_at)
+            .map(|cached| cached.value.clone()))
+    }
+
+    /// Forgets the token that was rejected (not a newer one another request already obtained).
+    fn forget_token(&self, rejected: &Secret) {
+        let mut cached = self.token.borrow_mut();
+        if cached.as_ref().is_some_and(|c| &c.value == rejected) {
+            cached.take();
+        }
     }
 
     async fn request_token(&self, request_id: &str) -> Result<CachedToken, Attempt> {
@@ -206,7 +241,7 @@ impl RegnakesClient {
                 }
                 Ok(Err(())) if !renewed => {
                     tracing::info!(page, "RegNakes token no longer valid; renewing");
-                    self.forget_token();
+                    self.forget_token(&token);
                     renewed = true;
                 }
                 Ok(Err(())) => {

@@ -2,6 +2,7 @@
 //! the single-flight lease, the run loop, the scheduler, and the service every caller goes through.
 
 pub mod batch;
+pub mod bulk;
 pub mod identity;
 pub mod lease;
 pub mod matching;

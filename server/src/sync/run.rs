@@ -2,9 +2,10 @@
 //! cancel, and finish the batch (status, watermark, lease, metrics, notifications) exactly once.
 
 use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd};
+use super::bulk;
 use super::identity::NikIndexer;
 use super::lease;
-use super::store::{apply_page, PageInput};
+use super::store::{prepare_page, store_page, PageInput, PreparedPage};
 use super::transform::TransformContext;
 use crate::config::Settings;
 use crate::domain::ProfessionCatalogue;
@@ -14,6 +15,7 @@ use crate::regnakes::{PageQuery, RegnakesClient};
 use chrono::{DateTime, Utc};
 use entity::{batch, sync_state};
 use futures_util::future::{self, Either};
+use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
@@ -83,7 +85,34 @@ async fn keep_lease(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
     }
 }
 
+/// Rows inserted in a batch before the first refresh of planner statistics; then at every doubling.
+const ANALYZE_FIRST_AT: i64 = 10_000;
+
+/// Pages fetched ahead of the one being stored (bounded, so memory does not grow with the data).
+const PIPELINE_DEPTH: usize = 2;
+
+/// A fetched page whose records are being prepared on the blocking pool.
+struct FetchedPage {
+    total_pages: Option<u64>,
+    prepared: tokio::task::JoinHandle<PreparedPage>,
+}
+
+/// Three stages that overlap: fetching (the upstream), preparing (CPU, off this thread), storing (the
+/// database, in page order).
 async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
+    let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
+    let fetcher = actix_rt::spawn(fetch_pages(ctx.clone(), plan.clone(), pages_tx));
+    let end = store_pages(ctx, plan, &mut pages_rx).await;
+    // Stop fetching ahead once storing has stopped (cancel, failure).
+    fetcher.abort();
+    end
+}
+
+async fn fetch_pages(
+    ctx: RunContext,
+    plan: RunPlan,
+    pages: tokio::sync::mpsc::Sender<Result<FetchedPage, String>>,
+) {
     let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
     let transform_ctx = TransformContext {
         today: plan
@@ -92,83 +121,112 @@ async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
             .date_naive(),
         catalogue: ProfessionCatalogue::national(),
     };
-    let page_size = u64::from(ctx.settings.regnakes.page_size);
-    let mut batch_page: i64 = 0;
+    let concurrency = ctx.settings.regnakes.concurrency;
+    let mut batch_page = 0u64;
     for query in &plan.queries {
-        let mut upstream_page = 1u64;
-        let mut fetched = Some(
-            client
-                .fetch_page(query, upstream_page, &plan.trace_id)
-                .await,
-        );
-        loop {
-            let page = match fetched.take().expect("a fetch result precedes every page") {
+        // Page 1 tells how many pages the (pinned) window has; the rest are requested a few at a time
+        // and handed on in order.
+        let first = client.fetch_page(query, 1, &plan.trace_id).await;
+        let total = first
+            .as_ref()
+            .ok()
+            .and_then(|p| p.total_page)
+            .unwrap_or(1)
+            .max(1);
+        let rest = futures_util::stream::iter(2..=total)
+            .map(|n| client.fetch_page(query, n, &plan.trace_id))
+            .buffered(concurrency);
+        let results = futures_util::stream::once(async { first }).chain(rest);
+        futures_util::pin_mut!(results);
+        while let Some(result) = results.next().await {
+            batch_page += 1;
+            let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    tracing::error!(error = %err, upstream_page, "RegNakes page could not be fetched");
-                    return RunEnd::Failed(format!("page {}: {err}", batch_page + 1));
+                    tracing::error!(error = %err, page = batch_page, "RegNakes page could not be fetched");
+                    let _ = pages.send(Err(format!("page {batch_page}: {err}"))).await;
+                    return;
                 }
             };
-            batch_page += 1;
-            if batch_page == 1 {
-                if let Some(total) = page.total_page {
-                    let _ = batch::Entity::update_many()
-                        .col_expr(batch::Column::TotalPages, Expr::value(total as i64))
-                        .filter(batch::Column::Id.eq(plan.batch_id))
-                        .exec(&ctx.db)
-                        .await;
-                }
+            let (records, total_pages) = (page.records, page.total_page);
+            let (tctx, indexer) = (transform_ctx.clone(), ctx.indexer.clone());
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare_page(records, &tctx, &indexer));
+            if pages
+                .send(Ok(FetchedPage {
+                    total_pages,
+                    prepared,
+                }))
+                .await
+                .is_err()
+            {
+                return;
             }
-            let is_last = page.records.is_empty()
-                || (page.records.len() as u64) < page_size
-                || page.total_page.is_some_and(|total| upstream_page >= total);
-            let store = apply_page(
-                &ctx.db,
-                PageInput {
-                    batch_id: plan.batch_id,
-                    page_no: batch_page,
-                    records: &page.records,
-                    ctx: &transform_ctx,
-                    indexer: &ctx.indexer,
-                    now: Utc::now(),
-                },
-            );
-            let stored = if is_last {
-                store.await
-            } else {
-                // Fetch the next page while this one is stored.
-                let (stored, next) = future::join(
-                    store,
-                    client.fetch_page(query, upstream_page + 1, &plan.trace_id),
-                )
-                .await;
-                fetched = Some(next);
-                stored
-            };
-            let outcome = match stored {
-                Ok(outcome) => outcome,
-                Err(err) => {
-                    tracing::error!(error = %err, page = batch_page, "storing a page failed; the page was rolled back");
-                    return RunEnd::Failed(format!("page {batch_page}: storing failed: {err}"));
-                }
-            };
-            record_page_metrics(&ctx.metrics, &outcome);
-            tracing::info!(
-                page = batch_page,
-                received = outcome.counts.received,
-                inserted = outcome.counts.inserted,
-                updated = outcome.counts.updated,
-                unchanged = outcome.counts.unchanged,
-                rejected = outcome.counts.rejected,
-                "page stored"
-            );
-            if outcome.cancel_requested {
-                return RunEnd::Cancelled;
+        }
+    }
+}
+
+async fn store_pages(
+    ctx: &RunContext,
+    plan: &RunPlan,
+    pages: &mut tokio::sync::mpsc::Receiver<Result<FetchedPage, String>>,
+) -> RunEnd {
+    let mut batch_page: i64 = 0;
+    let mut inserted: i64 = 0;
+    let mut analyze_at: i64 = ANALYZE_FIRST_AT;
+    while let Some(fetched) = pages.recv().await {
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => return RunEnd::Failed(error),
+        };
+        batch_page += 1;
+        if batch_page == 1 {
+            if let Some(total) = fetched.total_pages {
+                let _ = batch::Entity::update_many()
+                    .col_expr(batch::Column::TotalPages, Expr::value(total as i64))
+                    .filter(batch::Column::Id.eq(plan.batch_id))
+                    .exec(&ctx.db)
+                    .await;
             }
-            if is_last {
-                break;
+        }
+        let prepared = match fetched.prepared.await {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                tracing::error!(error = %err, page = batch_page, "preparing a page failed");
+                return RunEnd::Failed(format!("page {batch_page}: preparing the records failed"));
             }
-            upstream_page += 1;
+        };
+        let input = PageInput {
+            batch_id: plan.batch_id,
+            page_no: batch_page,
+            now: Utc::now(),
+        };
+        let outcome = match store_page(&ctx.db, prepared, input).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(error = %err, page = batch_page, "storing a page failed; the page was rolled back");
+                return RunEnd::Failed(format!("page {batch_page}: storing failed: {err}"));
+            }
+        };
+        record_page_metrics(&ctx.metrics, &outcome);
+        inserted += outcome.counts.inserted;
+        if inserted >= analyze_at {
+            analyze_at *= 2;
+            if let Err(err) = bulk::refresh_statistics(&ctx.db).await {
+                tracing::warn!(error = %err, "refreshing planner statistics failed");
+            }
+        }
+        tracing::info!(
+            page = batch_page,
+            received = outcome.counts.received,
+            inserted = outcome.counts.inserted,
+            updated = outcome.counts.updated,
+            unchanged = outcome.counts.unchanged,
+            rejected = outcome.counts.rejected,
+            "page stored"
+        );
+        if outcome.cancel_requested {
+            return RunEnd::Cancelled;
         }
     }
     RunEnd::Completed

@@ -1,8 +1,11 @@
-//! Applies one page: transform every record, load what the store holds for the page's keys with one
-//! query, decide each record in page order (`matching`), and write inserts/updates, STR history,
-//! rejections, warnings and the batch counters in one transaction. A page is committed whole or not at all.
+//! One page, in two steps. `prepare_page` is pure CPU work (transform every record, NIK index, content
+//! hash) and runs off the async thread, overlapping the database. `store_page` loads what the store holds
+//! for the page's keys with one query, decides each record in page order (`matching`), and writes
+//! inserts/updates, STR history, rejections, warnings and the batch counters in one transaction: a page is
+//! committed whole or not at all.
 
 use super::batch::Counts;
+use super::bulk::{self, HistoryRow};
 use super::identity::{NikColumns, NikIndexer};
 use super::matching::{Decision, Incoming, MatchView, StoredWorker};
 use super::transform::{transform, Candidate, Rejection, TransformContext, Transformed};
@@ -10,26 +13,37 @@ use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::mask;
 use crate::domain::RejectReason;
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{batch, batch_issue, health_worker, str_history};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use entity::{batch, batch_issue, health_worker};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
-/// Rows per INSERT statement: 30 columns × 500 stays under SQLite's 32 766 bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+/// A valid record ready for matching.
+struct Prepared {
+    candidate: Box<Candidate>,
+    nik: NikColumns,
+    hash: String,
+    position: usize,
+}
 
-pub struct PageInput<'a> {
+/// A page after the CPU work: valid records, rejections, and how often each STR number occurs.
+pub struct PreparedPage {
+    records: Vec<Box<RawValue>>,
+    valid: Vec<Prepared>,
+    rejections: Vec<(usize, Option<String>, Rejection)>,
+    str_counts: HashMap<String, u32>,
+    last_updated_at: Option<DateTime<Utc>>,
+}
+
+pub struct PageInput {
     pub batch_id: Uuid,
     pub page_no: i64,
-    pub records: &'a [Box<RawValue>],
-    pub ctx: &'a TransformContext,
-    pub indexer: &'a NikIndexer,
     pub now: DateTime<Utc>,
 }
 
@@ -42,53 +56,36 @@ pub struct PageOutcome {
     pub cancel_requested: bool,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct LookupRow {
-    id: Uuid,
-    str_number: String,
-    nik_index: String,
-    nik_masked: String,
-    name_norm: String,
-    birth_place_norm: String,
-    content_hash: String,
-    str_status: String,
-    str_valid_until: Option<NaiveDate>,
-}
-
-struct Prepared {
-    candidate: Box<Candidate>,
-    nik: NikColumns,
-    hash: String,
-    position: usize,
-}
-
 /// The STR state whose changes go to the history: number, status and validity.
 fn str_state(number: &str, status: &str, valid_until: Option<NaiveDate>) -> String {
     format!("{number}|{status}|{valid_until:?}")
 }
 
-pub async fn apply_page(
-    db: &DatabaseConnection,
-    input: PageInput<'_>,
-) -> Result<PageOutcome, DbErr> {
-    let mut outcome = PageOutcome::default();
-    let mut valid = Vec::new();
-    let mut rejections: Vec<(usize, Option<String>, Rejection)> = Vec::new();
-    let mut str_counts: HashMap<String, u32> = HashMap::new();
-
-    for (position, raw) in input.records.iter().enumerate() {
-        let transformed = transform(raw.get(), input.ctx);
+pub fn prepare_page(
+    records: Vec<Box<RawValue>>,
+    ctx: &TransformContext,
+    indexer: &NikIndexer,
+) -> PreparedPage {
+    let mut page = PreparedPage {
+        valid: Vec::with_capacity(records.len()),
+        rejections: Vec::new(),
+        str_counts: HashMap::with_capacity(records.len()),
+        last_updated_at: None,
+        records: Vec::new(),
+    };
+    for (position, raw) in records.iter().enumerate() {
+        let transformed = transform(raw.get(), ctx);
         if let Some(number) = transformed.str_number() {
-            *str_counts.entry(number.to_string()).or_default() += 1;
+            *page.str_counts.entry(number.to_string()).or_default() += 1;
         }
         match transformed {
             Transformed::Valid(candidate) => {
                 if let Some(at) = candidate.worker.upstream_updated_at {
-                    outcome.last_updated_at = Ord::max(outcome.last_updated_at, Some(at));
+                    page.last_updated_at = Ord::max(page.last_updated_at, Some(at));
                 }
-                let nik = input.indexer.columns(&candidate.worker.nik);
+                let nik = indexer.columns(&candidate.worker.nik);
                 let hash = candidate.worker.content_hash();
-                valid.push(Prepared {
+                page.valid.push(Prepared {
                     candidate,
                     nik,
                     hash,
@@ -98,13 +95,48 @@ pub async fn apply_page(
             Transformed::Rejected {
                 rejection,
                 str_number,
-            } => rejections.push((position, str_number, rejection)),
+            } => page.rejections.push((position, str_number, rejection)),
         }
     }
-    outcome.counts.received = input.records.len() as i64;
+    page.records = records;
+    page
+}
+
+pub async fn store_page(
+    db: &DatabaseConnection,
+    page: PreparedPage,
+    input: PageInput,
+) -> Result<PageOutcome, DbErr> {
+    let started = std::time::Instant::now();
+    let PreparedPage {
+        records,
+        valid,
+        mut rejections,
+        str_counts,
+        last_updated_at,
+    } = page;
+    let mut outcome = PageOutcome {
+        last_updated_at,
+        ..PageOutcome::default()
+    };
+    outcome.counts.received = records.len() as i64;
+
+    let keys: Vec<bulk::LookupKey> = valid
+        .iter()
+        .map(|p| {
+            let str_number = p.candidate.worker.str_certificate.number.as_str();
+            bulk::LookupKey {
+                str_number,
+                nik_index: &p.nik.index,
+                str_repeated: str_counts.get(str_number).copied().unwrap_or(0) > 1,
+            }
+        })
+        .collect();
 
     let txn = db.begin().await?;
-    let stored = load_stored(&txn, &valid).await?;
+    let stored = bulk::lookup(&txn, &keys).await?;
+    drop(keys);
+    let looked_up_at = started.elapsed();
     let mut str_states: HashMap<Uuid, String> = stored
         .iter()
         .map(|r| {
@@ -124,9 +156,10 @@ pub async fn apply_page(
         content_hash: r.content_hash,
     }));
 
-    // Upserts keyed by worker id: a worker touched twice in a page is written once, with its last state.
-    let mut upserts: Vec<health_worker::ActiveModel> = Vec::new();
-    let mut upsert_slot: HashMap<Uuid, usize> = HashMap::new();
+    // Rows keyed by worker id: a worker touched twice in a page is written once, with its last state
+    // (an insert stays an insert).
+    let mut rows: Vec<(bool, health_worker::Model)> = Vec::new();
+    let mut row_slot: HashMap<Uuid, usize> = HashMap::new();
     let mut history = Vec::new();
     let mut issues = Vec::new();
 
@@ -143,8 +176,7 @@ pub async fn apply_page(
             inactive: inactive_rejection(prepared),
         };
         let repeated = str_counts.get(cert.number.as_str()).copied().unwrap_or(0) > 1;
-        let decision = view.decide(&incoming, repeated);
-        let id = match decision {
+        let (id, is_new) = match view.decide(&incoming, repeated) {
             Decision::Reject(rejection) => {
                 rejections.push((prepared.position, Some(cert.number.to_string()), rejection));
                 continue;
@@ -155,23 +187,22 @@ pub async fn apply_page(
             }
             Decision::Insert { id } => {
                 outcome.counts.inserted += 1;
-                id
+                (id, true)
             }
             Decision::Update { id, .. } => {
                 outcome.counts.updated += 1;
-                id
+                (id, false)
             }
         };
         let state = str_state(cert.number.as_str(), cert.status.code(), cert.valid_until);
         if str_states.get(&id) != Some(&state) {
-            history.push(str_history::ActiveModel {
-                id: NotSet,
-                worker_id: Set(id),
-                str_number: Set(cert.number.to_string()),
-                str_status: Set(cert.status.code().to_string()),
-                str_valid_until: Set(cert.valid_until),
-                batch_id: Set(input.batch_id),
-                recorded_at: Set(input.now),
+            history.push(HistoryRow {
+                worker_id: id,
+                str_number: cert.number.to_string(),
+                str_status: cert.status.code().to_string(),
+                str_valid_until: cert.valid_until,
+                batch_id: input.batch_id,
+                recorded_at: input.now,
             });
             str_states.insert(id, state);
         }
@@ -186,47 +217,57 @@ pub async fn apply_page(
                 None,
             ));
         }
-        let model = worker_row(id, prepared, &input);
-        match upsert_slot.get(&id) {
-            // Touched earlier in this page: one write with the last state.
-            Some(&slot) => upserts[slot] = model,
+        let row = worker_row(id, prepared, &input);
+        match row_slot.get(&id) {
+            Some(&slot) => rows[slot].1 = row,
             None => {
-                upsert_slot.insert(id, upserts.len());
-                upserts.push(model);
+                row_slot.insert(id, rows.len());
+                rows.push((is_new, row));
             }
         }
     }
+    let decided_at = started.elapsed();
 
     for (position, str_number, rejection) in &rejections {
         *outcome
             .rejected_by_reason
             .entry(rejection.reason)
             .or_default() += 1;
-        let raw = masked_raw(input.records[*position].get());
         issues.push(issue(
             &input,
             "error",
             str_number.clone(),
             rejection.reason.code(),
             &rejection.message,
-            Some(raw),
+            Some(masked_raw(records[*position].get())),
         ));
     }
     outcome.counts.rejected = rejections.len() as i64;
 
-    write_workers(&txn, upserts).await?;
-    for chunk in history.chunks(ROWS_PER_STATEMENT) {
-        str_history::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    for chunk in issues.chunks(ROWS_PER_STATEMENT) {
+    let (inserts, updates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(is_new, _)| *is_new);
+    bulk::write_workers(
+        &txn,
+        inserts.into_iter().map(|(_, row)| row).collect(),
+        updates.into_iter().map(|(_, row)| row).collect(),
+    )
+    .await?;
+    let written_at = started.elapsed();
+    bulk::insert_history(&txn, history).await?;
+    for chunk in issues.chunks(200) {
         batch_issue::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
     }
     outcome.cancel_requested = add_counts(&txn, &input, &outcome).await?;
     txn.commit().await?;
+    tracing::debug!(
+        page = input.page_no,
+        lookup_ms = looked_up_at.as_millis() as u64,
+        decide_ms = (decided_at - looked_up_at).as_millis() as u64,
+        write_workers_ms = (written_at - decided_at).as_millis() as u64,
+        rest_ms = (started.elapsed() - written_at).as_millis() as u64,
+        "page timing"
+    );
     Ok(outcome)
 }
 
@@ -253,125 +294,40 @@ fn inactive_rejection(prepared: &Prepared) -> Option<Rejection> {
     }
 }
 
-async fn load_stored<C: ConnectionTrait>(
-    db: &C,
-    valid: &[Prepared],
-) -> Result<Vec<LookupRow>, DbErr> {
-    if valid.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut strs: Vec<&str> = valid
-        .iter()
-        .map(|p| p.candidate.worker.str_certificate.number.as_str())
-        .collect();
-    strs.sort_unstable();
-    strs.dedup();
-    let mut niks: Vec<&str> = valid.iter().map(|p| p.nik.index.as_str()).collect();
-    niks.sort_unstable();
-    niks.dedup();
-    use health_worker::Column as C;
-    health_worker::Entity::find()
-        .select_only()
-        .columns([
-            C::Id,
-            C::StrNumber,
-            C::NikIndex,
-            C::NikMasked,
-            C::NameNorm,
-            C::BirthPlaceNorm,
-            C::ContentHash,
-            C::StrStatus,
-            C::StrValidUntil,
-        ])
-        .filter(
-            Condition::any()
-                .add(C::StrNumber.is_in(strs))
-                .add(C::NikIndex.is_in(niks)),
-        )
-        .into_model::<LookupRow>()
-        .all(db)
-        .await
-}
-
-fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::ActiveModel {
+fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::Model {
     let w = &prepared.candidate.worker;
     let cert = &w.str_certificate;
-    health_worker::ActiveModel {
-        id: Set(id),
-        str_number: Set(cert.number.to_string()),
-        nik_index: Set(prepared.nik.index.clone()),
-        nik: Set(prepared.nik.stored.clone()),
-        nik_masked: Set(prepared.nik.masked.clone()),
-        name: Set(w.name.as_str().to_string()),
-        name_norm: Set(w.name.normalized().to_string()),
-        sex: Set(w.sex.map(|s| s.code().to_string())),
-        birth_place: Set(w.birth_place.as_str().to_string()),
-        birth_place_norm: Set(w.birth_place.normalized().to_string()),
-        birth_date: Set(w.birth_date),
-        profession_code: Set(w.profession.code.to_string()),
-        profession_group: Set(w.profession.group_code.to_string()),
-        str_kind: Set(cert.kind.clone()),
-        str_council: Set(cert.council.clone()),
-        str_issued_on: Set(cert.issued_on),
-        str_valid_until: Set(cert.valid_until),
-        str_status: Set(cert.status.code().to_string()),
-        licences_json: Set(serde_json::to_string(&w.licences).unwrap_or_else(|_| "[]".into())),
-        address_line: Set(w.address.line.clone()),
-        province_code: Set(w.address.province_code.clone()),
-        regency_code: Set(w.address.regency_code.clone()),
-        content_hash: Set(prepared.hash.clone()),
-        upstream_updated_at: Set(w.upstream_updated_at),
-        first_batch_id: Set(input.batch_id),
-        last_batch_id: Set(input.batch_id),
-        // Not in the conflict update list: an update keeps the stored creation time and first batch.
-        created_at: Set(input.now),
-        updated_at: Set(input.now),
+    health_worker::Model {
+        id,
+        str_number: cert.number.to_string(),
+        nik_index: prepared.nik.index.clone(),
+        nik: prepared.nik.stored.clone(),
+        nik_masked: prepared.nik.masked.clone(),
+        name: w.name.as_str().to_string(),
+        name_norm: w.name.normalized().to_string(),
+        sex: w.sex.map(|s| s.code().to_string()),
+        birth_place: w.birth_place.as_str().to_string(),
+        birth_place_norm: w.birth_place.normalized().to_string(),
+        birth_date: w.birth_date,
+        profession_code: w.profession.code.to_string(),
+        profession_group: w.profession.group_code.to_string(),
+        str_kind: cert.kind.clone(),
+        str_council: cert.council.clone(),
+        str_issued_on: cert.issued_on,
+        str_valid_until: cert.valid_until,
+        str_status: cert.status.code().to_string(),
+        licences_json: serde_json::to_string(&w.licences).unwrap_or_else(|_| "[]".into()),
+        address_line: w.address.line.clone(),
+        province_code: w.address.province_code.clone(),
+        regency_code: w.address.regency_code.clone(),
+        content_hash: prepared.hash.clone(),
+        upstream_updated_at: w.upstream_updated_at,
+        // Kept on conflict (bulk::UPSERT_KEEPS): an update keeps the creation time and first batch.
+        first_batch_id: input.batch_id,
+        last_batch_id: input.batch_id,
+        created_at: input.now,
+        updated_at: input.now,
     }
-}
-
-async fn write_workers<C: ConnectionTrait>(
-    db: &C,
-    rows: Vec<health_worker::ActiveModel>,
-) -> Result<(), DbErr> {
-    use health_worker::Column as C;
-    let update_columns = [
-        C::StrNumber,
-        C::NikIndex,
-        C::Nik,
-        C::NikMasked,
-        C::Name,
-        C::NameNorm,
-        C::Sex,
-        C::BirthPlace,
-        C::BirthPlaceNorm,
-        C::BirthDate,
-        C::ProfessionCode,
-        C::ProfessionGroup,
-        C::StrKind,
-        C::StrCouncil,
-        C::StrIssuedOn,
-        C::StrValidUntil,
-        C::StrStatus,
-        C::LicencesJson,
-        C::AddressLine,
-        C::ProvinceCode,
-        C::RegencyCode,
-        C::ContentHash,
-        C::UpstreamUpdatedAt,
-        C::LastBatchId,
-        C::UpdatedAt,
-    ];
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        health_worker::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::column(C::Id)
-                    .update_columns(update_columns)
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
 }
 
 fn issue(
@@ -417,7 +373,7 @@ fn masked_raw(raw: &str) -> String {
 /// returns whether a cancel was requested (checked at every page boundary).
 async fn add_counts<C: ConnectionTrait>(
     db: &C,
-    input: &PageInput<'_>,
+    input: &PageInput,
     outcome: &PageOutcome,
 ) -> Result<bool, DbErr> {
     use batch::Column as B;

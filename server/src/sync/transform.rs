@@ -13,6 +13,7 @@ use crate::regnakes::dto::{NakesRecord, StrDto};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use std::borrow::Cow;
 
+#[derive(Clone)]
 pub struct TransformContext {
     /// The sync date: STR activity and "not in the future" are judged against it.
     pub today: NaiveDate,

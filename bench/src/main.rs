@@ -1,0 +1,394 @@
+//! The benchmark: in one run, on a fresh PostgreSQL database, a full sync of N records, a re-sync of
+//! unchanged data, an incremental sync after 1% changes, and the floor (`COPY` of the same rows into an
+//! equivalent table with the same indexes); `sync.status` latency under 500 requests/s during the full
+//! sync; the server's peak RSS; then the full sync on SQLite. The server runs as its own process (the
+//! release binary beside this one), the simulator in this process.
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use regnakes_sim::server::{spawn as spawn_sim, SimConfig, SimHandle};
+use regnakes_sim::AdvanceSpec;
+use regnakes_sync::config::Secret;
+use regnakes_sync::rpc::auth::issue_token;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "RegNakes Sync benchmark: sync speed against PostgreSQL's COPY floor")]
+struct Args {
+    /// Health workers in the simulator.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u32,
+    #[arg(long, default_value_t = 1000)]
+    page_size: u32,
+    /// Share of bad records in the generated data.
+    #[arg(long, default_value_t = 0.01)]
+    bad_share: f64,
+    /// sync.status requests per second during the full sync (0: none).
+    #[arg(long, default_value_t = 500)]
+    status_rps: u32,
+    /// PostgreSQL server (a database is created on it).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    /// Skip the SQLite run.
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Connection options appended to the database URLs of the server (e.g. `sslmode=disable`).
+    #[arg(long, default_value = "")]
+    pg_options: String,
+    /// Keep the PostgreSQL database afterwards (to inspect plans).
+    #[arg(long)]
+    keep_db: bool,
+}
+
+const SECRET: &str = "bench-secret";
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(database_url: &str, sim: &SimHandle, page_size: u32) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?;
+        let bin = exe.parent().context("bench dir")?.join("regnakes-sync");
+        if !bin.exists() {
+            bail!(
+                "{} missing: build with `cargo build --release -p regnakes-sync -p regnakes-bench`",
+                bin.display()
+            );
+        }
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("REGNAKES_BASE_URL", sim.base_url())
+            .env("REGNAKES_CLIENT_ID", &sim.state.config.client_id)
+            .env("REGNAKES_CLIENT_SECRET", &sim.state.config.client_secret)
+            .env("REGNAKES_PAGE_SIZE", page_size.to_string())
+            .env("RPC_JWT_SECRET", SECRET)
+            .env("SYNC_SCHEDULE", "off")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let address = line
+            .trim()
+            .strip_prefix("regnakes-sync listening on ")
+            .context("server address line")?
+            .to_string();
+        Ok(Server { child, address })
+    }
+
+    /// Peak resident set size so far (VmHWM), in MB.
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+struct Rpc {
+    client: awc::Client,
+    address: String,
+    token: String,
+}
+
+impl Rpc {
+    fn new(address: &str) -> Rpc {
+        Rpc {
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .finish(),
+            address: address.to_string(),
+            token: issue_token(&Secret::new(SECRET), "bench", 24 * 3600),
+        }
+    }
+
+    async fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
+        let mut response = self
+            .client
+            .post(format!("{}/jsonrpc", self.address))
+            .insert_header(("Authorization", format!("Bearer {}", self.token)))
+            .send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .await
+            .map_err(|e| anyhow::anyhow!("{method}: {e}"))?;
+        let body: Value = response.json().limit(64 * 1024 * 1024).await?;
+        if let Some(error) = body.get("error") {
+            bail!("{method}: {error}");
+        }
+        Ok(body["result"].clone())
+    }
+
+    async fn wait_up(&self) -> anyhow::Result<()> {
+        for _ in 0..300 {
+            if self.call("sync.status", json!({})).await.is_ok() {
+                return Ok(());
+            }
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("server did not come up")
+    }
+
+    /// Runs a sync to its end; returns (batch, wall seconds).
+    async fn sync(&self, params: Value) -> anyhow::Result<(Value, f64)> {
+        let started = Instant::now();
+        let start = self.call("sync.start", params).await?;
+        let id = start["batch"]["id"]
+            .as_str()
+            .context("batch id")?
+            .to_string();
+        loop {
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+            let batch = self.call("batch.get", json!({"batch_id": id})).await?["batch"].clone();
+            if batch["status"] != "running" {
+                return Ok((batch, started.elapsed().as_secs_f64()));
+            }
+        }
+    }
+}
+
+/// Open-loop load: one `sync.status` every 1/rps seconds, whatever the answers' latency.
+fn status_load(address: &str, rps: u32) -> (Rc<RefCell<Vec<f64>>>, Rc<RefCell<bool>>) {
+    let latencies = Rc::new(RefCell::new(Vec::new()));
+    let stop = Rc::new(RefCell::new(false));
+    if rps == 0 {
+        return (latencies, stop);
+    }
+    let rpc = Rc::new(Rpc::new(address));
+    let (lat, halt) = (latencies.clone(), stop.clone());
+    actix_rt::spawn(async move {
+        let period = Duration::from_secs_f64(1.0 / f64::from(rps));
+        let t0 = Instant::now();
+        let mut i: u32 = 0;
+        while !*halt.borrow() {
+            let due = t0 + period * i;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                actix_rt::time::sleep(wait).await;
+            }
+            i += 1;
+            let (rpc, lat) = (rpc.clone(), lat.clone());
+            actix_rt::spawn(async move {
+                let sent = Instant::now();
+                if rpc.call("sync.status", json!({})).await.is_ok() {
+                    lat.borrow_mut().push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+            });
+        }
+    });
+    (latencies, stop)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn line(name: &str, batch: &Value, secs: f64, records: u32) {
+    let server_secs = batch["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+    println!(
+        "{name:<34} {secs:>8.1} s {:>10.0} rec/s   (server {server_secs:.1} s; received {} inserted {} updated {} unchanged {} rejected {}; {})",
+        f64::from(records) / secs,
+        batch["received"], batch["inserted"], batch["updated"], batch["unchanged"], batch["rejected"], batch["status"].as_str().unwrap_or("?")
+    );
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    println!(
+        "machine: {} cores, {}; N = {}, page size {}, bad share {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(
+                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string())
+            )
+            .unwrap_or_default(),
+        args.records,
+        args.page_size,
+        args.bad_share
+    );
+    let t = Instant::now();
+    let sim = spawn_sim(SimConfig {
+        records: args.records,
+        bad_share: args.bad_share,
+        seed: 2026,
+        ..SimConfig::default()
+    })?;
+    println!("simulator ready in {:.1} s", t.elapsed().as_secs_f64());
+
+    // PostgreSQL
+    let db_name = format!(
+        "regnakes_bench_{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    let admin = Database::connect(format!("{}/postgres", args.postgres)).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {db_name}"))
+        .await?;
+    let pg_url = format!("{}/{db_name}", args.postgres);
+    let with_options = |url: &str| {
+        if args.pg_options.is_empty() {
+            url.to_string()
+        } else {
+            format!("{url}?{}", args.pg_options)
+        }
+    };
+    let server = Server::start(&with_options(&pg_url), &sim, args.page_size)?;
+    let rpc = Rpc::new(&server.address);
+    rpc.wait_up().await?;
+
+    let (full, full_secs) = rpc.sync(json!({"mode": "full"})).await?;
+    line("PostgreSQL full sync", &full, full_secs, args.records);
+    let (resync, resync_secs) = rpc.sync(json!({"mode": "full"})).await?;
+    line(
+        "PostgreSQL re-sync (unchanged)",
+        &resync,
+        resync_secs,
+        args.records,
+    );
+    let report = sim.state.advance(&AdvanceSpec {
+        changed: args.records / 100,
+        ..AdvanceSpec::default()
+    });
+    let (incr, incr_secs) = rpc.sync(json!({"mode": "incremental"})).await?;
+    line(
+        &format!("PostgreSQL incremental ({} changed)", report.changed.len()),
+        &incr,
+        incr_secs,
+        report.changed.len() as u32,
+    );
+    let pg_rss = server.peak_rss_mb();
+    drop(server);
+
+    // The floor: COPY the stored rows into an equivalent table with the same indexes.
+    let db = Database::connect(&pg_url).await?;
+    let file = format!("/tmp/{db_name}.csv");
+    db.execute_unprepared(&format!("COPY health_worker TO '{file}' WITH (FORMAT csv)"))
+        .await?;
+    db.execute_unprepared("CREATE TABLE floor_copy (LIKE health_worker INCLUDING ALL)")
+        .await?;
+    let t = Instant::now();
+    db.execute_unprepared(&format!("COPY floor_copy FROM '{file}' WITH (FORMAT csv)"))
+        .await?;
+    let copy_secs = t.elapsed().as_secs_f64();
+    let rows = full["inserted"].as_f64().unwrap_or(0.0);
+    println!(
+        "{:<34} {copy_secs:>8.1} s {:>10.0} rows/s  (COPY of the {rows} stored rows, same indexes)",
+        "PostgreSQL COPY floor",
+        rows / copy_secs
+    );
+    let _ = std::fs::remove_file(&file);
+    db.close().await.ok();
+
+    // sync.status under load while a full sync runs (a second, fresh database).
+    let load_db = format!("{db_name}_load");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {load_db}"))
+        .await?;
+    let server = Server::start(
+        &with_options(&format!("{}/{load_db}", args.postgres)),
+        &sim,
+        args.page_size,
+    )?;
+    let rpc_load = Rpc::new(&server.address);
+    rpc_load.wait_up().await?;
+    let (latencies, stop) = status_load(&server.address, args.status_rps);
+    let (loaded, loaded_secs) = rpc_load.sync(json!({"mode": "full"})).await?;
+    *stop.borrow_mut() = true;
+    line(
+        &format!("PostgreSQL full sync, {} status/s", args.status_rps),
+        &loaded,
+        loaded_secs,
+        args.records,
+    );
+    drop(server);
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {load_db}"))
+        .await
+        .ok();
+
+    let mut lat = latencies.borrow().clone();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    println!("\nratios (same run):");
+    println!(
+        "  full sync / COPY          {:.2}   (target ≤ 1.5)",
+        full_secs / copy_secs
+    );
+    println!(
+        "  unchanged re-sync / COPY  {:.2}   (target ≤ 0.5)",
+        resync_secs / copy_secs
+    );
+    println!(
+        "  incremental / full sync   {:.3}  (target ≤ 0.05)",
+        incr_secs / full_secs
+    );
+    println!("  server peak RSS           {pg_rss:.0} MB (target ≤ 150 MB)");
+    println!(
+        "  sync.status under {} req/s: {} answered, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 10 ms)",
+        args.status_rps, lat.len(), percentile(&lat, 0.5), percentile(&lat, 0.95), percentile(&lat, 0.99), percentile(&lat, 1.0)
+    );
+
+    if !args.no_sqlite {
+        let path = format!("/tmp/{db_name}.sqlite");
+        let server = Server::start(&format!("sqlite://{path}?mode=rwc"), &sim, args.page_size)?;
+        let rpc = Rpc::new(&server.address);
+        rpc.wait_up().await?;
+        let (full, secs) = rpc.sync(json!({"mode": "full"})).await?;
+        line("SQLite full sync", &full, secs, args.records);
+        let (resync, resync_secs) = rpc.sync(json!({"mode": "full"})).await?;
+        line(
+            "SQLite re-sync (unchanged)",
+            &resync,
+            resync_secs,
+            args.records,
+        );
+        println!("  SQLite server peak RSS    {:.0} MB", server.peak_rss_mb());
+        drop(server);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+    if args.keep_db {
+        println!("kept database {db_name}");
+    } else {
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {db_name}"))
+            .await
+            .ok();
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    actix_web::rt::System::new().block_on(run(Args::parse()))
+}

@@ -1,0 +1,337 @@
+//! Bulk reads and writes of one page, per backend. On PostgreSQL the page's keys travel as two array
+//! parameters and its rows as one JSON parameter (`json_to_recordset`): a page is a few statements of a
+//! fixed shape, prepared once per connection, whatever the page size. On SQLite, whose statements are
+//! cheap to prepare, multi-row `VALUES` through SeaORM.
+
+use entity::{health_worker, str_history};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, IdenStatic, IntoActiveModel, QueryFilter, QuerySelect, Statement, Value,
+};
+use uuid::Uuid;
+
+/// Rows per multi-row INSERT on SQLite: 28 columns × 500 stays under its 32 766 bound parameters.
+const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+
+/// What matching needs of a stored worker, plus its STR state for the history.
+#[derive(Debug, FromQueryResult)]
+pub struct LookupRow {
+    pub id: Uuid,
+    pub str_number: String,
+    pub nik_index: String,
+    pub nik_masked: String,
+    pub name_norm: String,
+    pub birth_place_norm: String,
+    pub content_hash: String,
+    pub str_status: String,
+    pub str_valid_until: Option<chrono::NaiveDate>,
+}
+
+/// `health_worker` columns with their PostgreSQL types, in table order; `UPSERT_KEEPS` are never
+/// updated (an update keeps the creation time and first batch).
+const WORKER_COLUMNS: [(&str, &str); 28] = [
+    ("id", "uuid"),
+    ("str_number", "text"),
+    ("nik_index", "text"),
+    ("nik", "text"),
+    ("nik_masked", "text"),
+    ("name", "text"),
+    ("name_norm", "text"),
+    ("sex", "text"),
+    ("birth_place", "text"),
+    ("birth_place_norm", "text"),
+    ("birth_date", "date"),
+    ("profession_code", "text"),
+    ("profession_group", "text"),
+    ("str_kind", "text"),
+    ("str_council", "text"),
+    ("str_issued_on", "date"),
+    ("str_valid_until", "date"),
+    ("str_status", "text"),
+    ("licences_json", "text"),
+    ("address_line", "text"),
+    ("province_code", "text"),
+    ("regency_code", "text"),
+    ("content_hash", "text"),
+    ("upstream_updated_at", "timestamptz"),
+    ("first_batch_id", "uuid"),
+    ("last_batch_id", "uuid"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+];
+const UPSERT_KEEPS: [&str; 3] = ["id", "created_at", "first_batch_id"];
+
+const HISTORY_COLUMNS: [(&str, &str); 6] = [
+    ("worker_id", "uuid"),
+    ("str_number", "text"),
+    ("str_status", "text"),
+    ("str_valid_until", "date"),
+    ("batch_id", "uuid"),
+    ("recorded_at", "timestamptz"),
+];
+
+/// A PostgreSQL array literal of text: every element quoted, `"` and `\` escaped.
+fn pg_text_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items
+        .into_iter()
+        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+fn insert_from_json(table: &str, columns: &[(&str, &str)]) -> String {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let typed: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
+    format!(
+        "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_to_recordset($1::json) AS r({typed})",
+        cols = names.join(", "),
+        typed = typed.join(", ")
+    )
+}
+
+fn json_param<T: serde::Serialize>(rows: &[T]) -> Result<Value, DbErr> {
+    serde_json::to_string(rows)
+        .map(Value::from)
+        .map_err(|e| DbErr::Custom(format!("serialising rows: {e}")))
+}
+
+/// The matching keys of one record of the page.
+pub struct LookupKey<'a> {
+    pub str_number: &'a str,
+    pub nik_index: &'a str,
+    /// The STR number occurs more than once in the page: matching falls back on the NIK whatever.
+    pub str_repeated: bool,
+}
+
+/// Stored workers that matching may need for the page's records, in one query per page: each STR's
+/// holder, and the workers with a record's NIK where the NIK can matter (the STR is repeated in the page,
+/// or its holder, if any, has another NIK).
+pub async fn lookup<C: ConnectionTrait>(
+    db: &C,
+    keys: &[LookupKey<'_>],
+) -> Result<Vec<LookupRow>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    use health_worker::Column as C;
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            // Each key is looked up in its index (LATERAL: one probe per key), whatever the planner's
+            // statistics say during a bulk load; `col = ANY($1)` or a plain join can turn into a scan of
+            // the whole table per page. A worker found twice is de-duplicated below.
+            let sql = "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) AS k(str, nik, repeated)), \
+                       by_str AS (SELECT w.* FROM k CROSS JOIN LATERAL \
+                         (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
+                          str_status, str_valid_until FROM health_worker WHERE str_number = k.str) w) \
+                       SELECT * FROM by_str \
+                       UNION ALL \
+                       SELECT w.* FROM k CROSS JOIN LATERAL \
+                         (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
+                          str_status, str_valid_until FROM health_worker WHERE nik_index = k.nik) w \
+                       WHERE k.repeated OR NOT EXISTS \
+                         (SELECT 1 FROM by_str b WHERE b.str_number = k.str AND b.nik_index = k.nik)";
+            let values = [
+                Value::from(pg_text_array(keys.iter().map(|k| k.str_number))),
+                Value::from(pg_text_array(keys.iter().map(|k| k.nik_index))),
+                Value::from(format!(
+                    "{{{}}}",
+                    keys.iter()
+                        .map(|k| if k.str_repeated { "t" } else { "f" })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+            ];
+            let mut rows = LookupRow::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .all(db)
+            .await?;
+            let mut seen = std::collections::HashSet::with_capacity(rows.len());
+            rows.retain(|r| seen.insert(r.id));
+            Ok(rows)
+        }
+        _ => {
+            health_worker::Entity::find()
+                .select_only()
+                .columns([
+                    C::Id,
+                    C::StrNumber,
+                    C::NikIndex,
+                    C::NikMasked,
+                    C::NameNorm,
+                    C::BirthPlaceNorm,
+                    C::ContentHash,
+                    C::StrStatus,
+                    C::StrValidUntil,
+                ])
+                .filter(
+                    Condition::any()
+                        .add(C::StrNumber.is_in(keys.iter().map(|k| k.str_number)))
+                        .add(C::NikIndex.is_in(keys.iter().map(|k| k.nik_index))),
+                )
+                .into_model::<LookupRow>()
+                .all(db)
+                .await
+        }
+    }
+}
+
+/// Inserts new workers and updates changed ones. On PostgreSQL, new rows are a plain INSERT (their ids
+/// are fresh, so no conflict check is needed) and changed rows one UPDATE joined to the page's rows.
+pub async fn write_workers<C: ConnectionTrait>(
+    db: &C,
+    inserts: Vec<health_worker::Model>,
+    updates: Vec<health_worker::Model>,
+) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            if !inserts.is_empty() {
+                let sql = insert_from_json("health_worker", &WORKER_COLUMNS);
+                db.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    [json_param(&inserts)?],
+                ))
+                .await?;
+            }
+            if !updates.is_empty() {
+                db.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    update_from_json(),
+                    [json_param(&updates)?],
+                ))
+                .await?;
+            }
+        }
+        _ => {
+            use health_worker::Column as C;
+            let keep: Vec<C> = <C as sea_orm::Iterable>::iter()
+                .filter(|c| !UPSERT_KEEPS.contains(&c.as_str()))
+                .collect();
+            let models: Vec<health_worker::ActiveModel> = inserts
+                .into_iter()
+                .chain(updates)
+                .map(|m| m.into_active_model().reset_all())
+                .collect();
+            for chunk in models.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                health_worker::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(
+                        OnConflict::column(C::Id)
+                            .update_columns(keep.clone())
+                            .to_owned(),
+                    )
+                    .exec_without_returning(db)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn update_from_json() -> String {
+    let typed: Vec<String> = WORKER_COLUMNS
+        .iter()
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect();
+    let sets: Vec<String> = WORKER_COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !UPSERT_KEEPS.contains(n))
+        .map(|n| format!("{n} = r.{n}"))
+        .collect();
+    format!(
+        "UPDATE health_worker AS w SET {} FROM json_to_recordset($1::json) AS r({}) WHERE w.id = r.id",
+        sets.join(", "),
+        typed.join(", ")
+    )
+}
+
+/// Refreshes the planner's statistics of `health_worker` (PostgreSQL). Called as a bulk load grows the
+/// table: statistics from when it was small would turn the per-page lookups into table scans, and
+/// autovacuum comes too late within one run.
+pub async fn refresh_statistics<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE health_worker").await?;
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize, Clone)]
+pub struct HistoryRow {
+    pub worker_id: Uuid,
+    pub str_number: String,
+    pub str_status: String,
+    pub str_valid_until: Option<chrono::NaiveDate>,
+    pub batch_id: Uuid,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn insert_history<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<HistoryRow>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let sql = insert_from_json("str_history", &HISTORY_COLUMNS);
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [json_param(&rows)?],
+            ))
+            .await?;
+        }
+        _ => {
+            use sea_orm::ActiveValue::{NotSet, Set};
+            let models: Vec<str_history::ActiveModel> = rows
+                .into_iter()
+                .map(|r| str_history::ActiveModel {
+                    id: NotSet,
+                    worker_id: Set(r.worker_id),
+                    str_number: Set(r.str_number),
+                    str_status: Set(r.str_status),
+                    str_valid_until: Set(r.str_valid_until),
+                    batch_id: Set(r.batch_id),
+                    recorded_at: Set(r.recorded_at),
+                })
+                .collect();
+            for chunk in models.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                str_history::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(db)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn column_lists_match_the_entities() {
+        let workers: Vec<&str> = health_worker::Column::iter().map(|c| c.as_str()).collect();
+        assert_eq!(workers, WORKER_COLUMNS.map(|(n, _)| n).to_vec());
+        let history: Vec<&str> = str_history::Column::iter()
+            .map(|c| c.as_str())
+            .filter(|c| *c != "id")
+            .collect();
+        assert_eq!(history, HISTORY_COLUMNS.map(|(n, _)| n).to_vec());
+    }
+
+    #[test]
+    fn array_literal_quotes_every_element() {
+        assert_eq!(
+            pg_text_array(["a b", "x/1", "q\"\\"]),
+            r#"{"a b","x/1","q\"\\"}"#
+        );
+        assert_eq!(pg_text_array([]), "{}");
+    }
+}
