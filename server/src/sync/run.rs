@@ -34,6 +34,7 @@ pub struct RunContext {
     pub metrics: Arc<Metrics>,
     pub indexer: NikIndexer,
     pub notifier: Notifier,
+    pub status_cache: Arc<super::service::StatusCache>,
 }
 
 /// What to fetch: one query per requested profession (or one unfiltered), all pinned to `until`.
@@ -314,6 +315,7 @@ async fn finish(
     state_update.update(&txn).await?;
     lease::release(&txn, plan.batch_id).await?;
     txn.commit().await?;
+    ctx.status_cache.invalidate();
 
     let m = &ctx.metrics;
     m.batches

@@ -88,6 +88,32 @@ struct Inner {
     start_gate: Mutex<()>,
 }
 
+/// `sync.status` is polled by dashboards; under load it is answered from a copy at most this old.
+/// This instance's own changes (start, finish, cancel, enable) drop the copy at once.
+const STATUS_TTL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The last `sync.status` answer and when it was computed.
+#[derive(Default)]
+pub struct StatusCache(std::sync::Mutex<Option<(std::time::Instant, Value)>>);
+
+impl StatusCache {
+    fn get(&self) -> Option<Value> {
+        let cached = self.0.lock().expect("status cache lock");
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < STATUS_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, value: Value) {
+        *self.0.lock().expect("status cache lock") = Some((std::time::Instant::now(), value));
+    }
+
+    pub fn invalidate(&self) {
+        self.0.lock().expect("status cache lock").take();
+    }
+}
+
 impl SyncService {
     pub fn new(
         db: DatabaseConnection,
@@ -106,6 +132,7 @@ impl SyncService {
         SyncService {
             inner: Arc::new(Inner {
                 run: RunContext {
+                    status_cache: Arc::new(StatusCache::default()),
                     indexer: NikIndexer::new(settings.nik_index_key.clone()),
                     db,
                     settings,
@@ -143,6 +170,7 @@ impl SyncService {
     pub async fn sweep_interrupted(&self) -> Result<u64, ServiceError> {
         let marked = lease::recover_interrupted(self.db(), Utc::now()).await?;
         if marked > 0 {
+            self.inner.run.status_cache.invalidate();
             let m = &self.inner.run.metrics;
             m.batches
                 .get_or_create(&crate::metrics::StatusLabel {
@@ -279,6 +307,7 @@ impl SyncService {
         .insert(&txn)
         .await?;
         txn.commit().await?;
+        self.inner.run.status_cache.invalidate();
 
         let base = PageQuery {
             updated_since: since,
@@ -373,6 +402,15 @@ impl SyncService {
     }
 
     pub async fn status(&self) -> Result<Value, ServiceError> {
+        if let Some(cached) = self.inner.run.status_cache.get() {
+            return Ok(cached);
+        }
+        let status = self.compute_status().await?;
+        self.inner.run.status_cache.put(status.clone());
+        Ok(status)
+    }
+
+    async fn compute_status(&self) -> Result<Value, ServiceError> {
         let db = self.db();
         let enabled = self.is_enabled().await?;
         let state = lease::state(db).await?;
@@ -427,6 +465,7 @@ impl SyncService {
                 Some(format!("batch {batch_id}")),
             )
             .await?;
+            self.inner.run.status_cache.invalidate();
         }
         self.get(batch_id).await
     }
@@ -491,6 +530,7 @@ impl SyncService {
         let detail = json!({"enabled": enabled, "reason": reason}).to_string();
         audit(&txn, "integration.set_enabled", actor, Some(detail)).await?;
         txn.commit().await?;
+        self.inner.run.status_cache.invalidate();
         self.inner
             .run
             .metrics

@@ -134,6 +134,7 @@ pub async fn store_page(
         .collect();
 
     let txn = db.begin().await?;
+    bulk::relax_page_commit(&txn).await?;
     let stored = bulk::lookup(&txn, &keys).await?;
     drop(keys);
     let looked_up_at = started.elapsed();
