@@ -38,6 +38,9 @@ struct Args {
     /// Skip the SQLite run.
     #[arg(long)]
     no_sqlite: bool,
+    /// Only the SQLite run.
+    #[arg(long)]
+    only_sqlite: bool,
     /// Connection options appended to the database URLs of the server (e.g. `sslmode=disable`).
     #[arg(long, default_value = "")]
     pg_options: String,
@@ -245,6 +248,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })?;
     println!("simulator ready in {:.1} s", t.elapsed().as_secs_f64());
 
+    if args.only_sqlite {
+        return sqlite_run(
+            &args,
+            &sim,
+            &format!(
+                "regnakes_bench_{}",
+                chrono::Utc::now().format("%Y%m%d%H%M%S")
+            ),
+        )
+        .await;
+    }
     // PostgreSQL
     let db_name = format!(
         "regnakes_bench_{}",
@@ -358,24 +372,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     if !args.no_sqlite {
-        let path = format!("/tmp/{db_name}.sqlite");
-        let server = Server::start(&format!("sqlite://{path}?mode=rwc"), &sim, args.page_size)?;
-        let rpc = Rpc::new(&server.address);
-        rpc.wait_up().await?;
-        let (full, secs) = rpc.sync(json!({"mode": "full"})).await?;
-        line("SQLite full sync", &full, secs, args.records);
-        let (resync, resync_secs) = rpc.sync(json!({"mode": "full"})).await?;
-        line(
-            "SQLite re-sync (unchanged)",
-            &resync,
-            resync_secs,
-            args.records,
-        );
-        println!("  SQLite server peak RSS    {:.0} MB", server.peak_rss_mb());
-        drop(server);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
+        sqlite_run(&args, &sim, &db_name).await?;
     }
     if args.keep_db {
         println!("kept database {db_name}");
@@ -384,6 +381,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {db_name}"))
             .await
             .ok();
+    }
+    Ok(())
+}
+
+async fn sqlite_run(args: &Args, sim: &SimHandle, name: &str) -> anyhow::Result<()> {
+    let path = format!("/tmp/{name}.sqlite");
+    let server = Server::start(&format!("sqlite://{path}?mode=rwc"), sim, args.page_size)?;
+    let rpc = Rpc::new(&server.address);
+    rpc.wait_up().await?;
+    let (full, secs) = rpc.sync(json!({"mode": "full"})).await?;
+    line("SQLite full sync", &full, secs, args.records);
+    let (resync, resync_secs) = rpc.sync(json!({"mode": "full"})).await?;
+    line(
+        "SQLite re-sync (unchanged)",
+        &resync,
+        resync_secs,
+        args.records,
+    );
+    println!("  SQLite server peak RSS    {:.0} MB", server.peak_rss_mb());
+    drop(server);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
     }
     Ok(())
 }

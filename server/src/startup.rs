@@ -52,6 +52,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         db.execute_unprepared("PRAGMA synchronous=NORMAL").await?;
         db.execute_unprepared("PRAGMA busy_timeout=10000").await?;
+        // The STR and NIK indexes take inserts in random order: a page cache larger than the 2 MB default
+        // keeps their upper levels in memory at national scale (48 MB; the server stays within 150 MB).
+        db.execute_unprepared("PRAGMA cache_size=-49152").await?;
+        db.execute_unprepared("PRAGMA temp_store=MEMORY").await?;
     }
     Ok(db)
 }
