@@ -73,7 +73,7 @@ impl SlackWebhook {
 }
 
 /// The `regnakes-sync` binary next to this test binary (scripts/test.sh builds it).
-fn server_binary() -> std::path::PathBuf {
+pub fn server_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()
