@@ -82,6 +82,22 @@ pub struct Version {
     str_key: u64,
 }
 
+impl Version {
+    /// A worker's first version, current until a change supersedes it.
+    fn first(idx: u32, updated_ms: i64) -> Version {
+        Version {
+            idx,
+            updated_ms,
+            superseded_ms: i64::MAX,
+            changes: 0,
+            renewals: 0,
+            revoked: false,
+            nik_conflict: false,
+            str_key: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdvanceSpec {
@@ -136,16 +152,7 @@ impl Dataset {
     pub fn generate(records: u32, seed: u64, bad_share: f64) -> Dataset {
         let picker = ProfessionPicker::new();
         let mut versions: Vec<Version> = (0..records)
-            .map(|idx| Version {
-                idx,
-                updated_ms: BASE_MS + (u64::from(idx) / TIE_GROUP) as i64 * STEP_MS,
-                superseded_ms: i64::MAX,
-                changes: 0,
-                renewals: 0,
-                revoked: false,
-                nik_conflict: false,
-                str_key: 0,
-            })
+            .map(|idx| Version::first(idx, BASE_MS + (u64::from(idx) / TIE_GROUP) as i64 * STEP_MS))
             .collect();
         let mut data = Dataset {
             seed,
@@ -429,16 +436,7 @@ impl Dataset {
             let idx = self.total_count;
             self.total_count += 1;
             self.current.push(0);
-            let mut v = Version {
-                idx,
-                updated_ms: now_ms,
-                superseded_ms: i64::MAX,
-                changes: 0,
-                renewals: 0,
-                revoked: false,
-                nik_conflict: false,
-                str_key: 0,
-            };
+            let mut v = Version::first(idx, now_ms);
             v.str_key = self.str_key(&v);
             report.new_workers.push(str_number(u64::from(idx), 0));
             new_versions.push(v);

@@ -37,6 +37,14 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Defaults with `records` generated health workers.
+    pub fn records(records: u32) -> Self {
+        Options {
+            records,
+            ..Options::default()
+        }
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
         self

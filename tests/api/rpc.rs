@@ -23,14 +23,7 @@ mod jsonwebtoken_like {
 
 #[actix_web::test]
 async fn auth_errors_are_401_with_jsonrpc_body() {
-    let app = spawn_app(
-        Backend::Sqlite,
-        Options {
-            records: 10,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app(Backend::Sqlite, Options::records(10)).await;
     let body = r#"{"jsonrpc":"2.0","id":7,"method":"sync.status","params":{}}"#;
     let now = chrono::Utc::now().timestamp();
     let cases: Vec<(&str, Option<String>)> = vec![
@@ -90,12 +83,9 @@ async fn auth_errors_are_401_with_jsonrpc_body() {
 
 #[actix_web::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let options = Options {
-        records: 10,
-        ..Options::default()
-    }
-    .env("RPC_RATE_LIMIT_PER_SECOND", "1")
-    .env("RPC_RATE_LIMIT_BURST", "3");
+    let options = Options::records(10)
+        .env("RPC_RATE_LIMIT_PER_SECOND", "1")
+        .env("RPC_RATE_LIMIT_BURST", "3");
     let app = spawn_app(Backend::Sqlite, options).await;
     let mut limited = None;
     for _ in 0..10 {
@@ -126,14 +116,7 @@ async fn rate_limit_answers_429_with_retry_after() {
 
 #[actix_web::test]
 async fn protocol_errors_have_their_codes() {
-    let app = spawn_app(
-        Backend::Sqlite,
-        Options {
-            records: 10,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app(Backend::Sqlite, Options::records(10)).await;
     let auth = format!("Bearer {}", app.token);
     let cases = [
         ("not json", "{\"jsonrpc\": ", -32700),
@@ -178,14 +161,7 @@ async fn protocol_errors_have_their_codes() {
 
 #[actix_web::test]
 async fn invalid_params_name_the_param() {
-    let app = spawn_app(
-        Backend::Sqlite,
-        Options {
-            records: 10,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app(Backend::Sqlite, Options::records(10)).await;
     let cases = [
         ("sync.start", json!({"mode": "sometimes"}), "mode"),
         (
@@ -235,14 +211,7 @@ async fn invalid_params_name_the_param() {
 
 #[actix_web::test]
 async fn request_id_is_echoed_or_made() {
-    let app = spawn_app(
-        Backend::Sqlite,
-        Options {
-            records: 10,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_app(Backend::Sqlite, Options::records(10)).await;
     let auth = format!("Bearer {}", app.token);
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"sync.status"}"#;
     let given = app

@@ -287,22 +287,12 @@ impl SyncService {
             ),
             window_since: Set(since),
             window_until: Set(Some(now)),
-            checkpoint: Set(None),
             started_at: Set(now),
             finished_at: Set(None),
             duration_ms: Set(None),
-            pages: Set(0),
-            total_pages: Set(None),
-            received: Set(0),
-            inserted: Set(0),
-            updated: Set(0),
-            unchanged: Set(0),
-            rejected: Set(0),
-            warnings: Set(0),
-            failure_rate: Set(0.0),
             error: Set(None),
-            cancel_requested: Set(false),
             instance_id: Set(settings.instance_id.clone()),
+            ..empty_batch()
         }
         .insert(&txn)
         .await?;
@@ -480,15 +470,10 @@ impl SyncService {
         if let Some(status) = status {
             query = query.filter(batch::Column::Status.eq(status.code()));
         }
-        let total = query.clone().count(self.db()).await?;
-        let items = query
+        let ordered = query
             .order_by_desc(batch::Column::StartedAt)
-            .order_by_desc(batch::Column::Id)
-            .limit(limit)
-            .offset(offset)
-            .all(self.db())
-            .await?;
-        Ok(Page { total, items })
+            .order_by_desc(batch::Column::Id);
+        page_of(self.db(), ordered, limit, offset).await
     }
 
     pub async fn issues(
@@ -502,14 +487,13 @@ impl SyncService {
         let query = batch_issue::Entity::find()
             .filter(batch_issue::Column::BatchId.eq(batch_id))
             .filter(batch_issue::Column::Severity.eq(severity));
-        let total = query.clone().count(self.db()).await?;
-        let items = query
-            .order_by_asc(batch_issue::Column::Id)
-            .limit(limit)
-            .offset(offset)
-            .all(self.db())
-            .await?;
-        Ok(Page { total, items })
+        page_of(
+            self.db(),
+            query.order_by_asc(batch_issue::Column::Id),
+            limit,
+            offset,
+        )
+        .await
     }
 
     pub async fn set_enabled(
@@ -562,18 +546,27 @@ impl SyncService {
             }
             select = select.filter(any);
         }
-        let total = select.clone().count(self.db()).await?;
-        let items = select
-            .order_by_asc(C::NameNorm)
-            .order_by_asc(C::Id)
-            .limit(limit)
-            .offset(offset)
-            .all(self.db())
-            .await?;
-        Ok(Page { total, items })
+        let ordered = select.order_by_asc(C::NameNorm).order_by_asc(C::Id);
+        page_of(self.db(), ordered, limit, offset).await
     }
 }
 
+/// One page of an ordered query, with the total count for the pager.
+async fn page_of<E: EntityTrait>(
+    db: &DatabaseConnection,
+    query: sea_orm::Select<E>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<E::Model>, ServiceError>
+where
+    E::Model: Sync,
+{
+    let total = query.clone().count(db).await?;
+    let items = query.limit(limit).offset(offset).all(db).await?;
+    Ok(Page { total, items })
+}
+
+/// A batch's zero counters and empty optional fields, for the fields a new batch does not set.
 fn empty_batch() -> batch::ActiveModel {
     batch::ActiveModel {
         requested_by: Set(None),
