@@ -1,4 +1,6 @@
-//! Every STR state a worker has had: the first one, renewals (new number) and status changes.
+//! A worker's past STR states: when a renewal replaces the number, or the status or validity changes, the
+//! state it had until then (the current one is on the worker row). `batch_id` and `recorded_at` say when
+//! it was replaced.
 
 use sea_orm::entity::prelude::*;
 

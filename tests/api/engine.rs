@@ -200,19 +200,34 @@ async fn incremental_sync_applies_upstream_changes(backend: Backend) {
             "renewal updates, never duplicates"
         );
         assert!(worker_by_str(&app, old).await.is_none());
-        let history = {
+        let history: Vec<String> = {
             use entity::str_history::{Column, Entity};
-            use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
             let worker_id = uuid::Uuid::parse_str(id_before.as_str().unwrap()).unwrap();
             Entity::find()
+                .select_only()
+                .column(Column::StrNumber)
                 .filter(Column::WorkerId.eq(worker_id))
-                .filter(Column::StrNumber.is_in([old.as_str(), new.as_str()]))
-                .count(&app.db)
+                .into_tuple()
+                .all(&app.db)
                 .await
                 .unwrap()
         };
-        assert_eq!(history, 2, "history keeps the old and the new number");
+        assert_eq!(
+            history,
+            vec![old.clone()],
+            "the history keeps the replaced number"
+        );
     }
+    // A revoked worker's history keeps the STR as it was while active.
+    let revoked_history = app
+        .scalar("SELECT COUNT(*) FROM str_history WHERE str_status = 'aktif'")
+        .await;
+    assert_eq!(
+        revoked_history,
+        6 + 4,
+        "renewed and revoked workers' previous STRs"
+    );
     // Revocation of a known worker is applied.
     for number in &report.revoked {
         assert_eq!(

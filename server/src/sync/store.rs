@@ -56,9 +56,12 @@ pub struct PageOutcome {
     pub cancel_requested: bool,
 }
 
-/// The STR state whose changes go to the history: number, status and validity.
-fn str_state(number: &str, status: &str, valid_until: Option<NaiveDate>) -> String {
-    format!("{number}|{status}|{valid_until:?}")
+/// A worker's STR as the history records it: number, status and validity.
+#[derive(Clone, PartialEq, Eq)]
+struct StrState {
+    number: String,
+    status: String,
+    valid_until: Option<NaiveDate>,
 }
 
 pub fn prepare_page(
@@ -138,13 +141,17 @@ pub async fn store_page(
     let stored = bulk::lookup(&txn, &keys).await?;
     drop(keys);
     let looked_up_at = started.elapsed();
-    let mut str_states: HashMap<Uuid, String> = stored
+    // The STR each worker holds now; when an update changes it, the previous one goes to the history (the
+    // current one lives on the worker row, so a new worker costs no history row).
+    let mut str_states: HashMap<Uuid, StrState> = stored
         .iter()
         .map(|r| {
-            (
-                r.id,
-                str_state(&r.str_number, &r.str_status, r.str_valid_until),
-            )
+            let state = StrState {
+                number: r.str_number.clone(),
+                status: r.str_status.clone(),
+                valid_until: r.str_valid_until,
+            };
+            (r.id, state)
         })
         .collect();
     let mut view = MatchView::new(stored.into_iter().map(|r| StoredWorker {
@@ -195,17 +202,20 @@ pub async fn store_page(
                 (id, false)
             }
         };
-        let state = str_state(cert.number.as_str(), cert.status.code(), cert.valid_until);
-        if str_states.get(&id) != Some(&state) {
+        let state = StrState {
+            number: cert.number.to_string(),
+            status: cert.status.code().to_string(),
+            valid_until: cert.valid_until,
+        };
+        if let Some(previous) = str_states.insert(id, state.clone()).filter(|p| *p != state) {
             history.push(HistoryRow {
                 worker_id: id,
-                str_number: cert.number.to_string(),
-                str_status: cert.status.code().to_string(),
-                str_valid_until: cert.valid_until,
+                str_number: previous.number,
+                str_status: previous.status,
+                str_valid_until: previous.valid_until,
                 batch_id: input.batch_id,
                 recorded_at: input.now,
             });
-            str_states.insert(id, state);
         }
         outcome.counts.warnings += prepared.candidate.warnings.len() as i64;
         for warning in &prepared.candidate.warnings {
