@@ -211,6 +211,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// A full sync of an empty database, then a re-sync of the same (unchanged) data; both printed.
+async fn full_then_unchanged(
+    rpc: &Rpc,
+    backend: &str,
+    records: u32,
+) -> anyhow::Result<((Value, f64), (Value, f64))> {
+    let full = rpc.sync(json!({"mode": "full"})).await?;
+    line(&format!("{backend} full sync"), &full.0, full.1, records);
+    let unchanged = rpc.sync(json!({"mode": "full"})).await?;
+    line(
+        &format!("{backend} re-sync (unchanged)"),
+        &unchanged.0,
+        unchanged.1,
+        records,
+    );
+    Ok((full, unchanged))
+}
+
 fn line(name: &str, batch: &Value, secs: f64, records: u32) {
     let server_secs = batch["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
     println!(
@@ -280,15 +298,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let rpc = Rpc::new(&server.address);
     rpc.wait_up().await?;
 
-    let (full, full_secs) = rpc.sync(json!({"mode": "full"})).await?;
-    line("PostgreSQL full sync", &full, full_secs, args.records);
-    let (resync, resync_secs) = rpc.sync(json!({"mode": "full"})).await?;
-    line(
-        "PostgreSQL re-sync (unchanged)",
-        &resync,
-        resync_secs,
-        args.records,
-    );
+    let ((full, full_secs), (_, resync_secs)) =
+        full_then_unchanged(&rpc, "PostgreSQL", args.records).await?;
     let report = sim.state.advance(&AdvanceSpec {
         changed: args.records / 100,
         ..AdvanceSpec::default()
@@ -390,15 +401,7 @@ async fn sqlite_run(args: &Args, sim: &SimHandle, name: &str) -> anyhow::Result<
     let server = Server::start(&format!("sqlite://{path}?mode=rwc"), sim, args.page_size)?;
     let rpc = Rpc::new(&server.address);
     rpc.wait_up().await?;
-    let (full, secs) = rpc.sync(json!({"mode": "full"})).await?;
-    line("SQLite full sync", &full, secs, args.records);
-    let (resync, resync_secs) = rpc.sync(json!({"mode": "full"})).await?;
-    line(
-        "SQLite re-sync (unchanged)",
-        &resync,
-        resync_secs,
-        args.records,
-    );
+    full_then_unchanged(&rpc, "SQLite", args.records).await?;
     println!("  SQLite server peak RSS    {:.0} MB", server.peak_rss_mb());
     drop(server);
     for suffix in ["", "-wal", "-shm"] {

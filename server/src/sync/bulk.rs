@@ -90,10 +90,21 @@ fn insert_from_json(table: &str, columns: &[(&str, &str)]) -> String {
     )
 }
 
-fn json_param<T: serde::Serialize>(rows: &[T]) -> Result<Value, DbErr> {
-    serde_json::to_string(rows)
-        .map(Value::from)
-        .map_err(|e| DbErr::Custom(format!("serialising rows: {e}")))
+/// Runs a PostgreSQL statement whose `$1` is the rows as one JSON array.
+async fn execute_with_rows<C: ConnectionTrait, T: serde::Serialize>(
+    db: &C,
+    sql: String,
+    rows: &[T],
+) -> Result<(), DbErr> {
+    let json =
+        serde_json::to_string(rows).map_err(|e| DbErr::Custom(format!("serialising rows: {e}")))?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [Value::from(json)],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The matching keys of one record of the page.
@@ -189,21 +200,15 @@ pub async fn write_workers<C: ConnectionTrait>(
     match db.get_database_backend() {
         DbBackend::Postgres => {
             if !inserts.is_empty() {
-                let sql = insert_from_json("health_worker", &WORKER_COLUMNS);
-                db.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    sql,
-                    [json_param(&inserts)?],
-                ))
+                execute_with_rows(
+                    db,
+                    insert_from_json("health_worker", &WORKER_COLUMNS),
+                    &inserts,
+                )
                 .await?;
             }
             if !updates.is_empty() {
-                db.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    update_from_json(),
-                    [json_param(&updates)?],
-                ))
-                .await?;
+                execute_with_rows(db, update_from_json(), &updates).await?;
             }
         }
         _ => {
@@ -290,13 +295,7 @@ pub async fn insert_history<C: ConnectionTrait>(
     }
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            let sql = insert_from_json("str_history", &HISTORY_COLUMNS);
-            db.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [json_param(&rows)?],
-            ))
-            .await?;
+            execute_with_rows(db, insert_from_json("str_history", &HISTORY_COLUMNS), &rows).await?;
         }
         _ => {
             use sea_orm::ActiveValue::{NotSet, Set};
