@@ -30,6 +30,8 @@ pub struct FaultPlan {
     pub token_grants: Option<u32>,
     /// A token stops working (401 `invalid-access-token`) after this many list requests.
     pub token_max_uses: Option<u32>,
+    /// Leave `total_page` and `total_data` out of list responses (an upstream that does not count).
+    pub omit_totals: bool,
     /// `expires_in` of issued tokens, in seconds.
     pub token_lifetime_secs: Option<u64>,
 }

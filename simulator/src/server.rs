@@ -343,12 +343,17 @@ async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
     let end = (start + limit as usize).min(rows.len());
     // Written directly: records are serialised into one buffer, without an intermediate JSON tree.
     let mut body = Vec::with_capacity((end - start) * 700 + 256);
-    body.extend_from_slice(
+    let totals = if state.faults().omit_totals {
+        String::new()
+    } else {
         format!(
-            "{{\"status_code\":200,\"message\":\"Success\",\"page\":{page},\"limit\":{limit},\"total_page\":{},\"total_data\":{total},\"data\":[",
+            "\"total_page\":{},\"total_data\":{total},",
             total.div_ceil(limit)
         )
-        .as_bytes(),
+    };
+    body.extend_from_slice(
+        format!("{{\"status_code\":200,\"message\":\"Success\",\"page\":{page},\"limit\":{limit},{totals}\"data\":[")
+            .as_bytes(),
     );
     {
         let data = state.data();

@@ -618,3 +618,25 @@ async fn the_sync_command_runs_one_batch_and_exits_by_its_status() {
         String::from_utf8_lossy(&failing.stdout)
     );
 }
+
+#[actix_web::test]
+async fn an_upstream_that_does_not_count_pages_is_read_to_the_end() {
+    // 1 050 records in pages of 100: the last page is short; with no totals the client reads until then.
+    let app = spawn_app(
+        PG,
+        Options {
+            records: 1050,
+            page_size: 100,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sim.state.set_faults(FaultPlan {
+        omit_totals: true,
+        ..FaultPlan::default()
+    });
+    let batch = app.sync(json!({})).await;
+    assert_eq!(batch["status"], "succeeded", "{batch}");
+    assert_eq!(batch["received"], json!(1050));
+    assert_eq!(app.worker_count().await, 1050);
+}

@@ -125,16 +125,17 @@ async fn fetch_pages(
     let concurrency = ctx.settings.regnakes.concurrency;
     let mut batch_page = 0u64;
     for query in &plan.queries {
-        // Page 1 tells how many pages the (pinned) window has; the rest are requested a few at a time
-        // and handed on in order.
+        // Page 1 tells how many pages the (pinned) window has (`total_page`, else `total_data`); the rest
+        // are requested a few at a time and handed on in order. An upstream that tells neither is read
+        // until a page comes back short.
         let first = client.fetch_page(query, 1, &plan.trace_id).await;
-        let total = first
-            .as_ref()
-            .ok()
-            .and_then(|p| p.total_page)
-            .unwrap_or(1)
-            .max(1);
-        let rest = futures_util::stream::iter(2..=total)
+        let page_size = u64::from(ctx.settings.regnakes.page_size);
+        let known_total = first.as_ref().ok().and_then(|p| {
+            p.total_page
+                .or_else(|| p.total_data.map(|d| d.div_ceil(page_size)))
+        });
+        let last_page = known_total.unwrap_or(u64::MAX).max(1);
+        let rest = futures_util::stream::iter(2..=last_page)
             .map(|n| client.fetch_page(query, n, &plan.trace_id))
             .buffered(concurrency);
         let results = futures_util::stream::once(async { first }).chain(rest);
@@ -149,6 +150,7 @@ async fn fetch_pages(
                     return;
                 }
             };
+            let short_page = (page.records.len() as u64) < page_size;
             let (records, total_pages) = (page.records, page.total_page);
             let (tctx, indexer) = (transform_ctx.clone(), ctx.indexer.clone());
             let prepared =
@@ -162,6 +164,9 @@ async fn fetch_pages(
                 .is_err()
             {
                 return;
+            }
+            if known_total.is_none() && short_page {
+                break;
             }
         }
     }
