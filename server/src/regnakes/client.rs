@@ -60,8 +60,6 @@ pub struct Page {
     pub records: Vec<Box<RawValue>>,
     pub total_page: Option<u64>,
     pub total_data: Option<u64>,
-    /// Requests it took, retries included.
-    pub attempts: u32,
 }
 
 struct CachedToken {
@@ -227,18 +225,11 @@ impl RegnakesClient {
         let mut renewed = false;
         loop {
             let token = self.token(request_id).await?;
-            let mut attempts = 0;
             let result = self
-                .with_retries_list(|attempt| {
-                    attempts = attempt;
-                    self.request_page(query, page, request_id, &token)
-                })
+                .with_retries_list(|_| self.request_page(query, page, request_id, &token))
                 .await;
             match result {
-                Ok(Ok(mut page)) => {
-                    page.attempts = attempts;
-                    return Ok(page);
-                }
+                Ok(Ok(page)) => return Ok(page),
                 Ok(Err(())) if !renewed => {
                     tracing::info!(page, "RegNakes token no longer valid; renewing");
                     self.forget_token(&token);
@@ -350,7 +341,6 @@ impl RegnakesClient {
             records: envelope.data.into_iter().map(|r| r.to_owned()).collect(),
             total_page: envelope.total_page,
             total_data: envelope.total_data,
-            attempts: 1,
         })
     }
 
