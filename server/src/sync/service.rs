@@ -88,29 +88,77 @@ struct Inner {
     start_gate: Mutex<()>,
 }
 
-/// `sync.status` is polled by dashboards; under load it is answered from a copy at most this old.
-/// This instance's own changes (start, finish, cancel, enable) drop the copy at once.
+/// `sync.status` is polled by dashboards; under load it is answered from a copy at most this old (plus,
+/// while one request refreshes it, that refresh's time: the others are not queued behind it). This
+/// instance's own changes (start, finish, cancel, enable) drop the copy at once.
 const STATUS_TTL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// The last `sync.status` answer and when it was computed.
+/// The last `sync.status` answer, refreshed by one request at a time.
 #[derive(Default)]
-pub struct StatusCache(std::sync::Mutex<Option<(std::time::Instant, Value)>>);
+pub struct StatusCache(std::sync::Mutex<StatusCacheState>);
+
+#[derive(Default)]
+struct StatusCacheState {
+    answer: Option<(std::time::Instant, Value)>,
+    /// Bumped by every invalidation: a refresh that began before it must not store its answer.
+    generation: u64,
+    refreshing: bool,
+}
+
+enum StatusLookup<'a> {
+    Answer(Value),
+    /// Compute the answer and give it to the refresh.
+    Refresh(StatusRefresh<'a>),
+}
+
+/// The one refresh in flight; dropped without an answer (an error, a request cancelled mid-way), it
+/// ends and the next request refreshes.
+struct StatusRefresh<'a> {
+    cache: &'a StatusCache,
+    generation: u64,
+}
+
+impl StatusRefresh<'_> {
+    fn finish(self, answer: Value) {
+        // Dropping `self` afterwards only ends the refresh again.
+        self.cache.put(self.generation, Some(answer));
+    }
+}
+
+impl Drop for StatusRefresh<'_> {
+    fn drop(&mut self) {
+        self.cache.put(self.generation, None);
+    }
+}
 
 impl StatusCache {
-    fn get(&self) -> Option<Value> {
-        let cached = self.0.lock().expect("status cache lock");
-        cached
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < STATUS_TTL)
-            .map(|(_, v)| v.clone())
+    fn lookup(&self) -> StatusLookup<'_> {
+        let mut state = self.0.lock().expect("status cache lock");
+        if let Some((at, answer)) = &state.answer {
+            if at.elapsed() < STATUS_TTL || state.refreshing {
+                return StatusLookup::Answer(answer.clone());
+            }
+        }
+        state.refreshing = true;
+        StatusLookup::Refresh(StatusRefresh {
+            cache: self,
+            generation: state.generation,
+        })
     }
 
-    fn put(&self, value: Value) {
-        *self.0.lock().expect("status cache lock") = Some((std::time::Instant::now(), value));
+    /// Stores a computed answer (`None`: the refresh failed) and ends the refresh.
+    fn put(&self, generation: u64, answer: Option<Value>) {
+        let mut state = self.0.lock().expect("status cache lock");
+        state.refreshing = false;
+        if let Some(answer) = answer.filter(|_| state.generation == generation) {
+            state.answer = Some((std::time::Instant::now(), answer));
+        }
     }
 
     pub fn invalidate(&self) {
-        self.0.lock().expect("status cache lock").take();
+        let mut state = self.0.lock().expect("status cache lock");
+        state.answer = None;
+        state.generation += 1;
     }
 }
 
@@ -392,11 +440,12 @@ impl SyncService {
     }
 
     pub async fn status(&self) -> Result<Value, ServiceError> {
-        if let Some(cached) = self.inner.run.status_cache.get() {
-            return Ok(cached);
-        }
+        let refresh = match self.inner.run.status_cache.lookup() {
+            StatusLookup::Answer(answer) => return Ok(answer),
+            StatusLookup::Refresh(refresh) => refresh,
+        };
         let status = self.compute_status().await?;
-        self.inner.run.status_cache.put(status.clone());
+        refresh.finish(status.clone());
         Ok(status)
     }
 
@@ -637,4 +686,71 @@ pub fn issue_view(i: &batch_issue::Model) -> Value {
         "page": i.page,
         "raw": i.raw.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).or_else(|| i.raw.clone().map(Value::String)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refresh(cache: &StatusCache) -> StatusRefresh<'_> {
+        match cache.lookup() {
+            StatusLookup::Refresh(refresh) => refresh,
+            StatusLookup::Answer(answer) => panic!("expected a refresh, got {answer}"),
+        }
+    }
+
+    fn answer(cache: &StatusCache) -> Option<Value> {
+        match cache.lookup() {
+            StatusLookup::Answer(answer) => Some(answer),
+            StatusLookup::Refresh(_) => None,
+        }
+    }
+
+    fn age(cache: &StatusCache, by: std::time::Duration) {
+        let mut state = cache.0.lock().unwrap();
+        if let Some((at, _)) = state.answer.as_mut() {
+            *at -= by;
+        }
+    }
+
+    #[test]
+    fn one_request_refreshes_while_the_others_get_the_last_answer() {
+        let cache = StatusCache::default();
+        refresh(&cache).finish(json!(1));
+        assert_eq!(answer(&cache), Some(json!(1)), "fresh: served");
+
+        age(&cache, STATUS_TTL);
+        let first = refresh(&cache);
+        assert_eq!(
+            answer(&cache),
+            Some(json!(1)),
+            "stale, but being refreshed: the last answer, no second query"
+        );
+        first.finish(json!(2));
+        assert_eq!(answer(&cache), Some(json!(2)));
+    }
+
+    #[test]
+    fn a_failed_or_cancelled_refresh_lets_the_next_request_refresh() {
+        let cache = StatusCache::default();
+        refresh(&cache).finish(json!(1));
+        age(&cache, STATUS_TTL);
+        drop(refresh(&cache));
+        assert_eq!(answer(&cache), None, "the next request refreshes");
+    }
+
+    #[test]
+    fn an_invalidation_wins_over_a_refresh_begun_before_it() {
+        let cache = StatusCache::default();
+        let before = refresh(&cache);
+        cache.invalidate();
+        before.finish(json!("before the change"));
+        assert_eq!(
+            answer(&cache),
+            None,
+            "an answer from before the change is not kept"
+        );
+        refresh(&cache).finish(json!("after"));
+        assert_eq!(answer(&cache), Some(json!("after")));
+    }
 }
