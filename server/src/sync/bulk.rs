@@ -316,8 +316,11 @@ fn update_from_json() -> String {
 /// re-fetch, never a lost or double-counted record.
 pub async fn relax_page_commit(txn: &mut PageTxn) -> Result<(), DbErr> {
     if txn.backend() == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-            .await?;
+        txn.execute(Statement::from_string(
+            DbBackend::Postgres,
+            "SET LOCAL synchronous_commit = off",
+        ))
+        .await?;
     }
     Ok(())
 }

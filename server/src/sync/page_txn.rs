@@ -62,21 +62,6 @@ impl PageTxn {
         Ok(())
     }
 
-    pub async fn execute_unprepared(&mut self, sql: &str) -> Result<(), DbErr> {
-        match self {
-            PageTxn::Postgres(txn) => {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut **txn)
-                    .await
-                    .map_err(sqlx_err)?;
-            }
-            PageTxn::Other(txn) => {
-                txn.execute_unprepared(sql).await?;
-            }
-        }
-        Ok(())
-    }
-
     pub async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             PageTxn::Postgres(txn) => Ok(sqlx_query(&stmt)
