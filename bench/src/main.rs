@@ -113,15 +113,64 @@ impl Server {
     }
 }
 
+/// CPU seconds used so far by the server, by every PostgreSQL process, and by this process (the
+/// simulator and the load generator): where a run's cores went.
+#[derive(Clone, Copy)]
+struct Cpu {
+    server: f64,
+    postgres: f64,
+    simulator: f64,
+}
+
+impl Cpu {
+    fn now(server_pid: u32) -> Cpu {
+        let postgres = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| proc_cpu(&e.path().join("stat"), "postgres"))
+            .sum();
+        Cpu {
+            server: proc_cpu(format!("/proc/{server_pid}/stat").as_ref(), "").unwrap_or(0.0),
+            postgres,
+            simulator: proc_cpu("/proc/self/stat".as_ref(), "").unwrap_or(0.0),
+        }
+    }
+
+    fn since(self, start: Cpu) -> String {
+        format!(
+            "cpu s: server {:.1}, postgres {:.1}, simulator {:.1}",
+            self.server - start.server,
+            self.postgres - start.postgres,
+            self.simulator - start.simulator
+        )
+    }
+}
+
+/// utime + stime of a process in seconds, if its command is `comm` (any when empty).
+fn proc_cpu(stat: &std::path::Path, comm: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    let (head, tail) = text.rsplit_once(')')?;
+    if !comm.is_empty() && head.split_once('(')?.1 != comm {
+        return None;
+    }
+    // Fields after the command: state is the 3rd field of the line, utime and stime the 14th and 15th.
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 struct Rpc {
     client: awc::Client,
     address: String,
     token: String,
+    server_pid: u32,
 }
 
 impl Rpc {
-    fn new(address: &str) -> Rpc {
+    fn new(address: &str, server_pid: u32) -> Rpc {
         Rpc {
+            server_pid,
             client: awc::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .finish(),
@@ -155,9 +204,10 @@ impl Rpc {
         bail!("server did not come up")
     }
 
-    /// Runs a sync to its end; returns (batch, wall seconds).
+    /// Runs a sync to its end; returns (batch, wall seconds), the batch with the run's CPU use added.
     async fn sync(&self, params: Value) -> anyhow::Result<(Value, f64)> {
         let started = Instant::now();
+        let cpu = Cpu::now(self.server_pid);
         let start = self.call("sync.start", params).await?;
         let id = start["batch"]["id"]
             .as_str()
@@ -167,7 +217,10 @@ impl Rpc {
             actix_rt::time::sleep(Duration::from_millis(100)).await;
             let batch = self.call("batch.get", json!({"batch_id": id})).await?["batch"].clone();
             if batch["status"] != "running" {
-                return Ok((batch, started.elapsed().as_secs_f64()));
+                let secs = started.elapsed().as_secs_f64();
+                let mut batch = batch;
+                batch["bench_cpu"] = Cpu::now(self.server_pid).since(cpu).into();
+                return Ok((batch, secs));
             }
         }
     }
@@ -180,7 +233,7 @@ fn status_load(address: &str, rps: u32) -> (Rc<RefCell<Vec<f64>>>, Rc<RefCell<bo
     if rps == 0 {
         return (latencies, stop);
     }
-    let rpc = Rc::new(Rpc::new(address));
+    let rpc = Rc::new(Rpc::new(address, 0));
     let (lat, halt) = (latencies.clone(), stop.clone());
     actix_rt::spawn(async move {
         let period = Duration::from_secs_f64(1.0 / f64::from(rps));
@@ -236,6 +289,7 @@ fn line(name: &str, batch: &Value, secs: f64, records: u32) {
         f64::from(records) / secs,
         batch["received"], batch["inserted"], batch["updated"], batch["unchanged"], batch["rejected"], batch["status"].as_str().unwrap_or("?")
     );
+    println!("{:<34} {}", "", batch["bench_cpu"].as_str().unwrap_or(""));
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -295,7 +349,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let server = Server::start(&with_options(&pg_url), &sim, args.page_size)?;
-    let rpc = Rpc::new(&server.address);
+    let rpc = Rpc::new(&server.address, server.child.id());
     rpc.wait_up().await?;
 
     let ((full, full_secs), (_, resync_secs)) =
@@ -344,7 +398,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         &sim,
         args.page_size,
     )?;
-    let rpc_load = Rpc::new(&server.address);
+    let rpc_load = Rpc::new(&server.address, server.child.id());
     rpc_load.wait_up().await?;
     let (latencies, stop) = status_load(&server.address, args.status_rps);
     let (loaded, loaded_secs) = rpc_load.sync(json!({"mode": "full"})).await?;
@@ -399,7 +453,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 async fn sqlite_run(args: &Args, sim: &SimHandle, name: &str) -> anyhow::Result<()> {
     let path = format!("/tmp/{name}.sqlite");
     let server = Server::start(&format!("sqlite://{path}?mode=rwc"), sim, args.page_size)?;
-    let rpc = Rpc::new(&server.address);
+    let rpc = Rpc::new(&server.address, server.child.id());
     rpc.wait_up().await?;
     full_then_unchanged(&rpc, "SQLite", args.records).await?;
     println!("  SQLite server peak RSS    {:.0} MB", server.peak_rss_mb());

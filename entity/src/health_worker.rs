@@ -33,6 +33,9 @@ pub struct Model {
     pub province_code: Option<String>,
     pub regency_code: Option<String>,
     pub content_hash: String,
+    /// Hash of the upstream record this row was last written from (`sync::unchanged`); none on rows
+    /// written before it existed.
+    pub source_hash: Option<String>,
     pub upstream_updated_at: Option<DateTimeUtc>,
     pub first_batch_id: Uuid,
     pub last_batch_id: Uuid,

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial_schema;
 mod m20261126_000002_planner_statistics;
+mod m20261127_000003_source_hash;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial_schema::Migration),
             Box::new(m20261126_000002_planner_statistics::Migration),
+            Box::new(m20261127_000003_source_hash::Migration),
         ]
     }
 }

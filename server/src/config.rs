@@ -63,6 +63,9 @@ pub struct Settings {
     /// `None` when `SYNC_SCHEDULE=off`.
     pub sync_schedule: Option<String>,
     pub failure_threshold: f64,
+    /// Whether records whose bytes the store already holds skip the transform and matching
+    /// (`sync::unchanged`); off makes every record take the full path.
+    pub unchanged_fast_path: bool,
     pub slack_webhook_url: Option<Secret>,
     pub odoo_notify_url: Option<String>,
     /// Key of the NIK blind index (HMAC-SHA256): changing it requires re-indexing stored workers.
@@ -226,6 +229,7 @@ impl Settings {
             rpc_jwt_secret,
             sync_schedule,
             failure_threshold,
+            unchanged_fast_path: layers.parsed("SYNC_UNCHANGED_FAST_PATH", true)?,
             slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
             odoo_notify_url: layers.get("ODOO_NOTIFY_URL"),
             nik_index_key: layers

@@ -42,6 +42,7 @@ pub struct Metrics {
     pub upstream_requests: Family<UpstreamLabel, Counter>,
     pub upstream_retries: Counter,
     pub integration_enabled: Gauge,
+    pub unchanged_fast_path: Counter,
 }
 
 impl Metrics {
@@ -59,6 +60,7 @@ impl Metrics {
         let upstream_requests = Family::<UpstreamLabel, Counter>::default();
         let upstream_retries = Counter::default();
         let integration_enabled = Gauge::default();
+        let unchanged_fast_path = Counter::default();
         registry.register(
             "regnakes_sync_batches",
             "Finished sync batches by status",
@@ -109,6 +111,11 @@ impl Metrics {
             "1 when the RegNakes integration is enabled",
             integration_enabled.clone(),
         );
+        registry.register(
+            "regnakes_sync_unchanged_fast_path_records",
+            "Records found unchanged from their bytes alone (no transform, no matching); also counted as unchanged",
+            unchanged_fast_path.clone(),
+        );
         // Pre-create the label values so dashboards and alert rules see zeros rather than no data.
         for status in crate::sync::batch::BatchStatus::FINISHED {
             let _ = batches.get_or_create(&StatusLabel {
@@ -137,6 +144,7 @@ impl Metrics {
             upstream_requests,
             upstream_retries,
             integration_enabled,
+            unchanged_fast_path,
         }
     }
 

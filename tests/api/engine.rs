@@ -410,3 +410,126 @@ on_both_backends!(
     pages_see_what_the_page_before_wrote,
     pages_see_what_the_page_before_wrote
 );
+
+/// Records the store holds byte for byte skip the transform and matching (`sync::unchanged`). That must
+/// change nothing a user sees: the same batches, the same workers, the same STR history as when every
+/// record takes the full path, through a first load, a full re-read after every kind of upstream change,
+/// and a re-read of unchanged data.
+async fn the_fast_path_decides_as_the_full_path(backend: Backend) {
+    use entity::health_worker::{Column, Entity as Worker, Model};
+    use sea_orm::{EntityTrait, QueryOrder};
+    struct Run {
+        batches: Vec<Value>,
+        workers: Vec<Model>,
+        history: Vec<Vec<Option<String>>>,
+        fast_path_records: u64,
+    }
+    async fn run(backend: Backend, fast_path: bool) -> Run {
+        let app = spawn_app(
+            backend,
+            Options {
+                records: 2000,
+                bad_share: 0.15,
+                seed: 9,
+                page_size: 100,
+                env: vec![("SYNC_UNCHANGED_FAST_PATH".into(), fast_path.to_string())],
+            },
+        )
+        .await;
+        let mut batches = vec![app.sync(json!({"mode": "full"})).await];
+        app.sim.state.advance(&AdvanceSpec {
+            changed: 60,
+            renewed: 40,
+            revoked: 20,
+            new_workers: 30,
+            nik_conflicts: 20,
+        });
+        batches.push(app.sync(json!({"mode": "full"})).await);
+        batches.push(app.sync(json!({"mode": "full"})).await);
+        let workers = Worker::find()
+            .order_by_asc(Column::StrNumber)
+            .all(&app.db)
+            .await
+            .expect("workers");
+        let history = app
+            .rows(
+                "SELECT h.str_number, h.str_status, w.str_number FROM str_history h \
+                 JOIN health_worker w ON w.id = h.worker_id ORDER BY 1, 2, 3",
+                3,
+            )
+            .await;
+        let (_, metrics) = app.get("/metrics").await;
+        let fast_path_records = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("regnakes_sync_unchanged_fast_path_records_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the fast-path metric is exported");
+        Run {
+            batches,
+            workers,
+            history,
+            fast_path_records,
+        }
+    }
+    let full = run(backend, false).await;
+    let fast = run(backend, true).await;
+
+    let counts = |b: &Value| {
+        [
+            "status",
+            "received",
+            "inserted",
+            "updated",
+            "unchanged",
+            "rejected",
+            "warnings",
+        ]
+        .map(|k| b[k].clone())
+    };
+    for (i, (f, s)) in full.batches.iter().zip(&fast.batches).enumerate() {
+        assert_balanced(s);
+        assert_eq!(counts(f), counts(s), "batch {i}: {f} vs {s}");
+    }
+    let second = &fast.batches[1];
+    assert!(
+        second["updated"].as_u64().unwrap() >= 60 && second["inserted"].as_u64().unwrap() >= 30,
+        "the re-read after the changes writes them: {second}"
+    );
+    let third = &fast.batches[2];
+    assert_eq!(third["inserted"], 0);
+    assert_eq!(third["updated"], 0);
+    assert_eq!(full.fast_path_records, 0, "off means off");
+    assert!(
+        fast.fast_path_records >= third["unchanged"].as_u64().unwrap() * 9 / 10,
+        "the re-read of unchanged data takes the fast path: {} of {}",
+        fast.fast_path_records,
+        third["unchanged"]
+    );
+
+    assert_eq!(full.workers.len(), fast.workers.len());
+    for (f, s) in full.workers.iter().zip(&fast.workers) {
+        // What differs by run: ids, batch ids, the times of storing, and the time of the upstream's
+        // changes (the simulator stamps them with the clock), hence the bytes' hash.
+        let same_run = Model {
+            id: s.id,
+            first_batch_id: s.first_batch_id,
+            last_batch_id: s.last_batch_id,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            upstream_updated_at: s.upstream_updated_at,
+            source_hash: s.source_hash.clone(),
+            ..f.clone()
+        };
+        assert_eq!(*s, same_run);
+        assert!(s.source_hash.is_some() && f.source_hash.is_some());
+    }
+    assert!(
+        !full.history.is_empty(),
+        "renewals and revocations leave history"
+    );
+    assert_eq!(full.history, fast.history);
+}
+on_both_backends!(
+    the_fast_path_decides_as_the_full_path,
+    the_fast_path_decides_as_the_full_path
+);

@@ -287,6 +287,24 @@ impl TestApp {
         }
     }
 
+    /// The text columns of every row a query returns.
+    pub async fn rows(&self, sql: &str, columns: usize) -> Vec<Vec<Option<String>>> {
+        self.db
+            .query_all_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_string(),
+            ))
+            .await
+            .expect("query runs")
+            .iter()
+            .map(|row| {
+                (0..columns)
+                    .map(|i| row.try_get_by_index::<Option<String>>(i).expect("text"))
+                    .collect()
+            })
+            .collect()
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         let row = self
             .db

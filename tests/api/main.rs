@@ -4,5 +4,6 @@ mod doubles;
 mod helpers;
 
 mod engine;
+mod fast_path;
 mod faults;
 mod rpc;

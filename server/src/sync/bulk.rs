@@ -5,6 +5,7 @@
 //! SeaORM.
 
 use super::page_txn::{sqlx_err, PageTxn};
+use super::unchanged::Probe;
 use entity::{batch_issue, health_worker, str_history};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -14,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-/// Rows per multi-row INSERT on SQLite: 28 columns × 500 stays under its 32 766 bound parameters.
+/// Rows per multi-row INSERT on SQLite: 29 columns × 500 stays under its 32 766 bound parameters.
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Rows per multi-row INSERT of batch issues (9 columns).
 const ISSUE_ROWS_PER_STATEMENT: usize = 200;
@@ -29,13 +30,14 @@ pub struct LookupRow {
     pub name_norm: String,
     pub birth_place_norm: String,
     pub content_hash: String,
+    pub source_hash: Option<String>,
     pub str_status: String,
     pub str_valid_until: Option<chrono::NaiveDate>,
 }
 
 /// `health_worker` columns with their PostgreSQL types, in table order; `UPSERT_KEEPS` are never
 /// updated (an update keeps the creation time and first batch).
-const WORKER_COLUMNS: [(&str, &str); 28] = [
+const WORKER_COLUMNS: [(&str, &str); 29] = [
     ("id", "uuid"),
     ("str_number", "text"),
     ("nik_index", "text"),
@@ -59,6 +61,7 @@ const WORKER_COLUMNS: [(&str, &str); 28] = [
     ("province_code", "text"),
     ("regency_code", "text"),
     ("content_hash", "text"),
+    ("source_hash", "text"),
     ("upstream_updated_at", "timestamptz"),
     ("first_batch_id", "uuid"),
     ("last_batch_id", "uuid"),
@@ -141,12 +144,12 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
             let sql = "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) AS k(str, nik, repeated)), \
                        by_str AS (SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
-                          str_status, str_valid_until FROM health_worker WHERE str_number = k.str) w) \
+                          source_hash, str_status, str_valid_until FROM health_worker WHERE str_number = k.str) w) \
                        SELECT * FROM by_str \
                        UNION ALL \
                        SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
-                          str_status, str_valid_until FROM health_worker WHERE nik_index = k.nik) w \
+                          source_hash, str_status, str_valid_until FROM health_worker WHERE nik_index = k.nik) w \
                        WHERE k.repeated OR NOT EXISTS \
                          (SELECT 1 FROM by_str b WHERE b.str_number = k.str AND b.nik_index = k.nik)";
             let values = [
@@ -172,6 +175,7 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
                 C::NameNorm,
                 C::BirthPlaceNorm,
                 C::ContentHash,
+                C::SourceHash,
                 C::StrStatus,
                 C::StrValidUntil,
             ])
@@ -191,6 +195,102 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
         }
     }
     Ok(rows)
+}
+
+/// The probes whose STR holder carries the probe's source hash, as (position in the page, worker id):
+/// one statement per page, outside the page's transaction (it reads ahead like `lookup`).
+pub async fn find_unchanged<C: ConnectionTrait>(
+    db: &C,
+    probes: &[Probe],
+) -> Result<Vec<(usize, Uuid)>, DbErr> {
+    if probes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::with_capacity(probes.len());
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            // One index probe per STR number, as in `lookup`.
+            let sql = "SELECT k.pos, w.id FROM unnest($1::text[], $2::text[], $3::int4[]) AS k(str, h, pos) \
+                       CROSS JOIN LATERAL (SELECT id FROM health_worker \
+                         WHERE str_number = k.str AND source_hash = k.h) w";
+            let positions: Vec<String> = probes.iter().map(|p| p.position.to_string()).collect();
+            let stmt = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [
+                    Value::from(pg_text_array(probes.iter().map(|p| p.str_number.as_str()))),
+                    Value::from(pg_text_array(probes.iter().map(|p| p.source_hash.as_str()))),
+                    Value::from(format!("{{{}}}", positions.join(","))),
+                ],
+            );
+            for row in db.query_all_raw(stmt).await? {
+                let position: i32 = row.try_get_by_index(0)?;
+                found.push((position as usize, row.try_get_by_index::<Uuid>(1)?));
+            }
+        }
+        backend => {
+            use health_worker::Column as C;
+            let by_str: std::collections::HashMap<&str, &Probe> =
+                probes.iter().map(|p| (p.str_number.as_str(), p)).collect();
+            let stmt = health_worker::Entity::find()
+                .select_only()
+                .columns([C::Id, C::StrNumber, C::SourceHash])
+                .filter(C::StrNumber.is_in(probes.iter().map(|p| p.str_number.as_str())))
+                .build(backend);
+            for row in db.query_all_raw(stmt).await? {
+                let (id, str_number, hash): (Uuid, String, Option<String>) = (
+                    row.try_get_by_index(0)?,
+                    row.try_get_by_index(1)?,
+                    row.try_get_by_index(2)?,
+                );
+                if let Some(probe) = by_str.get(str_number.as_str()) {
+                    if hash.as_deref() == Some(probe.source_hash.as_str()) {
+                        found.push((probe.position, id));
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Stores the source hash of workers found unchanged by matching (their record's bytes differ from the
+/// ones they were written from, e.g. after a release): the next re-sync finds them on the fast path.
+pub async fn refresh_source_hashes(
+    txn: &mut PageTxn,
+    rows: Vec<(Uuid, String)>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    use health_worker::Column as C;
+    match txn.backend() {
+        DbBackend::Postgres => {
+            let (ids, hashes): (Vec<Uuid>, Vec<String>) = rows.into_iter().unzip();
+            let conn = txn
+                .postgres()
+                .ok_or_else(|| DbErr::Custom("typed arrays need PostgreSQL".into()))?;
+            sqlx::query(
+                "UPDATE health_worker AS w SET source_hash = k.h \
+                 FROM unnest($1::uuid[], $2::text[]) AS k(id, h) WHERE w.id = k.id",
+            )
+            .bind(ids)
+            .bind(hashes)
+            .execute(conn)
+            .await
+            .map_err(sqlx_err)?;
+        }
+        _ => {
+            // One short statement per worker, the same text each time (prepared once).
+            for (id, hash) in rows {
+                let update = health_worker::Entity::update_many()
+                    .col_expr(C::SourceHash, sea_orm::sea_query::Expr::value(hash))
+                    .filter(C::Id.eq(id));
+                execute_query(txn, &update).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Inserts new workers and updates changed ones. On PostgreSQL, new rows are one INSERT of typed arrays
@@ -281,6 +381,7 @@ async fn insert_new_workers(txn: &mut PageTxn, rows: &[health_worker::Model]) ->
         .bind(col!(province_code))
         .bind(col!(regency_code))
         .bind(col!(content_hash))
+        .bind(col!(source_hash))
         .bind(col!(upstream_updated_at))
         .bind(col!(first_batch_id))
         .bind(col!(last_batch_id))

@@ -12,3 +12,4 @@ pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod transform;
+pub mod unchanged;

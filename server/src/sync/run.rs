@@ -6,7 +6,8 @@ use super::bulk;
 use super::identity::NikIndexer;
 use super::lease;
 use super::store::{
-    look_ahead, prepare_page, store_page, LookedUp, PageInput, PreparedPage, Written,
+    look_ahead, prepare_page, scan_page, store_page, LookedUp, PageInput, PrepareContext,
+    PreparedPage, ScannedPage, Written,
 };
 use super::transform::TransformContext;
 use crate::config::Settings;
@@ -94,10 +95,10 @@ const ANALYZE_FIRST_AT: i64 = 10_000;
 /// Pages fetched ahead of the one being stored (bounded, so memory does not grow with the data).
 const PIPELINE_DEPTH: usize = 2;
 
-/// A fetched page whose records are being prepared on the blocking pool.
+/// A fetched page whose records are being scanned on the blocking pool.
 struct FetchedPage {
     total_pages: Option<u64>,
-    prepared: tokio::task::JoinHandle<PreparedPage>,
+    scanned: tokio::task::JoinHandle<ScannedPage>,
 }
 
 /// Three stages that overlap: fetching (the upstream), preparing (CPU, off this thread), storing (the
@@ -105,7 +106,17 @@ struct FetchedPage {
 async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
     let fetcher = actix_rt::spawn(fetch_pages(ctx.clone(), plan.clone(), pages_tx));
-    let end = store_pages(ctx, plan, &mut pages_rx).await;
+    let prepare = Arc::new(PrepareContext {
+        transform: TransformContext {
+            today: plan
+                .until
+                .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
+                .date_naive(),
+            catalogue: ProfessionCatalogue::national(),
+        },
+        indexer: ctx.indexer.clone(),
+    });
+    let end = store_pages(ctx, plan, &prepare, &mut pages_rx).await;
     // Stop fetching ahead once storing has stopped (cancel, failure).
     fetcher.abort();
     end
@@ -117,13 +128,6 @@ async fn fetch_pages(
     pages: tokio::sync::mpsc::Sender<Result<FetchedPage, String>>,
 ) {
     let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
-    let transform_ctx = TransformContext {
-        today: plan
-            .until
-            .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
-            .date_naive(),
-        catalogue: ProfessionCatalogue::national(),
-    };
     let concurrency = ctx.settings.regnakes.concurrency;
     let mut batch_page = 0u64;
     for query in &plan.queries {
@@ -154,13 +158,11 @@ async fn fetch_pages(
             };
             let short_page = (page.records.len() as u64) < page_size;
             let (records, total_pages) = (page.records, page.total_page);
-            let (tctx, indexer) = (transform_ctx.clone(), ctx.indexer.clone());
-            let prepared =
-                tokio::task::spawn_blocking(move || prepare_page(records, &tctx, &indexer));
+            let scanned = tokio::task::spawn_blocking(move || scan_page(records));
             if pages
                 .send(Ok(FetchedPage {
                     total_pages,
-                    prepared,
+                    scanned,
                 }))
                 .await
                 .is_err()
@@ -181,24 +183,45 @@ struct ReadyPage {
     looked_up: Option<LookedUp>,
 }
 
-/// The next page from the fetcher, prepared. On PostgreSQL its lookup is read ahead on a connection of
-/// its own, while the page before it is written; `store_pages` checks it is still valid.
+/// The next page from the fetcher, prepared: records the store holds byte for byte are found with one
+/// query (when `fast_path`), the rest transformed on the blocking pool. On PostgreSQL the lookup of their
+/// stored workers is read ahead too. All of it runs while the page before is written; `store_page` checks
+/// that what was read still holds.
 async fn next_page(
     ctx: &RunContext,
+    prepare: &Arc<PrepareContext>,
     pages: &mut tokio::sync::mpsc::Receiver<Result<FetchedPage, String>>,
     page_no: i64,
+    fast_path: bool,
 ) -> Option<Result<ReadyPage, String>> {
     let fetched = match pages.recv().await? {
         Ok(fetched) => fetched,
         Err(error) => return Some(Err(error)),
     };
-    let prepared = match fetched.prepared.await {
-        Ok(prepared) => prepared,
-        Err(err) => {
-            tracing::error!(error = %err, page = page_no, "preparing a page failed");
-            return Some(Err(format!("page {page_no}: preparing the records failed")));
-        }
+    let failed = |err: tokio::task::JoinError| {
+        tracing::error!(error = %err, page = page_no, "preparing a page failed");
+        Some(Err(format!("page {page_no}: preparing the records failed")))
     };
+    let scanned = match fetched.scanned.await {
+        Ok(scanned) => scanned,
+        Err(err) => return failed(err),
+    };
+    let found = if fast_path {
+        bulk::find_unchanged(&ctx.db, scanned.probes())
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, page = page_no, "finding unchanged records failed; the page takes the full path");
+                Vec::new()
+            })
+    } else {
+        Vec::new()
+    };
+    let context = prepare.clone();
+    let prepared =
+        match tokio::task::spawn_blocking(move || prepare_page(scanned, &found, context)).await {
+            Ok(prepared) => prepared,
+            Err(err) => return failed(err),
+        };
     let looked_up = if ctx.db.get_database_backend() == DbBackend::Postgres {
         match look_ahead(&ctx.db, &prepared).await {
             Ok(looked_up) => Some(looked_up),
@@ -220,6 +243,7 @@ async fn next_page(
 async fn store_pages(
     ctx: &RunContext,
     plan: &RunPlan,
+    prepare: &Arc<PrepareContext>,
     pages: &mut tokio::sync::mpsc::Receiver<Result<FetchedPage, String>>,
 ) -> RunEnd {
     let mut batch_page: i64 = 0;
@@ -227,7 +251,8 @@ async fn store_pages(
     let mut analyze_at: i64 = ANALYZE_FIRST_AT;
     let mut analyzing: Option<tokio::task::JoinHandle<()>> = None;
     let mut previous_written = Written::default();
-    let mut next = next_page(ctx, pages, 1).await;
+    let mut fast_path = ctx.settings.unchanged_fast_path;
+    let mut next = next_page(ctx, prepare, pages, 1, fast_path).await;
     loop {
         let ReadyPage {
             prepared,
@@ -248,7 +273,6 @@ async fn store_pages(
                     .await;
             }
         }
-        let looked_up = looked_up.filter(|l| l.still_valid_after(&prepared, &previous_written));
         let input = PageInput {
             batch_id: plan.batch_id,
             page_no: batch_page,
@@ -256,8 +280,9 @@ async fn store_pages(
         };
         // Page n is stored while page n+1 is received and read ahead; a failed or cancelled page does
         // not wait for the next one.
-        let store = store_page(&ctx.db, prepared, looked_up, input);
-        let following = next_page(ctx, pages, batch_page + 1);
+        let previous = std::mem::take(&mut previous_written);
+        let store = store_page(&ctx.db, prepared, looked_up, previous, input);
+        let following = next_page(ctx, prepare, pages, batch_page + 1, fast_path);
         futures_util::pin_mut!(store, following);
         let (stored, following) = match future::select(store, following).await {
             Either::Left((stored, following)) => match stored {
@@ -299,12 +324,16 @@ async fn store_pages(
             return RunEnd::Cancelled;
         }
         previous_written = outcome.written;
+        // While pages find unchanged records, the next ones try the fast path; a first load, which
+        // finds none, does not spend a query per page on it.
+        fast_path = ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0;
         next = following.flatten();
     }
 }
 
 fn record_page_metrics(metrics: &Metrics, outcome: &super::store::PageOutcome) {
     let c = &outcome.counts;
+    metrics.unchanged_fast_path.inc_by(outcome.fast_path as u64);
     for (name, value) in [
         ("inserted", c.inserted),
         ("updated", c.updated),

@@ -1,5 +1,6 @@
-//! One page, in two steps. `prepare_page` is pure CPU work (transform every record, NIK index, content
-//! hash) and runs off the async thread, overlapping the database. `store_page` loads what the store holds
+//! One page, in three steps. `scan_page` reads each record only for its STR number and hashes it, and one
+//! query finds the records the store holds byte for byte (`unchanged`); `prepare_page` is pure CPU work on
+//! the rest (transform, NIK index, content hash) and runs off the async thread, overlapping the database. `store_page` loads what the store holds
 //! for the page's keys with one query, decides each record in page order (`matching`), and writes
 //! inserts/updates, STR history, rejections, warnings and the batch counters in one transaction: a page is
 //! committed whole or not at all.
@@ -10,6 +11,7 @@ use super::identity::{NikColumns, NikIndexer};
 use super::matching::{Decision, Incoming, MatchView, StoredWorker};
 use super::page_txn::PageTxn;
 use super::transform::{transform, Candidate, Rejection, TransformContext, Transformed};
+use super::unchanged::{self, Probe, Skipped};
 use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::mask;
 use crate::domain::RejectReason;
@@ -22,6 +24,7 @@ use sea_orm::{
 };
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A valid record ready for matching.
@@ -29,16 +32,32 @@ struct Prepared {
     candidate: Box<Candidate>,
     nik: NikColumns,
     hash: String,
+    source_hash: String,
     position: usize,
 }
 
-/// A page after the CPU work: valid records, rejections, and how often each STR number occurs.
+/// What transforming a record needs besides the record.
+pub struct PrepareContext {
+    pub transform: TransformContext,
+    pub indexer: NikIndexer,
+}
+
+/// A page as received, with the records that may take the fast path.
+pub struct ScannedPage {
+    records: Vec<Box<RawValue>>,
+    probes: Vec<Probe>,
+}
+
+/// A page after the CPU work: records found unchanged on the fast path, valid records, rejections, and
+/// how often each STR number occurs.
 pub struct PreparedPage {
     records: Vec<Box<RawValue>>,
+    skipped: Vec<Skipped>,
     valid: Vec<Prepared>,
     rejections: Vec<(usize, Option<String>, Rejection)>,
     str_counts: HashMap<String, u32>,
     last_updated_at: Option<DateTime<Utc>>,
+    context: Arc<PrepareContext>,
 }
 
 pub struct PageInput {
@@ -55,6 +74,8 @@ pub struct PageOutcome {
     pub last_updated_at: Option<DateTime<Utc>>,
     pub cancel_requested: bool,
     pub written: Written,
+    /// Records found unchanged on the fast path (counted in `counts.unchanged` too).
+    pub fast_path: i64,
 }
 
 /// A worker's STR as the history records it: number, status and validity.
@@ -65,45 +86,100 @@ struct StrState {
     valid_until: Option<NaiveDate>,
 }
 
+pub fn scan_page(records: Vec<Box<RawValue>>) -> ScannedPage {
+    let probes = unchanged::probes(&records);
+    ScannedPage { records, probes }
+}
+
+impl ScannedPage {
+    pub fn probes(&self) -> &[Probe] {
+        &self.probes
+    }
+}
+
+/// Transforms the records of the page that the fast path did not find unchanged (`found`: position and
+/// worker of those it did).
 pub fn prepare_page(
-    records: Vec<Box<RawValue>>,
-    ctx: &TransformContext,
-    indexer: &NikIndexer,
+    scanned: ScannedPage,
+    found: &[(usize, Uuid)],
+    context: Arc<PrepareContext>,
 ) -> PreparedPage {
+    let ScannedPage { records, probes } = scanned;
+    let skipped = unchanged::skipped(probes, found);
     let mut page = PreparedPage {
-        valid: Vec::with_capacity(records.len()),
+        valid: Vec::with_capacity(records.len() - skipped.len()),
         rejections: Vec::new(),
         str_counts: HashMap::with_capacity(records.len()),
-        last_updated_at: None,
-        records: Vec::new(),
+        last_updated_at: skipped.iter().filter_map(|s| s.updated_at).max(),
+        records,
+        skipped,
+        context,
     };
-    for (position, raw) in records.iter().enumerate() {
-        let transformed = transform(raw.get(), ctx);
+    let skipped_at: HashSet<usize> = page.skipped.iter().map(|s| s.position).collect();
+    for position in 0..page.records.len() {
+        if !skipped_at.contains(&position) {
+            page.prepare_record(position);
+        }
+    }
+    page
+}
+
+impl PreparedPage {
+    fn prepare_record(&mut self, position: usize) {
+        let raw = self.records[position].get();
+        let transformed = transform(raw, &self.context.transform);
         if let Some(number) = transformed.str_number() {
-            *page.str_counts.entry(number.to_string()).or_default() += 1;
+            *self.str_counts.entry(number.to_string()).or_default() += 1;
         }
         match transformed {
             Transformed::Valid(candidate) => {
                 if let Some(at) = candidate.worker.upstream_updated_at {
-                    page.last_updated_at = Ord::max(page.last_updated_at, Some(at));
+                    self.last_updated_at = Ord::max(self.last_updated_at, Some(at));
                 }
-                let nik = indexer.columns(&candidate.worker.nik);
+                let nik = self.context.indexer.columns(&candidate.worker.nik);
                 let hash = candidate.worker.content_hash();
-                page.valid.push(Prepared {
+                self.valid.push(Prepared {
                     candidate,
                     nik,
                     hash,
+                    source_hash: unchanged::source_hash(raw),
                     position,
                 });
             }
             Transformed::Rejected {
                 rejection,
                 str_number,
-            } => page.rejections.push((position, str_number, rejection)),
+            } => self.rejections.push((position, str_number, rejection)),
         }
     }
-    page.records = records;
-    page
+
+    /// Sends the records found unchanged on the fast path through the full path after all (transform,
+    /// lookup, matching), in page order.
+    fn transform_skipped(&mut self) {
+        for skipped in std::mem::take(&mut self.skipped) {
+            self.prepare_record(skipped.position);
+        }
+        self.valid.sort_by_key(|p| p.position);
+        self.rejections.sort_by_key(|r| r.0);
+    }
+
+    /// Whether the fast path's answer, read while `previous` was being written, still holds: that page
+    /// changed none of the workers it found, and gave none their STR numbers.
+    fn skipped_still_valid_after(&self, previous: &Written) -> bool {
+        self.skipped.iter().all(|s| {
+            !previous.ids.contains(&s.worker_id) && !previous.str_numbers.contains(&s.str_number)
+        })
+    }
+
+    /// Whether the stored workers loaded for the page's other records include one found unchanged: a
+    /// record of the page may then change it, and matching must see the page whole.
+    fn reaches_skipped(&self, stored: &[bulk::LookupRow]) -> bool {
+        if self.skipped.is_empty() {
+            return false;
+        }
+        let ids: HashSet<Uuid> = self.skipped.iter().map(|s| s.worker_id).collect();
+        stored.iter().any(|r| ids.contains(&r.id))
+    }
 }
 
 fn lookup_keys<'a>(
@@ -139,6 +215,9 @@ pub struct Written {
 
 /// Reads ahead, in a transaction of its own, what `store_page` would look up for `page`.
 pub async fn look_ahead(db: &DatabaseConnection, page: &PreparedPage) -> Result<LookedUp, DbErr> {
+    if page.valid.is_empty() {
+        return Ok(LookedUp { rows: Vec::new() });
+    }
     let mut txn = PageTxn::begin(db).await?;
     let rows = bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?;
     txn.commit().await?;
@@ -152,9 +231,6 @@ impl LookedUp {
     /// (its id was written), or a worker it could not see may now match (a record's STR number or NIK
     /// index was written).
     pub fn still_valid_after(&self, page: &PreparedPage, previous: &Written) -> bool {
-        if std::env::var("MUTANT").is_ok() {
-            return true;
-        }
         self.rows.iter().all(|r| !previous.ids.contains(&r.id))
             && page.valid.iter().all(|p| {
                 !previous
@@ -165,34 +241,56 @@ impl LookedUp {
     }
 }
 
-/// Stores a page in one transaction. `looked_up`, when given, replaces the lookup in the transaction:
-/// the caller has checked it is still valid.
+/// Stores a page in one transaction. `looked_up`, when given, was read ahead while `previous` (the page
+/// before) was being written; it replaces the lookup in the transaction if it still holds, as does the
+/// fast path's answer (otherwise those records take the full path).
 pub async fn store_page(
     db: &DatabaseConnection,
-    page: PreparedPage,
+    mut page: PreparedPage,
     looked_up: Option<LookedUp>,
+    previous: Written,
     input: PageInput,
 ) -> Result<PageOutcome, DbErr> {
     let started = std::time::Instant::now();
+    let mut looked_up = looked_up.filter(|l| l.still_valid_after(&page, &previous));
+    if !page.skipped_still_valid_after(&previous) {
+        page.transform_skipped();
+        looked_up = None;
+    }
+
+    let mut txn = PageTxn::begin(db).await?;
+    bulk::relax_page_commit(&mut txn).await?;
+    let mut stored = match looked_up {
+        Some(ahead) => ahead.rows,
+        None => bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?,
+    };
+    if page.reaches_skipped(&stored) {
+        page.transform_skipped();
+        stored = bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?;
+    }
     let PreparedPage {
         records,
+        skipped,
         valid,
         mut rejections,
         str_counts,
         last_updated_at,
+        context: _,
     } = page;
     let mut outcome = PageOutcome {
         last_updated_at,
         ..PageOutcome::default()
     };
     outcome.counts.received = records.len() as i64;
-
-    let mut txn = PageTxn::begin(db).await?;
-    bulk::relax_page_commit(&mut txn).await?;
-    let stored = match looked_up {
-        Some(ahead) => ahead.rows,
-        None => bulk::lookup(&mut txn, &lookup_keys(&valid, &str_counts)).await?,
-    };
+    outcome.counts.unchanged = skipped.len() as i64;
+    outcome.fast_path = skipped.len() as i64;
+    // The source hash each stored worker was written from: one found unchanged by matching but written
+    // from other bytes gets the new hash, so the next re-sync finds it on the fast path.
+    let source_hashes: HashMap<Uuid, Option<String>> = stored
+        .iter()
+        .map(|r| (r.id, r.source_hash.clone()))
+        .collect();
+    let mut refreshed: Vec<(Uuid, String)> = Vec::new();
     let looked_up_at = started.elapsed();
     // The STR each worker holds now; when an update changes it, the previous one goes to the history (the
     // current one lives on the worker row, so a new worker costs no history row).
@@ -242,8 +340,13 @@ pub async fn store_page(
                 rejections.push((prepared.position, Some(cert.number.to_string()), rejection));
                 continue;
             }
-            Decision::Unchanged { .. } => {
+            Decision::Unchanged { id } => {
                 outcome.counts.unchanged += 1;
+                if let Some(stored) = source_hashes.get(&id) {
+                    if stored.as_deref() != Some(prepared.source_hash.as_str()) {
+                        refreshed.push((id, prepared.source_hash.clone()));
+                    }
+                }
                 continue;
             }
             Decision::Insert { id } => {
@@ -308,6 +411,12 @@ pub async fn store_page(
     }
     outcome.counts.rejected = rejections.len() as i64;
 
+    // A worker written from this page already carries the page's hash.
+    refreshed.retain(|(id, _)| !row_slot.contains_key(id));
+    outcome
+        .written
+        .ids
+        .extend(refreshed.iter().map(|(id, _)| *id));
     for (_, row) in &rows {
         outcome.written.ids.insert(row.id);
         outcome.written.str_numbers.insert(row.str_number.clone());
@@ -320,6 +429,7 @@ pub async fn store_page(
         updates.into_iter().map(|(_, row)| row).collect(),
     )
     .await?;
+    bulk::refresh_source_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
     bulk::insert_history(&mut txn, history).await?;
     bulk::insert_issues(&mut txn, issues).await?;
@@ -386,6 +496,7 @@ fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker
         province_code: w.address.province_code.clone(),
         regency_code: w.address.regency_code.clone(),
         content_hash: prepared.hash.clone(),
+        source_hash: Some(prepared.source_hash.clone()),
         upstream_updated_at: w.upstream_updated_at,
         // Kept on conflict (bulk::UPSERT_KEEPS): an update keeps the creation time and first batch.
         first_batch_id: input.batch_id,

@@ -1,0 +1,36 @@
+//! `health_worker.source_hash`: the hash of the upstream record a row was last written from, so a re-sync
+//! can tell unchanged records without transforming them (`sync::unchanged`). The initial schema is built
+//! from the entities, so a database created after this column was added already has it.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_column("health_worker", "source_hash").await? {
+            return Ok(());
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("health_worker")
+                    .add_column(ColumnDef::new("source_hash").text().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("health_worker")
+                    .drop_column("source_hash")
+                    .to_owned(),
+            )
+            .await
+    }
+}

@@ -1,0 +1,157 @@
+//! The fast path for records the store already holds byte for byte. A worker row keeps the hash of the
+//! upstream record it was last written from (`source_hash`). Before a page is transformed, each record is
+//! read only for its STR number and hashed; one query per page finds the records whose STR holder carries
+//! that same hash. Those are unchanged by construction (the transform is a pure function of the record, and
+//! the STR holder with the record's own bytes has the record's NIK), so they skip the transform, the
+//! lookup and matching: a re-sync of unchanged data costs a hash and an index probe per record.
+//!
+//! Matching decides an unchanged record without touching its worker, so skipping it changes no other
+//! decision, provided no other record of the page reaches that worker (`store` checks; if one does, the
+//! page is transformed whole) and the page written just before did not change it (checked like reads ahead).
+
+use crate::domain::sanitize::clean_text;
+use crate::domain::StrNumber;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Part of every source hash: a release may transform the same bytes differently, so its first re-sync
+/// takes the full path for every record (and stores the new hashes as it finds them unchanged).
+const TRANSFORM_VERSION: &str =
+    concat!("regnakes-sync ", env!("CARGO_PKG_VERSION"), " transform 1");
+
+/// The hash of one upstream record's bytes under this release's transform.
+pub fn source_hash(raw: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(TRANSFORM_VERSION.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(raw.as_bytes());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+#[derive(Deserialize)]
+struct KeysOnly<'a> {
+    #[serde(borrow, default)]
+    str: Option<StrOnly<'a>>,
+    #[serde(borrow, default)]
+    updated_at: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct StrOnly<'a> {
+    #[serde(borrow, default)]
+    nomor: Option<Cow<'a, str>>,
+}
+
+/// A record that may take the fast path: its STR number as the transform would store it, alone in its
+/// page, and the hash of its bytes.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub position: usize,
+    pub str_number: String,
+    pub source_hash: String,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Reads each record of a page only for its STR number; records whose number occurs once in the page
+/// become probes (a repeated number needs matching by NIK, so those take the full path).
+pub fn probes(records: &[Box<RawValue>]) -> Vec<Probe> {
+    let mut found = Vec::with_capacity(records.len());
+    let mut counts: HashMap<String, u32> = HashMap::with_capacity(records.len());
+    for (position, raw) in records.iter().enumerate() {
+        let Ok(keys) = serde_json::from_str::<KeysOnly>(raw.get()) else {
+            continue;
+        };
+        let Some(nomor) = keys.str.and_then(|s| s.nomor) else {
+            continue;
+        };
+        // Counted as the transform counts repeated numbers (the cleaned text, which a valid number keeps
+        // as it is), over at least the records it counts: a probe's number is alone in the page for it too.
+        let cleaned = clean_text(&nomor);
+        *counts.entry(cleaned.clone()).or_default() += 1;
+        let Ok(number) = StrNumber::parse(&cleaned) else {
+            continue;
+        };
+        found.push(Probe {
+            position,
+            str_number: number.as_str().to_string(),
+            source_hash: source_hash(raw.get()),
+            updated_at: keys
+                .updated_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
+                .map(|t| t.with_timezone(&Utc)),
+        });
+    }
+    found.retain(|p| counts.get(&p.str_number).copied() == Some(1));
+    found
+}
+
+/// A record found unchanged: the worker it leaves as it is.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub position: usize,
+    pub worker_id: Uuid,
+    pub str_number: String,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Joins the probes to what the store answered: (position, worker id) of each probe whose STR holder
+/// carries the probe's hash.
+pub fn skipped(probes: Vec<Probe>, found: &[(usize, Uuid)]) -> Vec<Skipped> {
+    let ids: HashMap<usize, Uuid> = found.iter().copied().collect();
+    probes
+        .into_iter()
+        .filter_map(|p| {
+            ids.get(&p.position).map(|&worker_id| Skipped {
+                position: p.position,
+                worker_id,
+                str_number: p.str_number,
+                updated_at: p.updated_at,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(value: serde_json::Value) -> Box<RawValue> {
+        RawValue::from_string(value.to_string()).unwrap()
+    }
+
+    #[test]
+    fn probes_are_records_with_a_valid_str_number_alone_in_the_page() {
+        let records = vec![
+            raw(json!({"str": {"nomor": " 3171.2.1.1001 "}, "updated_at": "2026-01-02T03:04:05Z"})),
+            raw(json!({"str": {"nomor": "3171.2.1.1002"}})),
+            raw(json!({"str": {"nomor": "3171.2.1.1002"}})),
+            raw(json!({"str": {"nomor": "bad!"}})),
+            raw(json!({"nama": "no STR"})),
+            raw(json!("not an object")),
+        ];
+        let found = probes(&records);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].position, 0);
+        assert_eq!(found[0].str_number, "3171.2.1.1001");
+        assert_eq!(
+            found[0].updated_at.map(|t| t.to_rfc3339()),
+            Some("2026-01-02T03:04:05+00:00".to_string())
+        );
+        assert_eq!(found[0].source_hash, source_hash(records[0].get()));
+    }
+
+    #[test]
+    fn the_hash_is_of_the_bytes_and_this_release() {
+        let a = source_hash(r#"{"nama":"A"}"#);
+        assert_eq!(a, source_hash(r#"{"nama":"A"}"#));
+        assert_ne!(a, source_hash(r#"{"nama": "A"}"#));
+        assert_eq!(a.len(), 32);
+    }
+}

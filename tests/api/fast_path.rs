@@ -1,0 +1,178 @@
+//! The fast path for unchanged records (`sync::unchanged`), page by page on a real database: when another
+//! record of the page, or the page written just before, reaches a worker the fast path found unchanged,
+//! the page is decided as the full path would decide it.
+
+use crate::helpers::{fresh_database, init, Backend};
+use crate::on_both_backends;
+use migration::{Migrator, MigratorTrait};
+use regnakes_sync::config::Secret;
+use regnakes_sync::domain::ProfessionCatalogue;
+use regnakes_sync::sync::bulk;
+use regnakes_sync::sync::identity::NikIndexer;
+use regnakes_sync::sync::store::{
+    prepare_page, scan_page, store_page, PageInput, PageOutcome, PrepareContext, PreparedPage,
+    Written,
+};
+use regnakes_sync::sync::transform::TransformContext;
+use sea_orm::{Database, DatabaseConnection, EntityTrait, QueryOrder};
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+
+/// One person's record under STR `str_number`, living at `street`.
+fn record(str_number: &str, street: &str) -> Box<RawValue> {
+    let value = json!({
+        "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
+        "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
+        "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
+        "str":{"nomor":str_number,"jenis":"seumur_hidup","konsil":"KKI",
+               "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
+        "sip":[],
+        "alamat":{"line":street,"kode_provinsi":"32","kode_kabkota":"3205"},
+        "updated_at":"2025-03-01T10:11:12+07:00"});
+    RawValue::from_string(value.to_string()).expect("JSON")
+}
+
+struct Store {
+    db: DatabaseConnection,
+    context: Arc<PrepareContext>,
+    fast_path: bool,
+    pages: i64,
+}
+
+impl Store {
+    async fn new(backend: Backend, fast_path: bool) -> Store {
+        init();
+        let db = Database::connect(fresh_database(backend).await)
+            .await
+            .expect("database");
+        Migrator::up(&db, None).await.expect("migrations");
+        let context = Arc::new(PrepareContext {
+            transform: TransformContext {
+                today: chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+                catalogue: ProfessionCatalogue::national(),
+            },
+            indexer: NikIndexer::new(Secret::new("test-key")),
+        });
+        Store {
+            db,
+            context,
+            fast_path,
+            pages: 0,
+        }
+    }
+
+    /// Scans and prepares a page as the run does: the fast-path query, then the transform of the rest.
+    async fn prepare(&self, records: Vec<Box<RawValue>>) -> PreparedPage {
+        let scanned = scan_page(records);
+        let found = if self.fast_path {
+            bulk::find_unchanged(&self.db, scanned.probes())
+                .await
+                .expect("fast-path query")
+        } else {
+            Vec::new()
+        };
+        prepare_page(scanned, &found, self.context.clone())
+    }
+
+    async fn store(&mut self, page: PreparedPage, previous: Written) -> PageOutcome {
+        self.pages += 1;
+        let input = PageInput {
+            batch_id: uuid::Uuid::now_v7(),
+            page_no: self.pages,
+            now: chrono::Utc::now(),
+        };
+        store_page(&self.db, page, None, previous, input)
+            .await
+            .expect("page stored")
+    }
+
+    /// (STR number, street) of every stored worker.
+    async fn workers(&self) -> Vec<(String, Option<String>)> {
+        use entity::health_worker::{Column, Entity};
+        Entity::find()
+            .order_by_asc(Column::StrNumber)
+            .all(&self.db)
+            .await
+            .expect("workers")
+            .into_iter()
+            .map(|w| (w.str_number, w.address_line))
+            .collect()
+    }
+}
+
+const FIRST_STR: &str = "1234567887654321";
+const SECOND_STR: &str = "1234567887659999";
+
+/// What a user sees of a page: its counts, and the workers stored after it.
+type Seen = ((i64, i64, i64, i64), Vec<(String, Option<String>)>);
+
+async fn seen(store: &Store, outcome: &PageOutcome) -> Seen {
+    let c = &outcome.counts;
+    (
+        (c.inserted, c.updated, c.unchanged, c.rejected),
+        store.workers().await,
+    )
+}
+
+/// Page 2 holds a record matching the stored worker by NIK, name and place of birth under a new STR,
+/// then that worker's own, unchanged record: matching moves the worker to the new STR and back, which the
+/// fast path alone would not see.
+async fn a_record_of_the_page_reaches_a_worker_found_unchanged(backend: Backend) {
+    let mut results = Vec::new();
+    for fast_path in [false, true] {
+        let mut store = Store::new(backend, fast_path).await;
+        let first = store.prepare(vec![record(FIRST_STR, "Jl. Lama 1")]).await;
+        store.store(first, Written::default()).await;
+        let page = store
+            .prepare(vec![
+                record(SECOND_STR, "Jl. Baru 2"),
+                record(FIRST_STR, "Jl. Lama 1"),
+            ])
+            .await;
+        let outcome = store.store(page, Written::default()).await;
+        assert_eq!(outcome.fast_path, 0, "the page was decided whole");
+        results.push(seen(&store, &outcome).await);
+
+        // Alone in its page, the same record takes the fast path.
+        let again = store.prepare(vec![record(FIRST_STR, "Jl. Lama 1")]).await;
+        let outcome = store.store(again, Written::default()).await;
+        assert_eq!(outcome.counts.unchanged, 1);
+        assert_eq!(outcome.fast_path, i64::from(fast_path));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0].0, (0, 2, 0, 0), "{:?}", results[0]);
+}
+on_both_backends!(
+    a_record_of_the_page_reaches_a_worker_found_unchanged,
+    a_record_of_the_page_reaches_a_worker_found_unchanged
+);
+
+/// Page 3 is scanned while page 2 is written (as the run reads ahead): page 2 moves the worker to a new
+/// STR, so page 3's record, found unchanged before, changes it back.
+async fn the_page_before_changes_a_worker_found_unchanged(backend: Backend) {
+    let mut results = Vec::new();
+    for fast_path in [false, true] {
+        let mut store = Store::new(backend, fast_path).await;
+        let first = store.prepare(vec![record(FIRST_STR, "Jl. Lama 1")]).await;
+        store.store(first, Written::default()).await;
+        let third = store.prepare(vec![record(FIRST_STR, "Jl. Lama 1")]).await;
+        let second = store.prepare(vec![record(SECOND_STR, "Jl. Baru 2")]).await;
+        let written = store.store(second, Written::default()).await.written;
+        let outcome = store.store(third, written).await;
+        assert_eq!(outcome.fast_path, 0, "the fast path's answer was stale");
+        results.push(seen(&store, &outcome).await);
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(
+        results[0],
+        (
+            (0, 1, 0, 0),
+            vec![(FIRST_STR.to_string(), Some("Jl. Lama 1".to_string()))]
+        )
+    );
+}
+on_both_backends!(
+    the_page_before_changes_a_worker_found_unchanged,
+    the_page_before_changes_a_worker_found_unchanged
+);
