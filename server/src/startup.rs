@@ -56,6 +56,14 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // keeps their upper levels in memory at national scale (48 MB; the server stays within 150 MB).
         db.execute_unprepared("PRAGMA cache_size=-49152").await?;
         db.execute_unprepared("PRAGMA temp_store=MEMORY").await?;
+        // A page of 1 000 workers dirties about as many index pages (the NIK index takes keys in random
+        // order), so the default checkpoint every 1 000 WAL frames (4 MB) ran after nearly every page and
+        // wrote the same index pages back again and again: every 16 384 frames (64 MB) cut a 200 k load's
+        // time by a fifth. The WAL file is truncated back to that size after a checkpoint.
+        db.execute_unprepared("PRAGMA wal_autocheckpoint=16384")
+            .await?;
+        db.execute_unprepared("PRAGMA journal_size_limit=67108864")
+            .await?;
     }
     Ok(db)
 }

@@ -7,11 +7,9 @@
 use super::page_txn::{sqlx_err, PageTxn};
 use super::unchanged::Probe;
 use entity::{batch_issue, health_worker, str_history};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, IdenStatic, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait, Statement,
-    Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, QueryTrait, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -69,6 +67,32 @@ const WORKER_COLUMNS: [(&str, &str); 29] = [
     ("updated_at", "timestamptz"),
 ];
 const UPSERT_KEEPS: [&str; 3] = ["id", "created_at", "first_batch_id"];
+
+/// Calls `$callback!(args; fields)` with the `health_worker` model's fields in `WORKER_COLUMNS` order,
+/// for the statements that bind them one by one (checked against the columns in a test).
+macro_rules! with_worker_fields {
+    ($callback:ident ! ( $($args:tt)* )) => {
+        $callback!($($args)* ; id, str_number, nik_index, nik, nik_masked, name, name_norm, sex,
+            birth_place, birth_place_norm, birth_date, profession_code, profession_group, str_kind,
+            str_council, str_issued_on, str_valid_until, str_status, licences_json, address_line,
+            province_code, regency_code, content_hash, source_hash, upstream_updated_at,
+            first_batch_id, last_batch_id, created_at, updated_at)
+    };
+}
+
+/// Binds each field of the rows as one array (PostgreSQL `unnest`).
+macro_rules! bind_columns {
+    ($query:expr, $rows:expr ; $($field:ident),*) => {
+        $query $(.bind($rows.iter().map(|w| w.$field.clone()).collect::<Vec<_>>()))*
+    };
+}
+
+/// Binds the fields of one row, in order (a row of a multi-row `VALUES`).
+macro_rules! bind_row {
+    ($query:expr, $row:expr ; $($field:ident),*) => {
+        $query $(.bind($row.$field.clone()))*
+    };
+}
 
 const HISTORY_COLUMNS: [(&str, &str); 6] = [
     ("worker_id", "uuid"),
@@ -311,25 +335,45 @@ pub async fn write_workers(
             }
         }
         _ => {
-            use health_worker::Column as C;
-            let keep: Vec<C> = <C as sea_orm::Iterable>::iter()
-                .filter(|c| !UPSERT_KEEPS.contains(&c.as_str()))
-                .collect();
-            let models: Vec<health_worker::ActiveModel> = inserts
-                .into_iter()
-                .chain(updates)
-                .map(|m| m.into_active_model().reset_all())
-                .collect();
-            for chunk in models.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                let insert = health_worker::Entity::insert_many(chunk.to_vec()).on_conflict(
-                    OnConflict::column(C::Id)
-                        .update_columns(keep.clone())
-                        .to_owned(),
-                );
-                execute_query(txn, &insert).await?;
+            let conn = txn
+                .sqlite()
+                .ok_or_else(|| DbErr::Custom("no SQLite connection".into()))?;
+            for chunk in inserts.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                upsert_workers_sqlite(conn, chunk).await?;
+            }
+            for chunk in updates.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                upsert_workers_sqlite(conn, chunk).await?;
             }
         }
     }
+    Ok(())
+}
+
+/// Workers on SQLite: a multi-row upsert whose text depends only on the number of rows, so sqlx
+/// prepares it once per connection and each page only binds values (SQLite's parser and SeaORM's
+/// statement building were most of a page's time).
+async fn upsert_workers_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[health_worker::Model],
+) -> Result<(), DbErr> {
+    let names: Vec<&str> = WORKER_COLUMNS.iter().map(|(n, _)| *n).collect();
+    let row = format!("({})", vec!["?"; names.len()].join(", "));
+    let sets: Vec<String> = names
+        .iter()
+        .filter(|n| !UPSERT_KEEPS.contains(n))
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO health_worker ({}) VALUES {} ON CONFLICT (id) DO UPDATE SET {}",
+        names.join(", "),
+        vec![row; rows.len()].join(", "),
+        sets.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows {
+        query = with_worker_fields!(bind_row!(query, row));
+    }
+    query.execute(conn).await.map_err(sqlx_err)?;
     Ok(())
 }
 
@@ -349,44 +393,10 @@ async fn insert_new_workers(txn: &mut PageTxn, rows: &[health_worker::Model]) ->
         names.join(", "),
         params.join(", ")
     );
-    macro_rules! col {
-        ($f:ident) => {
-            rows.iter().map(|w| w.$f.clone()).collect::<Vec<_>>()
-        };
-    }
     let conn = txn
         .postgres()
         .ok_or_else(|| DbErr::Custom("typed arrays need PostgreSQL".into()))?;
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(col!(id))
-        .bind(col!(str_number))
-        .bind(col!(nik_index))
-        .bind(col!(nik))
-        .bind(col!(nik_masked))
-        .bind(col!(name))
-        .bind(col!(name_norm))
-        .bind(col!(sex))
-        .bind(col!(birth_place))
-        .bind(col!(birth_place_norm))
-        .bind(col!(birth_date))
-        .bind(col!(profession_code))
-        .bind(col!(profession_group))
-        .bind(col!(str_kind))
-        .bind(col!(str_council))
-        .bind(col!(str_issued_on))
-        .bind(col!(str_valid_until))
-        .bind(col!(str_status))
-        .bind(col!(licences_json))
-        .bind(col!(address_line))
-        .bind(col!(province_code))
-        .bind(col!(regency_code))
-        .bind(col!(content_hash))
-        .bind(col!(source_hash))
-        .bind(col!(upstream_updated_at))
-        .bind(col!(first_batch_id))
-        .bind(col!(last_batch_id))
-        .bind(col!(created_at))
-        .bind(col!(updated_at))
+    with_worker_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
         .execute(conn)
         .await
         .map_err(sqlx_err)?;
@@ -497,7 +507,7 @@ pub async fn insert_issues(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::Iterable;
+    use sea_orm::{IdenStatic, Iterable};
 
     #[test]
     fn column_lists_match_the_entities() {
@@ -508,6 +518,17 @@ mod tests {
             .filter(|c| *c != "id")
             .collect();
         assert_eq!(history, HISTORY_COLUMNS.map(|(n, _)| n).to_vec());
+    }
+
+    #[test]
+    fn bound_fields_are_the_columns_in_order() {
+        macro_rules! names {
+            (; $($field:ident),*) => { [$(stringify!($field)),*] };
+        }
+        assert_eq!(
+            with_worker_fields!(names!()),
+            WORKER_COLUMNS.map(|(n, _)| n)
+        );
     }
 
     #[test]

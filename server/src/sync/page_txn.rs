@@ -1,92 +1,113 @@
-//! The transaction a page is stored in. On PostgreSQL it is sqlx's own transaction on a pooled
-//! connection, because SeaORM's transaction does not expose the connection and the bulk insert of new
-//! workers binds typed arrays, which SeaORM's values cannot express. Every other statement is a
-//! SeaORM/sea-query `Statement`, run the same way on either backend.
+//! The transaction a page is stored in: sqlx's own, on a pooled connection of either backend, because
+//! SeaORM's transaction does not expose the connection, and the bulk writes bind values the way SeaORM's
+//! statements cannot (typed arrays on PostgreSQL, cached multi-row statements on SQLite). Every other
+//! statement is a SeaORM/sea-query `Statement`, run the same way on either backend.
 
 use sea_orm::sea_query::Values;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult,
-    RuntimeErr, Statement, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 use std::sync::Arc;
 
 pub enum PageTxn {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    Other(DatabaseTransaction),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
 pub fn sqlx_err(err: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
 }
 
-fn sqlx_query(stmt: &Statement) -> sqlx::query::Query<'_, sqlx::Postgres, SqlxValues> {
-    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
-    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+fn values(stmt: &Statement) -> SqlxValues {
+    SqlxValues(stmt.values.clone().unwrap_or(Values(Vec::new())))
 }
 
 impl PageTxn {
     pub async fn begin(db: &DatabaseConnection) -> Result<PageTxn, DbErr> {
         match db.get_database_backend() {
-            DbBackend::Postgres => {
-                let txn = db
-                    .get_postgres_connection_pool()
+            DbBackend::Postgres => Ok(PageTxn::Postgres(
+                db.get_postgres_connection_pool()
                     .begin()
                     .await
-                    .map_err(sqlx_err)?;
-                Ok(PageTxn::Postgres(txn))
-            }
-            _ => Ok(PageTxn::Other(db.begin().await?)),
+                    .map_err(sqlx_err)?,
+            )),
+            DbBackend::Sqlite => Ok(PageTxn::Sqlite(
+                db.get_sqlite_connection_pool()
+                    .begin()
+                    .await
+                    .map_err(sqlx_err)?,
+            )),
+            other => Err(DbErr::Custom(format!(
+                "{other:?} is not supported: use PostgreSQL or SQLite"
+            ))),
         }
     }
 
     pub fn backend(&self) -> DbBackend {
         match self {
             PageTxn::Postgres(_) => DbBackend::Postgres,
-            PageTxn::Other(txn) => txn.get_database_backend(),
+            PageTxn::Sqlite(_) => DbBackend::Sqlite,
         }
     }
 
     pub async fn execute(&mut self, stmt: Statement) -> Result<(), DbErr> {
+        let sql = sqlx::AssertSqlSafe(stmt.sql.as_str());
         match self {
             PageTxn::Postgres(txn) => {
-                sqlx_query(&stmt)
+                sqlx::query_with(sql, values(&stmt))
                     .execute(&mut **txn)
                     .await
                     .map_err(sqlx_err)?;
             }
-            PageTxn::Other(txn) => {
-                txn.execute_raw(stmt).await?;
+            PageTxn::Sqlite(txn) => {
+                sqlx::query_with(sql, values(&stmt))
+                    .execute(&mut **txn)
+                    .await
+                    .map_err(sqlx_err)?;
             }
         }
         Ok(())
     }
 
     pub async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self {
-            PageTxn::Postgres(txn) => Ok(sqlx_query(&stmt)
+        let sql = sqlx::AssertSqlSafe(stmt.sql.as_str());
+        Ok(match self {
+            PageTxn::Postgres(txn) => sqlx::query_with(sql, values(&stmt))
                 .fetch_all(&mut **txn)
                 .await
                 .map_err(sqlx_err)?
                 .into_iter()
                 .map(QueryResult::from)
-                .collect()),
-            PageTxn::Other(txn) => txn.query_all_raw(stmt).await,
-        }
+                .collect(),
+            PageTxn::Sqlite(txn) => sqlx::query_with(sql, values(&stmt))
+                .fetch_all(&mut **txn)
+                .await
+                .map_err(sqlx_err)?
+                .into_iter()
+                .map(QueryResult::from)
+                .collect(),
+        })
     }
 
     /// The PostgreSQL connection of the transaction, for statements with sqlx's own typed parameters.
     pub fn postgres(&mut self) -> Option<&mut sqlx::PgConnection> {
         match self {
             PageTxn::Postgres(txn) => Some(&mut **txn),
-            PageTxn::Other(_) => None,
+            PageTxn::Sqlite(_) => None,
+        }
+    }
+
+    /// The SQLite connection of the transaction, for statements bound with sqlx directly.
+    pub fn sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
+        match self {
+            PageTxn::Sqlite(txn) => Some(&mut **txn),
+            PageTxn::Postgres(_) => None,
         }
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
         match self {
             PageTxn::Postgres(txn) => txn.commit().await.map_err(sqlx_err),
-            PageTxn::Other(txn) => txn.commit().await,
+            PageTxn::Sqlite(txn) => txn.commit().await.map_err(sqlx_err),
         }
     }
 }
