@@ -75,14 +75,16 @@ impl Store {
         prepare_page(scanned, &found, self.context.clone())
     }
 
-    async fn store(&mut self, page: PreparedPage, previous: Written) -> PageOutcome {
+    /// Stores a page whose reads were made while `previous` was being written (as the run reads ahead).
+    async fn store(&mut self, mut page: PreparedPage, previous: Written) -> PageOutcome {
         self.pages += 1;
+        page.revalidate(None, Some(vec![&previous]));
         let input = PageInput {
             batch_id: uuid::Uuid::now_v7(),
             page_no: self.pages,
             now: chrono::Utc::now(),
         };
-        store_page(&self.db, page, None, previous, input)
+        store_page(&self.db, page, None, input)
             .await
             .expect("page stored")
     }

@@ -421,21 +421,6 @@ fn update_from_json() -> String {
     )
 }
 
-/// A page's commit need not wait for its WAL to reach disk (PostgreSQL): a page lost in a crash takes
-/// its batch counters and checkpoint with it (same transaction), the watermark moves only in the batch's
-/// final, synchronous commit, and that commit's flush makes every earlier page durable. A crash costs a
-/// re-fetch, never a lost or double-counted record.
-pub async fn relax_page_commit(txn: &mut PageTxn) -> Result<(), DbErr> {
-    if txn.backend() == DbBackend::Postgres {
-        txn.execute(Statement::from_string(
-            DbBackend::Postgres,
-            "SET LOCAL synchronous_commit = off",
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
 /// Refreshes the planner's statistics of `health_worker` (PostgreSQL). Called as a bulk load grows the
 /// table: statistics from when it was small would turn the per-page lookups into table scans, and
 /// autovacuum comes too late within one run. Only the lookup keys: the other columns' statistics serve

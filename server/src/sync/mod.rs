@@ -7,6 +7,7 @@ pub mod identity;
 pub mod lease;
 pub mod matching;
 pub mod page_txn;
+pub mod read_ahead;
 pub mod run;
 pub mod scheduler;
 pub mod service;

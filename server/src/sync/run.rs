@@ -5,10 +5,8 @@ use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd};
 use super::bulk;
 use super::identity::NikIndexer;
 use super::lease;
-use super::store::{
-    look_ahead, prepare_page, scan_page, store_page, LookedUp, PageInput, PrepareContext,
-    PreparedPage, ScannedPage, Written,
-};
+use super::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
+use super::store::{store_page, PageInput, PrepareContext};
 use super::transform::TransformContext;
 use crate::config::Settings;
 use crate::domain::ProfessionCatalogue;
@@ -21,9 +19,10 @@ use futures_util::future::{self, Either};
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
 };
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -95,17 +94,15 @@ const ANALYZE_FIRST_AT: i64 = 10_000;
 /// Pages fetched ahead of the one being stored (bounded, so memory does not grow with the data).
 const PIPELINE_DEPTH: usize = 2;
 
-/// A fetched page whose records are being scanned on the blocking pool.
-struct FetchedPage {
-    total_pages: Option<u64>,
-    scanned: tokio::task::JoinHandle<ScannedPage>,
-}
+/// A fetched page being made ready, in a task of its own (`read_ahead`).
+type PageTask = tokio::task::JoinHandle<Result<ReadyPage, String>>;
 
-/// Three stages that overlap: fetching (the upstream), preparing (CPU, off this thread), storing (the
-/// database, in page order).
+/// Three stages that overlap: fetching (the upstream), making pages ready (CPU off this thread, reads
+/// ahead), storing (the database, in page order).
 async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
-    let fetcher = actix_rt::spawn(fetch_pages(ctx.clone(), plan.clone(), pages_tx));
+    let progress = Rc::new(Progress::default());
+    progress.fast_path.set(ctx.settings.unchanged_fast_path);
     let prepare = Arc::new(PrepareContext {
         transform: TransformContext {
             today: plan
@@ -116,7 +113,14 @@ async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
         },
         indexer: ctx.indexer.clone(),
     });
-    let end = store_pages(ctx, plan, &prepare, &mut pages_rx).await;
+    let fetcher = actix_rt::spawn(fetch_pages(
+        ctx.clone(),
+        plan.clone(),
+        prepare,
+        progress.clone(),
+        pages_tx,
+    ));
+    let end = store_pages(ctx, plan, &progress, &mut pages_rx).await;
     // Stop fetching ahead once storing has stopped (cancel, failure).
     fetcher.abort();
     end
@@ -125,7 +129,9 @@ async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
 async fn fetch_pages(
     ctx: RunContext,
     plan: RunPlan,
-    pages: tokio::sync::mpsc::Sender<Result<FetchedPage, String>>,
+    prepare: Arc<PrepareContext>,
+    progress: Rc<Progress>,
+    pages: tokio::sync::mpsc::Sender<Result<PageTask, String>>,
 ) {
     let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
     let concurrency = ctx.settings.regnakes.concurrency;
@@ -157,16 +163,15 @@ async fn fetch_pages(
                 }
             };
             let short_page = (page.records.len() as u64) < page_size;
-            let (records, total_pages) = (page.records, page.total_page);
-            let scanned = tokio::task::spawn_blocking(move || scan_page(records));
-            if pages
-                .send(Ok(FetchedPage {
-                    total_pages,
-                    scanned,
-                }))
-                .await
-                .is_err()
-            {
+            let task = actix_rt::spawn(ready_page(
+                ctx.clone(),
+                prepare.clone(),
+                progress.clone(),
+                page.records,
+                page.total_page,
+                batch_page,
+            ));
+            if pages.send(Ok(task)).await.is_err() {
                 return;
             }
             if known_total.is_none() && short_page {
@@ -176,88 +181,36 @@ async fn fetch_pages(
     }
 }
 
-/// A prepared page, with the stored workers its records may match when they could be read ahead.
-struct ReadyPage {
-    prepared: PreparedPage,
-    total_pages: Option<u64>,
-    looked_up: Option<LookedUp>,
-}
-
-/// The next page from the fetcher, prepared: records the store holds byte for byte are found with one
-/// query (when `fast_path`), the rest transformed on the blocking pool. On PostgreSQL the lookup of their
-/// stored workers is read ahead too. All of it runs while the page before is written; `store_page` checks
-/// that what was read still holds.
+/// The next page, ready to store, in page order.
 async fn next_page(
-    ctx: &RunContext,
-    prepare: &Arc<PrepareContext>,
-    pages: &mut tokio::sync::mpsc::Receiver<Result<FetchedPage, String>>,
-    page_no: i64,
-    fast_path: bool,
+    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, String>>,
 ) -> Option<Result<ReadyPage, String>> {
-    let fetched = match pages.recv().await? {
-        Ok(fetched) => fetched,
-        Err(error) => return Some(Err(error)),
-    };
-    let failed = |err: tokio::task::JoinError| {
-        tracing::error!(error = %err, page = page_no, "preparing a page failed");
-        Some(Err(format!("page {page_no}: preparing the records failed")))
-    };
-    let scanned = match fetched.scanned.await {
-        Ok(scanned) => scanned,
-        Err(err) => return failed(err),
-    };
-    let found = if fast_path {
-        bulk::find_unchanged(&ctx.db, scanned.probes())
+    Some(match pages.recv().await? {
+        Ok(task) => task
             .await
-            .unwrap_or_else(|err| {
-                tracing::warn!(error = %err, page = page_no, "finding unchanged records failed; the page takes the full path");
-                Vec::new()
-            })
-    } else {
-        Vec::new()
-    };
-    let context = prepare.clone();
-    let prepared =
-        match tokio::task::spawn_blocking(move || prepare_page(scanned, &found, context)).await {
-            Ok(prepared) => prepared,
-            Err(err) => return failed(err),
-        };
-    let looked_up = if ctx.db.get_database_backend() == DbBackend::Postgres {
-        match look_ahead(&ctx.db, &prepared).await {
-            Ok(looked_up) => Some(looked_up),
-            Err(err) => {
-                tracing::warn!(error = %err, page = page_no, "reading ahead failed; the page's transaction looks up instead");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    Some(Ok(ReadyPage {
-        prepared,
-        total_pages: fetched.total_pages,
-        looked_up,
-    }))
+            .unwrap_or_else(|err| Err(format!("preparing a page failed: {err}"))),
+        Err(error) => Err(error),
+    })
 }
 
 async fn store_pages(
     ctx: &RunContext,
     plan: &RunPlan,
-    prepare: &Arc<PrepareContext>,
-    pages: &mut tokio::sync::mpsc::Receiver<Result<FetchedPage, String>>,
+    progress: &Progress,
+    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, String>>,
 ) -> RunEnd {
     let mut batch_page: i64 = 0;
     let mut inserted: i64 = 0;
     let mut analyze_at: i64 = ANALYZE_FIRST_AT;
     let mut analyzing: Option<tokio::task::JoinHandle<()>> = None;
-    let mut previous_written = Written::default();
-    let mut fast_path = ctx.settings.unchanged_fast_path;
-    let mut next = next_page(ctx, prepare, pages, 1, fast_path).await;
+    let mut recent = RecentWrites::default();
+    let mut next = next_page(pages).await;
     loop {
         let ReadyPage {
-            prepared,
+            mut prepared,
             total_pages,
             looked_up,
+            read_after,
         } = match next {
             None => return RunEnd::Completed,
             Some(Err(error)) => return RunEnd::Failed(error),
@@ -278,11 +231,11 @@ async fn store_pages(
             page_no: batch_page,
             now: Utc::now(),
         };
-        // Page n is stored while page n+1 is received and read ahead; a failed or cancelled page does
-        // not wait for the next one.
-        let previous = std::mem::take(&mut previous_written);
-        let store = store_page(&ctx.db, prepared, looked_up, previous, input);
-        let following = next_page(ctx, prepare, pages, batch_page + 1, fast_path);
+        let looked_up = prepared.revalidate(looked_up, recent.since(read_after, batch_page));
+        // Page n is stored while the next pages are made ready; a failed or cancelled page does not
+        // wait for the next one.
+        let store = store_page(&ctx.db, prepared, looked_up, input);
+        let following = next_page(pages);
         futures_util::pin_mut!(store, following);
         let (stored, following) = match future::select(store, following).await {
             Either::Left((stored, following)) => match stored {
@@ -323,10 +276,11 @@ async fn store_pages(
         if outcome.cancel_requested {
             return RunEnd::Cancelled;
         }
-        previous_written = outcome.written;
-        // While pages find unchanged records, the next ones try the fast path; a first load, which
-        // finds none, does not spend a query per page on it.
-        fast_path = ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0;
+        progress.committed.set(batch_page);
+        progress
+            .fast_path
+            .set(ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0);
+        recent.push(batch_page, outcome.written);
         next = following.flatten();
     }
 }

@@ -20,7 +20,7 @@ use entity::{batch, batch_issue, health_worker};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait,
 };
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -171,6 +171,27 @@ impl PreparedPage {
         })
     }
 
+    /// Applies what the pages committed since this page's reads wrote (`since`; `None` when they are no
+    /// longer all known): returns the read-ahead lookup if it still holds, and sends records found
+    /// unchanged that may no longer be through the full path.
+    pub fn revalidate(
+        &mut self,
+        looked_up: Option<LookedUp>,
+        since: Option<Vec<&Written>>,
+    ) -> Option<LookedUp> {
+        let Some(since) = since else {
+            self.transform_skipped();
+            return None;
+        };
+        let mut looked_up =
+            looked_up.filter(|l| since.iter().all(|w| l.still_valid_after(self, w)));
+        if !since.iter().all(|w| self.skipped_still_valid_after(w)) {
+            self.transform_skipped();
+            looked_up = None;
+        }
+        looked_up
+    }
+
     /// Whether the stored workers loaded for the page's other records include one found unchanged: a
     /// record of the page may then change it, and matching must see the page whole.
     fn reaches_skipped(&self, stored: &[bulk::LookupRow]) -> bool {
@@ -241,25 +262,16 @@ impl LookedUp {
     }
 }
 
-/// Stores a page in one transaction. `looked_up`, when given, was read ahead while `previous` (the page
-/// before) was being written; it replaces the lookup in the transaction if it still holds, as does the
-/// fast path's answer (otherwise those records take the full path).
+/// Stores a page in one transaction. `looked_up`, when given, replaces the lookup in the transaction:
+/// `PreparedPage::revalidate` has checked it still holds.
 pub async fn store_page(
     db: &DatabaseConnection,
     mut page: PreparedPage,
     looked_up: Option<LookedUp>,
-    previous: Written,
     input: PageInput,
 ) -> Result<PageOutcome, DbErr> {
     let started = std::time::Instant::now();
-    let mut looked_up = looked_up.filter(|l| l.still_valid_after(&page, &previous));
-    if !page.skipped_still_valid_after(&previous) {
-        page.transform_skipped();
-        looked_up = None;
-    }
-
     let mut txn = PageTxn::begin(db).await?;
-    bulk::relax_page_commit(&mut txn).await?;
     let mut stored = match looked_up {
         Some(ahead) => ahead.rows,
         None => bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?,
@@ -565,14 +577,10 @@ async fn add_counts(
     if let Some(at) = outcome.last_updated_at {
         update = update.col_expr(B::Checkpoint, Expr::value(at));
     }
-    let backend = txn.backend();
-    txn.execute(update.filter(B::Id.eq(input.batch_id)).build(backend))
-        .await?;
-    let cancel = batch::Entity::find_by_id(input.batch_id)
-        .select_only()
-        .column(B::CancelRequested)
-        .build(backend);
-    match txn.query_all(cancel).await?.first() {
+    // The cancel flag comes back with the update: one round trip.
+    let mut update = update.filter(B::Id.eq(input.batch_id)).into_query();
+    update.returning_col(B::CancelRequested);
+    match txn.query_all(txn.backend().build(&update)).await?.first() {
         Some(row) => row.try_get_by_index::<bool>(0),
         None => Ok(false),
     }
