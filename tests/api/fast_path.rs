@@ -64,7 +64,7 @@ impl Store {
 
     /// Scans and prepares a page as the run does: the fast-path query, then the transform of the rest.
     async fn prepare(&self, records: Vec<Box<RawValue>>) -> PreparedPage {
-        let scanned = scan_page(records);
+        let scanned = scan_page(records, self.fast_path);
         let found = if self.fast_path {
             bulk::find_unchanged(&self.db, scanned.probes())
                 .await

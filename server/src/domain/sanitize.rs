@@ -3,6 +3,23 @@
 /// Returns the text with control characters removed, runs of whitespace collapsed to one space, and the
 /// ends trimmed. Borrow-friendly: callers keep the original for the raw audit copy.
 pub fn clean_text(raw: &str) -> String {
+    if is_clean_ascii(raw) {
+        return raw.to_string();
+    }
+    clean_text_char_by_char(raw)
+}
+
+/// Printable ASCII with single inner spaces and none at either end is already clean: most upstream text
+/// is, and checking bytes costs far less than rebuilding it character by character.
+fn is_clean_ascii(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && bytes.iter().all(|b| (b' '..=b'~').contains(b))
+        && !bytes.windows(2).any(|pair| pair == b"  ")
+}
+
+fn clean_text_char_by_char(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     for ch in raw.chars() {
@@ -56,9 +73,20 @@ mod tests {
             ("", ""),
             ("   ", ""),
             ("Siti Aminah, S.Kep., Ners", "Siti Aminah, S.Kep., Ners"),
+            (" Garut", "Garut"),
+            ("Garut ", "Garut"),
+            ("Siti  Aminah", "Siti Aminah"),
+            ("Siti\u{7f}Aminah", "SitiAminah"),
+            (
+                "Jl. Veteran No. 178 (RT 01/RW 02)",
+                "Jl. Veteran No. 178 (RT 01/RW 02)",
+            ),
+            ("Sukaraja ~ Cibeureum", "Sukaraja ~ Cibeureum"),
         ];
         for (input, expected) in cases {
             assert_eq!(clean_text(input), expected, "input {input:?}");
+            // The ASCII shortcut, where it applies, agrees with the general rule.
+            assert_eq!(clean_text_char_by_char(input), expected, "input {input:?}");
         }
     }
 

@@ -210,7 +210,7 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
             )
             .build(backend),
     };
-    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let mut seen = foldhash::HashSet::with_capacity_and_hasher(keys.len(), Default::default());
     let mut rows = Vec::with_capacity(keys.len());
     for result in txn.query_all(stmt).await? {
         let row = LookupRow::from_query_result(&result, "")?;
@@ -254,7 +254,7 @@ pub async fn find_unchanged<C: ConnectionTrait>(
         }
         backend => {
             use health_worker::Column as C;
-            let by_str: std::collections::HashMap<&str, &Probe> =
+            let by_str: foldhash::HashMap<&str, &Probe> =
                 probes.iter().map(|p| (p.str_number.as_str(), p)).collect();
             let stmt = health_worker::Entity::find()
                 .select_only()

@@ -5,7 +5,9 @@
 
 use super::transform::Rejection;
 use crate::domain::RejectReason;
-use std::collections::HashMap;
+// foldhash: the page's keys are hashed several times per record, and SipHash's resistance to chosen
+// keys buys nothing for one page's worth of upstream data.
+use foldhash::HashMap;
 use uuid::Uuid;
 
 /// What matching needs of a stored worker: its keys and content hash, nothing personal in clear.
@@ -256,7 +258,7 @@ mod tests {
             .map(|(k, w)| (w.id, k.0))
             .collect();
         let mut view = MatchView::new(stored_workers);
-        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let mut counts: HashMap<&str, usize> = HashMap::default();
         for (keys, _) in page {
             *counts.entry(keys.0).or_default() += 1;
         }

@@ -48,11 +48,12 @@ pub async fn ready_page(
         tracing::error!(error = %err, page = page_no, "preparing a page failed");
         format!("page {page_no}: preparing the records failed")
     };
-    let scanned = tokio::task::spawn_blocking(move || scan_page(records))
+    let fast_path = progress.fast_path.get();
+    let scanned = tokio::task::spawn_blocking(move || scan_page(records, fast_path))
         .await
         .map_err(failed)?;
     let read_after = progress.committed.get();
-    let found = if progress.fast_path.get() {
+    let found = if fast_path {
         bulk::find_unchanged(&ctx.db, scanned.probes())
             .await
             .unwrap_or_else(|err| {

@@ -17,13 +17,14 @@ use crate::domain::nik::mask;
 use crate::domain::RejectReason;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{batch, batch_issue, health_worker};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait,
 };
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -86,8 +87,13 @@ struct StrState {
     valid_until: Option<NaiveDate>,
 }
 
-pub fn scan_page(records: Vec<Box<RawValue>>) -> ScannedPage {
-    let probes = unchanged::probes(&records);
+/// Finds the records that may take the fast path; `fast_path` off (a first load) skips even that.
+pub fn scan_page(records: Vec<Box<RawValue>>, fast_path: bool) -> ScannedPage {
+    let probes = if fast_path {
+        unchanged::probes(&records)
+    } else {
+        Vec::new()
+    };
     ScannedPage { records, probes }
 }
 
@@ -105,7 +111,7 @@ pub fn prepare_page(
     context: Arc<PrepareContext>,
 ) -> PreparedPage {
     let ScannedPage { records, probes } = scanned;
-    let skipped = unchanged::skipped(probes, found);
+    let (skipped, hashes) = unchanged::skipped(probes, found, records.len());
     let mut page = PreparedPage {
         valid: Vec::with_capacity(records.len() - skipped.len()),
         rejections: Vec::new(),
@@ -116,16 +122,17 @@ pub fn prepare_page(
         context,
     };
     let skipped_at: HashSet<usize> = page.skipped.iter().map(|s| s.position).collect();
-    for position in 0..page.records.len() {
+    for (position, hash) in hashes.into_iter().enumerate() {
         if !skipped_at.contains(&position) {
-            page.prepare_record(position);
+            page.prepare_record(position, hash);
         }
     }
     page
 }
 
 impl PreparedPage {
-    fn prepare_record(&mut self, position: usize) {
+    /// Transforms one record; `source_hash` when the scan already computed it.
+    fn prepare_record(&mut self, position: usize, source_hash: Option<String>) {
         let raw = self.records[position].get();
         let transformed = transform(raw, &self.context.transform);
         if let Some(number) = transformed.str_number() {
@@ -142,7 +149,7 @@ impl PreparedPage {
                     candidate,
                     nik,
                     hash,
-                    source_hash: unchanged::source_hash(raw),
+                    source_hash: source_hash.unwrap_or_else(|| unchanged::source_hash(raw)),
                     position,
                 });
             }
@@ -157,7 +164,7 @@ impl PreparedPage {
     /// lookup, matching), in page order.
     fn transform_skipped(&mut self) {
         for skipped in std::mem::take(&mut self.skipped) {
-            self.prepare_record(skipped.position);
+            self.prepare_record(skipped.position, None);
         }
         self.valid.sort_by_key(|p| p.position);
         self.rejections.sort_by_key(|r| r.0);

@@ -12,11 +12,11 @@
 use crate::domain::sanitize::clean_text;
 use crate::domain::StrNumber;
 use chrono::{DateTime, Utc};
+use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Part of every source hash: a release may transform the same bytes differently, so its first re-sync
@@ -100,21 +100,29 @@ pub struct Skipped {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Joins the probes to what the store answered: (position, worker id) of each probe whose STR holder
-/// carries the probe's hash.
-pub fn skipped(probes: Vec<Probe>, found: &[(usize, Uuid)]) -> Vec<Skipped> {
+/// Joins the probes to what the store answered ((position, worker id) of each probe whose STR holder
+/// carries the probe's hash): the records skipped, and the source hashes of the others by position,
+/// so the full path need not hash them again.
+pub fn skipped(
+    probes: Vec<Probe>,
+    found: &[(usize, Uuid)],
+    records: usize,
+) -> (Vec<Skipped>, Vec<Option<String>>) {
     let ids: HashMap<usize, Uuid> = found.iter().copied().collect();
-    probes
-        .into_iter()
-        .filter_map(|p| {
-            ids.get(&p.position).map(|&worker_id| Skipped {
+    let mut hashes = vec![None; records];
+    let mut skipped = Vec::with_capacity(found.len());
+    for p in probes {
+        match ids.get(&p.position) {
+            Some(&worker_id) => skipped.push(Skipped {
                 position: p.position,
                 worker_id,
                 str_number: p.str_number,
                 updated_at: p.updated_at,
-            })
-        })
-        .collect()
+            }),
+            None => hashes[p.position] = Some(p.source_hash),
+        }
+    }
+    (skipped, hashes)
 }
 
 #[cfg(test)]
