@@ -10,8 +10,8 @@ use regnakes_sync::domain::ProfessionCatalogue;
 use regnakes_sync::sync::bulk;
 use regnakes_sync::sync::identity::NikIndexer;
 use regnakes_sync::sync::store::{
-    prepare_page, scan_page, store_page, PageInput, PageOutcome, PrepareContext, PreparedPage,
-    Written,
+    prepare_page, scan_page, store_page, Handoff, PageInput, PageOutcome, PrepareContext,
+    PreparedPage, Written,
 };
 use regnakes_sync::sync::transform::TransformContext;
 use sea_orm::{Database, DatabaseConnection, EntityTrait, QueryOrder};
@@ -84,7 +84,7 @@ impl Store {
             page_no: self.pages,
             now: chrono::Utc::now(),
         };
-        store_page(&self.db, page, None, input)
+        store_page(&self.db, page, None, input, Handoff::alone())
             .await
             .expect("page stored")
     }

@@ -6,7 +6,7 @@ use super::bulk;
 use super::identity::NikIndexer;
 use super::lease;
 use super::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
-use super::store::{store_page, PageInput, PrepareContext};
+use super::store::{store_page, Handoff, PageInput, PageOutcome, PrepareContext, Written};
 use super::transform::TransformContext;
 use crate::config::Settings;
 use crate::domain::ProfessionCatalogue;
@@ -25,6 +25,7 @@ use sea_orm::{
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::oneshot;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -193,27 +194,150 @@ async fn next_page(
     })
 }
 
+/// A page being stored in a task of its own.
+struct Storing {
+    page: i64,
+    task: tokio::task::JoinHandle<Result<PageOutcome, DbErr>>,
+    /// What it writes, once decided.
+    decided: Option<oneshot::Receiver<Written>>,
+    /// Its commit, for the page after it.
+    committed: Option<oneshot::Receiver<bool>>,
+}
+
+/// What the store loop keeps between pages.
+struct StoreState<'a> {
+    ctx: &'a RunContext,
+    progress: &'a Progress,
+    recent: RecentWrites,
+    inserted: i64,
+    analyze_at: i64,
+    analyzing: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl StoreState<'_> {
+    /// Takes a stored page's outcome in: metrics, statistics, what it wrote. A failed or cancelled page
+    /// ends the run.
+    fn page_done(
+        &mut self,
+        page: i64,
+        joined: Result<Result<PageOutcome, DbErr>, tokio::task::JoinError>,
+    ) -> Result<(), RunEnd> {
+        let outcome = match joined {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, page, "storing a page failed; the page was rolled back");
+                return Err(RunEnd::Failed(format!(
+                    "page {page}: storing failed: {err}"
+                )));
+            }
+            Err(err) => {
+                tracing::error!(error = %err, page, "storing a page stopped");
+                return Err(RunEnd::Failed(format!(
+                    "page {page}: storing stopped: {err}"
+                )));
+            }
+        };
+        let ctx = self.ctx;
+        record_page_metrics(&ctx.metrics, &outcome);
+        self.inserted += outcome.counts.inserted;
+        if self.inserted >= self.analyze_at
+            && self.analyzing.as_ref().is_none_or(|a| a.is_finished())
+        {
+            self.analyze_at *= 2;
+            // On its own pooled connection, beside the pages: at a million rows it takes about a
+            // second, which the run need not wait for.
+            let db = ctx.db.clone();
+            self.analyzing = Some(actix_rt::spawn(async move {
+                if let Err(err) = bulk::refresh_statistics(&db).await {
+                    tracing::warn!(error = %err, "refreshing planner statistics failed");
+                }
+            }));
+        }
+        tracing::info!(
+            page,
+            received = outcome.counts.received,
+            inserted = outcome.counts.inserted,
+            updated = outcome.counts.updated,
+            unchanged = outcome.counts.unchanged,
+            rejected = outcome.counts.rejected,
+            "page stored"
+        );
+        if outcome.cancel_requested {
+            return Err(RunEnd::Cancelled);
+        }
+        self.progress.committed.set(page);
+        self.progress
+            .fast_path
+            .set(ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0);
+        self.recent.push(page, outcome.written);
+        Ok(())
+    }
+
+    /// Waits for the page in flight to finish and takes its outcome in.
+    async fn finish(&mut self, storing: Storing) -> Result<(), RunEnd> {
+        let joined = storing.task.await;
+        self.page_done(storing.page, joined)
+    }
+}
+
+/// Stores pages in order. Page n+1 is decided and written while page n is still being written, once
+/// page n has decided (its reads are checked against what page n writes), and commits after it.
 async fn store_pages(
     ctx: &RunContext,
     plan: &RunPlan,
     progress: &Progress,
     pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, String>>,
 ) -> RunEnd {
+    let mut state = StoreState {
+        ctx,
+        progress,
+        recent: RecentWrites::default(),
+        inserted: 0,
+        analyze_at: ANALYZE_FIRST_AT,
+        analyzing: None,
+    };
     let mut batch_page: i64 = 0;
-    let mut inserted: i64 = 0;
-    let mut analyze_at: i64 = ANALYZE_FIRST_AT;
-    let mut analyzing: Option<tokio::task::JoinHandle<()>> = None;
-    let mut recent = RecentWrites::default();
-    let mut next = next_page(pages).await;
+    let mut in_flight: Option<Storing> = None;
     loop {
+        // The next page, while the one in flight is stored; if that one ends first, its outcome is
+        // taken in at once (a failure or cancel does not wait for the next page).
+        let next = {
+            let following = next_page(pages);
+            futures_util::pin_mut!(following);
+            match in_flight.take() {
+                None => following.await,
+                Some(mut storing) => match future::select(following, &mut storing.task).await {
+                    Either::Left((next, _)) => {
+                        in_flight = Some(storing);
+                        next
+                    }
+                    Either::Right((joined, following)) => {
+                        if let Err(end) = state.page_done(storing.page, joined) {
+                            return end;
+                        }
+                        following.await
+                    }
+                },
+            }
+        };
         let ReadyPage {
             mut prepared,
             total_pages,
             looked_up,
             read_after,
         } = match next {
-            None => return RunEnd::Completed,
-            Some(Err(error)) => return RunEnd::Failed(error),
+            None | Some(Err(_)) => {
+                // The page in flight is whole and valid: let it commit before the run ends.
+                if let Some(storing) = in_flight.take() {
+                    if let Err(end) = state.finish(storing).await {
+                        return end;
+                    }
+                }
+                return match next {
+                    Some(Err(error)) => RunEnd::Failed(error),
+                    _ => RunEnd::Completed,
+                };
+            }
             Some(Ok(ready)) => ready,
         };
         batch_page += 1;
@@ -226,62 +350,62 @@ async fn store_pages(
                     .await;
             }
         }
+
+        // This page's reads are checked against the pages committed since, and the one in flight.
+        let mut after = None;
+        let mut in_flight_writes = None;
+        if let Some(storing) = in_flight.as_mut() {
+            match storing.decided.take().expect("decided once").await {
+                Ok(written) => {
+                    in_flight_writes = Some(written);
+                    after = storing.committed.take();
+                }
+                // It stopped before deciding: its outcome tells why.
+                Err(_) => {
+                    let storing = in_flight.take().expect("in flight");
+                    if let Err(end) = state.finish(storing).await {
+                        return end;
+                    }
+                }
+            }
+        }
+        let since = state.recent.since(read_after, batch_page).map(|mut since| {
+            since.extend(in_flight_writes.as_ref());
+            since
+        });
+        let looked_up = prepared.revalidate(looked_up, since);
+
+        let (decided_tx, decided_rx) = oneshot::channel();
+        let (committed_tx, committed_rx) = oneshot::channel();
+        let handoff = Handoff {
+            after,
+            decided: decided_tx,
+            committed: committed_tx,
+        };
         let input = PageInput {
             batch_id: plan.batch_id,
             page_no: batch_page,
             now: Utc::now(),
         };
-        let looked_up = prepared.revalidate(looked_up, recent.since(read_after, batch_page));
-        // Page n is stored while the next pages are made ready; a failed or cancelled page does not
-        // wait for the next one.
-        let store = store_page(&ctx.db, prepared, looked_up, input);
-        let following = next_page(pages);
-        futures_util::pin_mut!(store, following);
-        let (stored, following) = match future::select(store, following).await {
-            Either::Left((stored, following)) => match stored {
-                Ok(outcome) if !outcome.cancel_requested => (Ok(outcome), Some(following.await)),
-                other => (other, None),
-            },
-            Either::Right((following, store)) => (store.await, Some(following)),
-        };
-        let outcome = match stored {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                tracing::error!(error = %err, page = batch_page, "storing a page failed; the page was rolled back");
-                return RunEnd::Failed(format!("page {batch_page}: storing failed: {err}"));
+        let db = ctx.db.clone();
+        let task =
+            actix_rt::spawn(
+                async move { store_page(&db, prepared, looked_up, input, handoff).await },
+            );
+        // The page before finishes (its commit lets this one commit) before the next page is taken.
+        if let Some(storing) = in_flight.take() {
+            if let Err(end) = state.finish(storing).await {
+                // This page waits on that commit and rolls back without it.
+                let _ = task.await;
+                return end;
             }
-        };
-        record_page_metrics(&ctx.metrics, &outcome);
-        inserted += outcome.counts.inserted;
-        if inserted >= analyze_at && analyzing.as_ref().is_none_or(|a| a.is_finished()) {
-            analyze_at *= 2;
-            // On its own pooled connection, beside the pages: at a million rows it takes about a
-            // second, which the run need not wait for.
-            let db = ctx.db.clone();
-            analyzing = Some(actix_rt::spawn(async move {
-                if let Err(err) = bulk::refresh_statistics(&db).await {
-                    tracing::warn!(error = %err, "refreshing planner statistics failed");
-                }
-            }));
         }
-        tracing::info!(
-            page = batch_page,
-            received = outcome.counts.received,
-            inserted = outcome.counts.inserted,
-            updated = outcome.counts.updated,
-            unchanged = outcome.counts.unchanged,
-            rejected = outcome.counts.rejected,
-            "page stored"
-        );
-        if outcome.cancel_requested {
-            return RunEnd::Cancelled;
-        }
-        progress.committed.set(batch_page);
-        progress
-            .fast_path
-            .set(ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0);
-        recent.push(batch_page, outcome.written);
-        next = following.flatten();
+        in_flight = Some(Storing {
+            page: batch_page,
+            task,
+            decided: Some(decided_rx),
+            committed: Some(committed_rx),
+        });
     }
 }
 

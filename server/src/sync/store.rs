@@ -26,6 +26,7 @@ use sea_orm::{
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// A valid record ready for matching.
@@ -234,7 +235,7 @@ pub struct LookedUp {
 }
 
 /// Workers a page wrote, by id and by their (new) STR number and NIK index.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Written {
     ids: HashSet<Uuid>,
     str_numbers: HashSet<String>,
@@ -269,21 +270,69 @@ impl LookedUp {
     }
 }
 
+/// How a page's transaction meets the one before it, which may still be open: pages are decided and
+/// written while the page before is written too, and committed in order.
+pub struct Handoff {
+    /// Resolves when the page before has committed: `true` to go on, `false` or dropped to roll back.
+    /// `None` when it is committed already.
+    pub after: Option<oneshot::Receiver<bool>>,
+    /// Told what this page writes, once decided and before writing: the next page checks its reads
+    /// against it.
+    pub decided: oneshot::Sender<Written>,
+    /// Told when this page has committed, and whether the run goes on (no cancel).
+    pub committed: oneshot::Sender<bool>,
+}
+
+impl Handoff {
+    /// For a page stored on its own, after every page before it.
+    pub fn alone() -> Handoff {
+        Handoff {
+            after: None,
+            decided: oneshot::channel().0,
+            committed: oneshot::channel().0,
+        }
+    }
+}
+
+/// Waits until the page before has committed: a read in this transaction must see its writes, and
+/// this page must not commit before it (its checkpoint would cover that page's records).
+async fn settle(after: &mut Option<oneshot::Receiver<bool>>) -> Result<(), DbErr> {
+    match after.take() {
+        None => Ok(()),
+        Some(committed) => match committed.await {
+            Ok(true) => Ok(()),
+            _ => Err(DbErr::Custom(
+                "the page before was not stored; this page is rolled back with it".into(),
+            )),
+        },
+    }
+}
+
 /// Stores a page in one transaction. `looked_up`, when given, replaces the lookup in the transaction:
-/// `PreparedPage::revalidate` has checked it still holds.
+/// `PreparedPage::revalidate` has checked it still holds, including against the page before's writes.
 pub async fn store_page(
     db: &DatabaseConnection,
     mut page: PreparedPage,
     looked_up: Option<LookedUp>,
     input: PageInput,
+    handoff: Handoff,
 ) -> Result<PageOutcome, DbErr> {
     let started = std::time::Instant::now();
+    let Handoff {
+        mut after,
+        decided,
+        committed,
+    } = handoff;
     let mut txn = PageTxn::begin(db).await?;
     let mut stored = match looked_up {
         Some(ahead) => ahead.rows,
-        None => bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?,
+        None => {
+            settle(&mut after).await?;
+            bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?
+        }
     };
     if page.reaches_skipped(&stored) {
+        settle(&mut after).await?;
         page.transform_skipped();
         stored = bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?;
     }
@@ -441,6 +490,7 @@ pub async fn store_page(
         outcome.written.str_numbers.insert(row.str_number.clone());
         outcome.written.nik_indexes.insert(row.nik_index.clone());
     }
+    let _ = decided.send(outcome.written.clone());
     let (inserts, updates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(is_new, _)| *is_new);
     bulk::write_workers(
         &mut txn,
@@ -452,8 +502,10 @@ pub async fn store_page(
     let written_at = started.elapsed();
     bulk::insert_history(&mut txn, history).await?;
     bulk::insert_issues(&mut txn, issues).await?;
+    settle(&mut after).await?;
     outcome.cancel_requested = add_counts(&mut txn, &input, &outcome).await?;
     txn.commit().await?;
+    let _ = committed.send(!outcome.cancel_requested);
     tracing::debug!(
         page = input.page_no,
         lookup_ms = looked_up_at.as_millis() as u64,
