@@ -83,6 +83,7 @@ impl Store {
             batch_id: uuid::Uuid::now_v7(),
             page_no: self.pages,
             now: chrono::Utc::now(),
+            first_load: None,
         };
         store_page(&self.db, page, None, input, Handoff::alone())
             .await

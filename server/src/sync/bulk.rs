@@ -83,14 +83,14 @@ macro_rules! with_worker_fields {
 /// Binds each field of the rows as one array (PostgreSQL `unnest`).
 macro_rules! bind_columns {
     ($query:expr, $rows:expr ; $($field:ident),*) => {
-        $query $(.bind($rows.iter().map(|w| w.$field.clone()).collect::<Vec<_>>()))*
+        $query $(.bind($rows.iter().map(|w| &w.$field).collect::<Vec<_>>()))*
     };
 }
 
 /// Binds the fields of one row, in order (a row of a multi-row `VALUES`).
 macro_rules! bind_row {
     ($query:expr, $row:expr ; $($field:ident),*) => {
-        $query $(.bind($row.$field.clone()))*
+        $query $(.bind(&$row.$field))*
     };
 }
 

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod bulk;
+pub mod first_load;
 pub mod identity;
 pub mod lease;
 pub mod matching;

@@ -5,6 +5,7 @@
 //! store loop checks it against what the pages committed since then wrote (`RecentWrites`).
 
 use super::bulk;
+use super::first_load::FirstLoad;
 use super::run::RunContext;
 use super::store::{
     look_ahead, prepare_page, scan_page, LookedUp, PrepareContext, PreparedPage, Written,
@@ -24,6 +25,8 @@ pub struct Progress {
     /// Whether pages should try the fast path: while pages find unchanged records they do; a first
     /// load, which finds none, does not spend a query per page on it.
     pub fast_path: Cell<bool>,
+    /// The keys the store may hold, when the batch started on an empty store.
+    pub first_load: FirstLoad,
 }
 
 /// A page ready to store, with the stored workers its records may match when they could be read ahead.
@@ -67,7 +70,7 @@ pub async fn ready_page(
         .await
         .map_err(failed)?;
     let looked_up = if ctx.db.get_database_backend() == DbBackend::Postgres {
-        match look_ahead(&ctx.db, &prepared).await {
+        match look_ahead(&ctx.db, &prepared, &progress.first_load).await {
             Ok(looked_up) => Some(looked_up),
             Err(err) => {
                 tracing::warn!(error = %err, page = page_no, "reading ahead failed; the page's transaction looks up instead");

@@ -3,6 +3,7 @@
 
 use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd};
 use super::bulk;
+use super::first_load::{FirstLoad, KeyFilter};
 use super::identity::NikIndexer;
 use super::lease;
 use super::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
@@ -14,7 +15,7 @@ use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
 use crate::notify::{alert_action, AlertAction, Notifier};
 use crate::regnakes::{PageQuery, RegnakesClient};
 use chrono::{DateTime, Utc};
-use entity::{batch, sync_state};
+use entity::{batch, health_worker, sync_state};
 use futures_util::future::{self, Either};
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
@@ -22,6 +23,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
     TransactionTrait,
 };
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,12 +100,28 @@ const PIPELINE_DEPTH: usize = 2;
 /// A fetched page being made ready, in a task of its own (`read_ahead`).
 type PageTask = tokio::task::JoinHandle<Result<ReadyPage, String>>;
 
+/// A key filter for the batch when it starts on an empty store (`first_load`); none if the store holds
+/// workers or cannot tell (then every page looks its keys up).
+async fn first_load(db: &DatabaseConnection) -> FirstLoad {
+    match health_worker::Entity::find().one(db).await {
+        Ok(None) => Some(Rc::new(RefCell::new(KeyFilter::default()))),
+        Ok(Some(_)) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not tell whether the store is empty; pages look every key up");
+            None
+        }
+    }
+}
+
 /// Three stages that overlap: fetching (the upstream), making pages ready (CPU off this thread, reads
 /// ahead), storing (the database, in page order).
 async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
-    let progress = Rc::new(Progress::default());
-    progress.fast_path.set(ctx.settings.unchanged_fast_path);
+    let progress = Rc::new(Progress {
+        fast_path: Cell::new(ctx.settings.unchanged_fast_path),
+        first_load: first_load(&ctx.db).await,
+        ..Progress::default()
+    });
     let prepare = Arc::new(PrepareContext {
         transform: TransformContext {
             today: plan
@@ -386,6 +404,7 @@ async fn store_pages(
             batch_id: plan.batch_id,
             page_no: batch_page,
             now: Utc::now(),
+            first_load: progress.first_load.clone(),
         };
         let db = ctx.db.clone();
         let task =

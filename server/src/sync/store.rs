@@ -7,6 +7,7 @@
 
 use super::batch::Counts;
 use super::bulk::{self, HistoryRow};
+use super::first_load::FirstLoad;
 use super::identity::{NikColumns, NikIndexer};
 use super::matching::{Decision, Incoming, MatchView, StoredWorker};
 use super::page_txn::PageTxn;
@@ -66,6 +67,7 @@ pub struct PageInput {
     pub batch_id: Uuid,
     pub page_no: i64,
     pub now: DateTime<Utc>,
+    pub first_load: FirstLoad,
 }
 
 #[derive(Debug, Default)]
@@ -211,10 +213,13 @@ impl PreparedPage {
     }
 }
 
+/// The keys a page's lookup asks for: in a first load, only those the store may hold.
 fn lookup_keys<'a>(
     valid: &'a [Prepared],
     str_counts: &HashMap<String, u32>,
+    first_load: &FirstLoad,
 ) -> Vec<bulk::LookupKey<'a>> {
+    let filter = first_load.as_ref().map(|f| f.borrow());
     valid
         .iter()
         .map(|p| {
@@ -224,6 +229,11 @@ fn lookup_keys<'a>(
                 nik_index: &p.nik.index,
                 str_repeated: str_counts.get(str_number).copied().unwrap_or(0) > 1,
             }
+        })
+        .filter(|k| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.may_contain(k.str_number) || f.may_contain(k.nik_index))
         })
         .collect()
 }
@@ -243,12 +253,17 @@ pub struct Written {
 }
 
 /// Reads ahead, in a transaction of its own, what `store_page` would look up for `page`.
-pub async fn look_ahead(db: &DatabaseConnection, page: &PreparedPage) -> Result<LookedUp, DbErr> {
-    if page.valid.is_empty() {
+pub async fn look_ahead(
+    db: &DatabaseConnection,
+    page: &PreparedPage,
+    first_load: &FirstLoad,
+) -> Result<LookedUp, DbErr> {
+    let keys = lookup_keys(&page.valid, &page.str_counts, first_load);
+    if keys.is_empty() {
         return Ok(LookedUp { rows: Vec::new() });
     }
     let mut txn = PageTxn::begin(db).await?;
-    let rows = bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?;
+    let rows = bulk::lookup(&mut txn, &keys).await?;
     txn.commit().await?;
     Ok(LookedUp { rows })
 }
@@ -328,13 +343,15 @@ pub async fn store_page(
         Some(ahead) => ahead.rows,
         None => {
             settle(&mut after).await?;
-            bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?
+            let keys = lookup_keys(&page.valid, &page.str_counts, &input.first_load);
+            bulk::lookup(&mut txn, &keys).await?
         }
     };
     if page.reaches_skipped(&stored) {
         settle(&mut after).await?;
         page.transform_skipped();
-        stored = bulk::lookup(&mut txn, &lookup_keys(&page.valid, &page.str_counts)).await?;
+        let keys = lookup_keys(&page.valid, &page.str_counts, &input.first_load);
+        stored = bulk::lookup(&mut txn, &keys).await?;
     }
     let PreparedPage {
         records,
@@ -489,6 +506,13 @@ pub async fn store_page(
         outcome.written.ids.insert(row.id);
         outcome.written.str_numbers.insert(row.str_number.clone());
         outcome.written.nik_indexes.insert(row.nik_index.clone());
+    }
+    if let Some(filter) = &input.first_load {
+        let mut filter = filter.borrow_mut();
+        let written = &outcome.written;
+        for key in written.str_numbers.iter().chain(&written.nik_indexes) {
+            filter.insert(key);
+        }
     }
     let _ = decided.send(outcome.written.clone());
     let (inserts, updates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(is_new, _)| *is_new);
