@@ -8,8 +8,8 @@ use super::page_txn::{sqlx_err, PageTxn};
 use super::unchanged::Probe;
 use entity::{batch_issue, health_worker, str_history};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, QueryTrait, Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, QueryTrait, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -103,15 +103,6 @@ const HISTORY_COLUMNS: [(&str, &str); 6] = [
     ("recorded_at", "timestamptz"),
 ];
 
-/// A PostgreSQL array literal of text: every element quoted, `"` and `\` escaped.
-fn pg_text_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let quoted: Vec<String> = items
-        .into_iter()
-        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
-    format!("{{{}}}", quoted.join(","))
-}
-
 fn insert_from_json(table: &str, columns: &[(&str, &str)]) -> String {
     let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
     let typed: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
@@ -160,11 +151,12 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
         return Ok(Vec::new());
     }
     use health_worker::Column as C;
-    let stmt = match txn.backend() {
+    let found: Vec<LookupRow> = match txn.backend() {
         DbBackend::Postgres => {
             // Each key is looked up in its index (LATERAL: one probe per key), whatever the planner's
             // statistics say during a bulk load; `col = ANY($1)` or a plain join can turn into a scan of
-            // the whole table per page. A worker found twice is de-duplicated below.
+            // the whole table per page. A worker found twice is de-duplicated below. The keys travel as
+            // typed arrays (binary), the rows come back by position.
             let sql = "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) AS k(str, nik, repeated)), \
                        by_str AS (SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
@@ -176,55 +168,74 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
                           source_hash, str_status, str_valid_until FROM health_worker WHERE nik_index = k.nik) w \
                        WHERE k.repeated OR NOT EXISTS \
                          (SELECT 1 FROM by_str b WHERE b.str_number = k.str AND b.nik_index = k.nik)";
-            let values = [
-                Value::from(pg_text_array(keys.iter().map(|k| k.str_number))),
-                Value::from(pg_text_array(keys.iter().map(|k| k.nik_index))),
-                Value::from(format!(
-                    "{{{}}}",
-                    keys.iter()
-                        .map(|k| if k.str_repeated { "t" } else { "f" })
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )),
-            ];
-            Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+            let conn = txn
+                .postgres()
+                .ok_or_else(|| DbErr::Custom("no PostgreSQL connection".into()))?;
+            sqlx::query(sql)
+                .bind(keys.iter().map(|k| k.str_number).collect::<Vec<_>>())
+                .bind(keys.iter().map(|k| k.nik_index).collect::<Vec<_>>())
+                .bind(keys.iter().map(|k| k.str_repeated).collect::<Vec<_>>())
+                .fetch_all(conn)
+                .await
+                .map_err(sqlx_err)?
+                .iter()
+                .map(lookup_row)
+                .collect::<Result<_, _>>()
+                .map_err(sqlx_err)?
         }
-        backend => health_worker::Entity::find()
-            .select_only()
-            .columns([
-                C::Id,
-                C::StrNumber,
-                C::NikIndex,
-                C::NikMasked,
-                C::NameNorm,
-                C::BirthPlaceNorm,
-                C::ContentHash,
-                C::SourceHash,
-                C::StrStatus,
-                C::StrValidUntil,
-            ])
-            .filter(
-                Condition::any()
-                    .add(C::StrNumber.is_in(keys.iter().map(|k| k.str_number)))
-                    .add(C::NikIndex.is_in(keys.iter().map(|k| k.nik_index))),
-            )
-            .build(backend),
+        backend => {
+            let stmt = health_worker::Entity::find()
+                .select_only()
+                .columns([
+                    C::Id,
+                    C::StrNumber,
+                    C::NikIndex,
+                    C::NikMasked,
+                    C::NameNorm,
+                    C::BirthPlaceNorm,
+                    C::ContentHash,
+                    C::SourceHash,
+                    C::StrStatus,
+                    C::StrValidUntil,
+                ])
+                .filter(
+                    Condition::any()
+                        .add(C::StrNumber.is_in(keys.iter().map(|k| k.str_number)))
+                        .add(C::NikIndex.is_in(keys.iter().map(|k| k.nik_index))),
+                )
+                .build(backend);
+            txn.query_all(stmt)
+                .await?
+                .iter()
+                .map(|r| LookupRow::from_query_result(r, ""))
+                .collect::<Result<_, _>>()?
+        }
     };
     let mut seen = foldhash::HashSet::with_capacity_and_hasher(keys.len(), Default::default());
-    let mut rows = Vec::with_capacity(keys.len());
-    for result in txn.query_all(stmt).await? {
-        let row = LookupRow::from_query_result(&result, "")?;
-        if seen.insert(row.id) {
-            rows.push(row);
-        }
-    }
-    Ok(rows)
+    Ok(found.into_iter().filter(|r| seen.insert(r.id)).collect())
+}
+
+/// A lookup row from PostgreSQL, by position (the `SELECT` list of `lookup`).
+fn lookup_row(row: &sqlx::postgres::PgRow) -> Result<LookupRow, sqlx::Error> {
+    use sqlx::Row;
+    Ok(LookupRow {
+        id: row.try_get(0)?,
+        str_number: row.try_get(1)?,
+        nik_index: row.try_get(2)?,
+        nik_masked: row.try_get(3)?,
+        name_norm: row.try_get(4)?,
+        birth_place_norm: row.try_get(5)?,
+        content_hash: row.try_get(6)?,
+        source_hash: row.try_get(7)?,
+        str_status: row.try_get(8)?,
+        str_valid_until: row.try_get(9)?,
+    })
 }
 
 /// The probes whose STR holder carries the probe's source hash, as (position in the page, worker id):
 /// one statement per page, outside the page's transaction (it reads ahead like `lookup`).
-pub async fn find_unchanged<C: ConnectionTrait>(
-    db: &C,
+pub async fn find_unchanged(
+    db: &DatabaseConnection,
     probes: &[Probe],
 ) -> Result<Vec<(usize, Uuid)>, DbErr> {
     if probes.is_empty() {
@@ -233,24 +244,28 @@ pub async fn find_unchanged<C: ConnectionTrait>(
     let mut found = Vec::with_capacity(probes.len());
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            // One index probe per STR number, as in `lookup`.
+            // One index probe per STR number, as in `lookup`; typed arrays in, rows by position out.
             let sql = "SELECT k.pos, w.id FROM unnest($1::text[], $2::text[], $3::int4[]) AS k(str, h, pos) \
                        CROSS JOIN LATERAL (SELECT id FROM health_worker \
                          WHERE str_number = k.str AND source_hash = k.h) w";
-            let positions: Vec<String> = probes.iter().map(|p| p.position.to_string()).collect();
-            let stmt = Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [
-                    Value::from(pg_text_array(probes.iter().map(|p| p.str_number.as_str()))),
-                    Value::from(pg_text_array(probes.iter().map(|p| p.source_hash.as_str()))),
-                    Value::from(format!("{{{}}}", positions.join(","))),
-                ],
-            );
-            for row in db.query_all_raw(stmt).await? {
-                let position: i32 = row.try_get_by_index(0)?;
-                found.push((position as usize, row.try_get_by_index::<Uuid>(1)?));
-            }
+            let rows: Vec<(i32, Uuid)> = sqlx::query_as(sql)
+                .bind(
+                    probes
+                        .iter()
+                        .map(|p| p.str_number.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    probes
+                        .iter()
+                        .map(|p| p.source_hash.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(probes.iter().map(|p| p.position as i32).collect::<Vec<_>>())
+                .fetch_all(db.get_postgres_connection_pool())
+                .await
+                .map_err(sqlx_err)?;
+            found.extend(rows.into_iter().map(|(pos, id)| (pos as usize, id)));
         }
         backend => {
             use health_worker::Column as C;
@@ -514,14 +529,5 @@ mod tests {
             with_worker_fields!(names!()),
             WORKER_COLUMNS.map(|(n, _)| n)
         );
-    }
-
-    #[test]
-    fn array_literal_quotes_every_element() {
-        assert_eq!(
-            pg_text_array(["a b", "x/1", "q\"\\"]),
-            r#"{"a b","x/1","q\"\\"}"#
-        );
-        assert_eq!(pg_text_array([]), "{}");
     }
 }
