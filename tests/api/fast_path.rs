@@ -179,3 +179,33 @@ on_both_backends!(
     the_page_before_changes_a_worker_found_unchanged,
     the_page_before_changes_a_worker_found_unchanged
 );
+
+/// A store from before `source_hash`: the migration adds the column, the first re-sync finds its workers
+/// unchanged the slow way and records their hashes, and the next one takes the fast path.
+async fn a_store_from_before_the_fast_path_gains_it(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let mut store = Store::new(backend, true).await;
+    let first = store.prepare(vec![record(FIRST_STR, "Jl. Lama 1")]).await;
+    store.store(first, Written::default()).await;
+    // As the schema and rows were before the column existed.
+    for sql in [
+        "ALTER TABLE health_worker DROP COLUMN source_hash",
+        "DELETE FROM seaql_migrations WHERE version LIKE '%source_hash'",
+    ] {
+        store.db.execute_unprepared(sql).await.expect(sql);
+    }
+    Migrator::up(&store.db, None).await.expect("the upgrade");
+
+    let mut fast_paths = Vec::new();
+    for _ in 0..2 {
+        let again = store.prepare(vec![record(FIRST_STR, "Jl. Lama 1")]).await;
+        let outcome = store.store(again, Written::default()).await;
+        assert_eq!(outcome.counts.unchanged, 1);
+        fast_paths.push(outcome.fast_path);
+    }
+    assert_eq!(fast_paths, [0, 1], "slow once (hash recorded), then fast");
+}
+on_both_backends!(
+    a_store_from_before_the_fast_path_gains_it,
+    a_store_from_before_the_fast_path_gains_it
+);
