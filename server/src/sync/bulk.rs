@@ -13,7 +13,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-/// Rows per multi-row INSERT on SQLite: 29 columns × 500 stays under its 32 766 bound parameters.
+/// Rows per multi-row INSERT on SQLite at most: 29 columns × 500 stays under its 32 766 bound
+/// parameters (worker upserts use powers of two up to 256: `sqlite_chunks`).
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Rows per multi-row INSERT of batch issues (9 columns).
 const ISSUE_ROWS_PER_STATEMENT: usize = 200;
@@ -353,15 +354,29 @@ pub async fn write_workers(
             let conn = txn
                 .sqlite()
                 .ok_or_else(|| DbErr::Custom("no SQLite connection".into()))?;
-            for chunk in inserts.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                upsert_workers_sqlite(conn, chunk).await?;
-            }
-            for chunk in updates.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                upsert_workers_sqlite(conn, chunk).await?;
+            for rows in [&inserts, &updates] {
+                for chunk in sqlite_chunks(rows) {
+                    upsert_workers_sqlite(conn, chunk).await?;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Splits rows into chunks of 256, 128, …, 1 rows: the upsert's text depends only on its number of
+/// rows, so at most nine statements are ever prepared and cached per connection (a cached statement of
+/// each length a page happened to have grew the server by tens of MB).
+fn sqlite_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let len = 1 << rows.len().min(SQLITE_ROWS_PER_STATEMENT).ilog2();
+        let (chunk, rest) = rows.split_at(len);
+        rows = rest;
+        Some(chunk)
+    })
 }
 
 /// Workers on SQLite: a multi-row upsert whose text depends only on the number of rows, so sqlx
@@ -518,6 +533,18 @@ mod tests {
             .filter(|c| *c != "id")
             .collect();
         assert_eq!(history, HISTORY_COLUMNS.map(|(n, _)| n).to_vec());
+    }
+
+    #[test]
+    fn sqlite_chunks_have_few_lengths() {
+        for n in [0, 1, 7, 256, 257, 990, 1000] {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = sqlite_chunks(&rows).collect();
+            assert_eq!(chunks.concat(), rows, "every row once, in order");
+            assert!(chunks
+                .iter()
+                .all(|c| c.len().is_power_of_two() && c.len() <= 256));
+        }
     }
 
     #[test]
