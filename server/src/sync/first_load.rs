@@ -11,9 +11,12 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::rc::Rc;
 
-/// Bits of the filter: 8 MiB. At the national scale (2.2 M workers, 4.4 M keys) one key in about 700
-/// not written is a false "maybe".
+/// Bits of the filter: 8 MiB, in blocks of one cache line (512 bits): a key's bits all lie in one block,
+/// so a probe costs one memory access rather than six. At the national scale (2.2 M workers, 4.4 M keys)
+/// about one key in 650 never written is a false "maybe".
 const BITS: usize = 1 << 26;
+const BLOCK_WORDS: usize = 8;
+const BLOCKS: u64 = (BITS / 64 / BLOCK_WORDS) as u64;
 const PROBES: usize = 6;
 
 pub struct KeyFilter {
@@ -37,16 +40,19 @@ impl Default for KeyFilter {
 }
 
 impl KeyFilter {
-    /// The bit positions of a key (double hashing).
-    fn positions(&self, key: &str) -> [usize; PROBES] {
-        let a = self.first.hash_one(key);
-        let b = self.second.hash_one(key) | 1;
-        std::array::from_fn(|i| (a.wrapping_add((i as u64).wrapping_mul(b)) as usize) % BITS)
+    /// The (word, mask) of each of a key's bits: one hash picks the block, the other the bits in it.
+    fn positions(&self, key: &str) -> [(usize, u64); PROBES] {
+        let block = (self.first.hash_one(key) % BLOCKS) as usize * BLOCK_WORDS;
+        let bits = self.second.hash_one(key);
+        std::array::from_fn(|i| {
+            let bit = (bits >> (i * 9)) as usize & 511;
+            (block + bit / 64, 1 << (bit % 64))
+        })
     }
 
     pub fn insert(&mut self, key: &str) {
-        for bit in self.positions(key) {
-            self.bits[bit / 64] |= 1 << (bit % 64);
+        for (word, mask) in self.positions(key) {
+            self.bits[word] |= mask;
         }
     }
 
@@ -54,7 +60,7 @@ impl KeyFilter {
     pub fn may_contain(&self, key: &str) -> bool {
         self.positions(key)
             .iter()
-            .all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
+            .all(|&(word, mask)| self.bits[word] & mask != 0)
     }
 }
 

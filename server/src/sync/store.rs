@@ -402,8 +402,10 @@ pub async fn store_page(
 
     // Rows keyed by worker id: a worker touched twice in a page is written once, with its last state
     // (an insert stays an insert).
-    let mut rows: Vec<(bool, health_worker::Model)> = Vec::new();
-    let mut row_slot: HashMap<Uuid, usize> = HashMap::new();
+    // (Rows are large: sized once, and never copied into other vectors.)
+    let mut inserts: Vec<health_worker::Model> = Vec::with_capacity(valid.len());
+    let mut updates: Vec<health_worker::Model> = Vec::new();
+    let mut row_slot: HashMap<Uuid, (bool, usize)> = HashMap::with_capacity(valid.len());
     let mut history = Vec::new();
     let mut issues = Vec::new();
 
@@ -470,12 +472,14 @@ pub async fn store_page(
             ));
         }
         let row = worker_row(id, prepared, &input);
-        match row_slot.get(&id) {
-            Some(&slot) => rows[slot].1 = row,
-            None => {
-                row_slot.insert(id, rows.len());
-                rows.push((is_new, row));
-            }
+        let (slot_new, slot) = *row_slot.entry(id).or_insert_with(|| {
+            let rows = if is_new { &inserts } else { &updates };
+            (is_new, rows.len())
+        });
+        let rows = if slot_new { &mut inserts } else { &mut updates };
+        match rows.get_mut(slot) {
+            Some(existing) => *existing = row,
+            None => rows.push(row),
         }
     }
     let decided_at = started.elapsed();
@@ -502,7 +506,7 @@ pub async fn store_page(
         .written
         .ids
         .extend(refreshed.iter().map(|(id, _)| *id));
-    for (_, row) in &rows {
+    for row in inserts.iter().chain(&updates) {
         outcome.written.ids.insert(row.id);
         outcome.written.str_numbers.insert(row.str_number.clone());
         outcome.written.nik_indexes.insert(row.nik_index.clone());
@@ -515,13 +519,7 @@ pub async fn store_page(
         }
     }
     let _ = decided.send(outcome.written.clone());
-    let (inserts, updates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(is_new, _)| *is_new);
-    bulk::write_workers(
-        &mut txn,
-        inserts.into_iter().map(|(_, row)| row).collect(),
-        updates.into_iter().map(|(_, row)| row).collect(),
-    )
-    .await?;
+    bulk::write_workers(&mut txn, inserts, updates).await?;
     bulk::refresh_source_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
     bulk::insert_history(&mut txn, history).await?;
