@@ -103,6 +103,13 @@ pub fn transform(raw: &str, ctx: &TransformContext) -> Transformed {
     }
 }
 
+/// An upstream `updated_at` (RFC 3339, any offset), in UTC; `None` when it is not one.
+pub fn upstream_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// serde's messages quote the offending value; for an identity field that could be a NIK, so keep only
 /// the kind of mistake.
 fn describe_serde_error(err: &serde_json::Error) -> String {
@@ -245,11 +252,7 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
             regency_code: optional(&a.kode_kabkota),
         })
         .unwrap_or_default();
-    let upstream_updated_at = record
-        .updated_at
-        .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
-        .map(|t| t.with_timezone(&Utc));
+    let upstream_updated_at = record.updated_at.as_deref().and_then(upstream_time);
 
     let activity = str_certificate.activity_on(ctx.today);
     Ok(Candidate {

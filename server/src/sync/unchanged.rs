@@ -9,6 +9,7 @@
 //! decision, provided no other record of the page reaches that worker (`store` checks; if one does, the
 //! page is transformed whole) and the page written just before did not change it (checked like reads ahead).
 
+use super::transform::upstream_time;
 use crate::domain::sanitize::clean_text;
 use crate::domain::StrNumber;
 use chrono::{DateTime, Utc};
@@ -80,11 +81,7 @@ pub fn probes(records: &[Box<RawValue>]) -> Vec<Probe> {
             position,
             str_number: number.as_str().to_string(),
             source_hash: source_hash(raw.get()),
-            updated_at: keys
-                .updated_at
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            updated_at: keys.updated_at.as_deref().and_then(upstream_time),
         });
     }
     found.retain(|p| counts.get(&p.str_number).copied() == Some(1));
