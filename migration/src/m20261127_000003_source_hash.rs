@@ -17,7 +17,8 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table("health_worker")
-                    .add_column(ColumnDef::new("source_hash").text().null())
+                    // `string()`: the type the entity gives a fresh database (varchar on PostgreSQL).
+                    .add_column(ColumnDef::new("source_hash").string().null())
                     .to_owned(),
             )
             .await

@@ -34,6 +34,7 @@ fn record(str_number: &str, street: &str) -> Box<RawValue> {
 }
 
 struct Store {
+    url: String,
     db: DatabaseConnection,
     context: Arc<PrepareContext>,
     fast_path: bool,
@@ -43,9 +44,8 @@ struct Store {
 impl Store {
     async fn new(backend: Backend, fast_path: bool) -> Store {
         init();
-        let db = Database::connect(fresh_database(backend).await)
-            .await
-            .expect("database");
+        let url = fresh_database(backend).await;
+        let db = Database::connect(&url).await.expect("database");
         Migrator::up(&db, None).await.expect("migrations");
         let context = Arc::new(PrepareContext {
             transform: TransformContext {
@@ -55,6 +55,7 @@ impl Store {
             indexer: NikIndexer::new(Secret::new("test-key")),
         });
         Store {
+            url,
             db,
             context,
             fast_path,
@@ -194,7 +195,34 @@ async fn a_store_from_before_the_fast_path_gains_it(backend: Backend) {
     ] {
         store.db.execute_unprepared(sql).await.expect(sql);
     }
+    // As a release starts: a new process migrates, then syncs (no statement prepared before).
+    store.db = Database::connect(&store.url).await.expect("reconnect");
     Migrator::up(&store.db, None).await.expect("the upgrade");
+    // The column has the type a fresh database gives it (the entity's, like `content_hash`).
+    let types_sql = match backend {
+        Backend::Postgres => {
+            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_name = 'health_worker' AND column_name IN ('source_hash', 'content_hash') \
+             ORDER BY 1"
+        }
+        Backend::Sqlite => {
+            "SELECT name, type FROM pragma_table_info('health_worker') \
+             WHERE name IN ('source_hash', 'content_hash') ORDER BY 1"
+        }
+    };
+    let types: Vec<String> = store
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            store.db.get_database_backend(),
+            types_sql,
+        ))
+        .await
+        .expect("column types")
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(1).expect("type"))
+        .collect();
+    assert_eq!(types.len(), 2);
+    assert_eq!(types[0], types[1], "content_hash and source_hash types");
 
     let mut fast_paths = Vec::new();
     for _ in 0..2 {
