@@ -1,8 +1,8 @@
-//! Bulk reads and writes of one page, per backend. On PostgreSQL the page's keys travel as array
-//! parameters, new workers as typed arrays, and updated rows as one JSON parameter
-//! (`json_to_recordset`): a page is a few statements of a fixed shape, prepared once per connection,
-//! whatever the page size. On SQLite, whose statements are cheap to prepare, multi-row `VALUES` through
-//! SeaORM.
+//! Bulk reads and writes of one page, per backend. On PostgreSQL the page's keys and new workers travel
+//! as typed arrays and updated rows as one JSON parameter (`json_to_recordset`): a page is a few
+//! statements of a fixed shape, prepared once per connection, whatever the page size. On SQLite, workers
+//! are multi-row upserts of a few fixed lengths (`sqlite_chunks`), cached the same way; the page's few
+//! other rows go through SeaORM's multi-row `VALUES`.
 
 use super::page_txn::{sqlx_err, PageTxn};
 use super::unchanged::Probe;

@@ -8,6 +8,16 @@ use sea_orm::{DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Sta
 use sea_query_sqlx::SqlxValues;
 use std::sync::Arc;
 
+/// The same sqlx code on whichever transaction a `PageTxn` holds: the code is the same, the types differ.
+macro_rules! on_either {
+    ($txn_enum:expr, $txn:ident => $body:expr) => {
+        match $txn_enum {
+            PageTxn::Postgres($txn) => $body,
+            PageTxn::Sqlite($txn) => $body,
+        }
+    };
+}
+
 pub enum PageTxn {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
@@ -56,41 +66,20 @@ impl PageTxn {
 
     pub async fn execute(&mut self, stmt: Statement) -> Result<(), DbErr> {
         let sql = sqlx::AssertSqlSafe(stmt.sql.as_str());
-        match self {
-            PageTxn::Postgres(txn) => {
-                sqlx::query_with(sql, values(&stmt))
-                    .execute(&mut **txn)
-                    .await
-                    .map_err(sqlx_err)?;
-            }
-            PageTxn::Sqlite(txn) => {
-                sqlx::query_with(sql, values(&stmt))
-                    .execute(&mut **txn)
-                    .await
-                    .map_err(sqlx_err)?;
-            }
-        }
-        Ok(())
+        on_either!(self, txn => sqlx::query_with(sql, values(&stmt))
+            .execute(&mut **txn)
+            .await
+            .map(|_| ())
+            .map_err(sqlx_err))
     }
 
     pub async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let sql = sqlx::AssertSqlSafe(stmt.sql.as_str());
-        Ok(match self {
-            PageTxn::Postgres(txn) => sqlx::query_with(sql, values(&stmt))
-                .fetch_all(&mut **txn)
-                .await
-                .map_err(sqlx_err)?
-                .into_iter()
-                .map(QueryResult::from)
-                .collect(),
-            PageTxn::Sqlite(txn) => sqlx::query_with(sql, values(&stmt))
-                .fetch_all(&mut **txn)
-                .await
-                .map_err(sqlx_err)?
-                .into_iter()
-                .map(QueryResult::from)
-                .collect(),
-        })
+        on_either!(self, txn => sqlx::query_with(sql, values(&stmt))
+            .fetch_all(&mut **txn)
+            .await
+            .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+            .map_err(sqlx_err))
     }
 
     /// The PostgreSQL connection of the transaction, for statements with sqlx's own typed parameters.
@@ -110,9 +99,6 @@ impl PageTxn {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        match self {
-            PageTxn::Postgres(txn) => txn.commit().await.map_err(sqlx_err),
-            PageTxn::Sqlite(txn) => txn.commit().await.map_err(sqlx_err),
-        }
+        on_either!(self, txn => txn.commit().await.map_err(sqlx_err))
     }
 }
