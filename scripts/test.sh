@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: starts PostgreSQL if it is not up, installs what the tests
-# need, then runs every Rust test (unit + end-to-end on SQLite and PostgreSQL) and the other checks.
+# need, then runs every Rust test (unit + end-to-end on SQLite and PostgreSQL) and the Odoo addon's checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,12 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# The crash test runs the server as a separate process (and kills it): build the binary first.
-cargo build -p regnakes-sync --bin regnakes-sync
+# The crash test runs the server as a separate process (and kills it), and the addon's client tests run
+# both binaries: build them first.
+cargo build -p regnakes-sync --bin regnakes-sync -p regnakes-sim
 cargo nextest run --workspace --no-fail-fast "$@"
+
+# The Odoo addon: static checks and its client library against the real server (no Odoo needed), then
+# its Odoo tests when ODOO_SRC names an Odoo 17 tree (skipped otherwise; see scripts/odoo-addon-tests.sh).
+./scripts/addon-checks.sh
+./scripts/odoo-addon-tests.sh

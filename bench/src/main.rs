@@ -9,7 +9,7 @@ use clap::Parser;
 use regnakes_sim::server::{spawn as spawn_sim, SimConfig, SimHandle};
 use regnakes_sim::AdvanceSpec;
 use regnakes_sync::config::Secret;
-use regnakes_sync::rpc::auth::issue_token;
+use regnakes_sync::rpc::auth::{issue_token, Role};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -175,7 +175,7 @@ impl Rpc {
                 .timeout(Duration::from_secs(60))
                 .finish(),
             address: address.to_string(),
-            token: issue_token(&Secret::new(SECRET), "bench", 24 * 3600),
+            token: issue_token(&Secret::new(SECRET), "bench", Role::Admin, 24 * 3600),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use crate::config::{Layers, Secret, Settings};
 use crate::metrics::Metrics;
-use crate::rpc::auth::issue_token;
+use crate::rpc::auth::{issue_token, Role};
 use crate::startup::{self, Application};
 use crate::sync::batch::{BatchStatus, Mode, Trigger};
 use crate::sync::service::StartRequest;
@@ -273,7 +273,12 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
     let settings = Settings::load(&Layers::from_pairs(&pairs))?;
     let app = Application::build(settings).await?;
     let port = app.port();
-    let token = issue_token(&Secret::new(jwt_secret), "demo-admin", 24 * 3600);
+    let token = issue_token(
+        &Secret::new(jwt_secret),
+        "demo-admin",
+        Role::Admin,
+        24 * 3600,
+    );
     let service = app.service();
     let first = service
         .start(StartRequest {

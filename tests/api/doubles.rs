@@ -7,6 +7,24 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+/// Serves the routes `configure` adds on a loopback port of its own (one worker, in this test's runtime);
+/// returns the port.
+fn serve_on_loopback<F>(configure: F) -> u16
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+    actix_rt::spawn(server);
+    port
+}
+
 /// A Slack incoming webhook: `POST` JSON (`text`, optional `blocks`), answers `200 ok` as `text/plain`.
 /// `fail_first` deliveries are answered 500 to exercise the sender's retries.
 pub struct SlackWebhook {
@@ -16,14 +34,12 @@ pub struct SlackWebhook {
 
 impl SlackWebhook {
     pub fn start(fail_first: usize) -> SlackWebhook {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let attempts = Arc::new(Mutex::new(0usize));
         let state = (messages.clone(), attempts);
-        let server = HttpServer::new(move || {
+        let port = serve_on_loopback(move |app| {
             let (messages, attempts) = state.clone();
-            App::new().route(
+            app.route(
                 "/services/T000/B000/XXXX",
                 web::post().to(move |body: web::Json<Value>| {
                     let messages = messages.clone();
@@ -48,14 +64,8 @@ impl SlackWebhook {
                         HttpResponse::Ok().content_type("text/plain").body("ok")
                     }
                 }),
-            )
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        actix_rt::spawn(server);
+            );
+        });
         SlackWebhook {
             url: format!("http://127.0.0.1:{port}/services/T000/B000/XXXX"),
             messages,
@@ -70,6 +80,89 @@ impl SlackWebhook {
             .map(|m| m["text"].as_str().unwrap_or_default().to_string())
             .collect()
     }
+}
+
+/// One POST as the receiver got it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub request_id: Option<String>,
+    pub signature: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The Odoo addon's notification endpoint (`/sdmk_regnakes/notify`): records every POST; the first
+/// `fail_first` are answered 503, as an Odoo being restarted would.
+pub struct OdooReceiver {
+    pub url: String,
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl OdooReceiver {
+    pub fn start(fail_first: usize) -> OdooReceiver {
+        let deliveries = Arc::new(Mutex::new(Vec::new()));
+        let shared = deliveries.clone();
+        let port = serve_on_loopback(move |app| {
+            let deliveries = shared.clone();
+            app.route(
+                "/sdmk_regnakes/notify",
+                web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
+                    let deliveries = deliveries.clone();
+                    async move {
+                        let header = |name: &str| {
+                            req.headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string)
+                        };
+                        let mut all = deliveries.lock().unwrap();
+                        all.push(Delivery {
+                            request_id: header("X-Request-ID"),
+                            signature: header("X-RegNakes-Signature"),
+                            body: body.to_vec(),
+                        });
+                        if all.len() <= fail_first {
+                            HttpResponse::ServiceUnavailable().finish()
+                        } else {
+                            HttpResponse::Ok().json(serde_json::json!({"ok": true}))
+                        }
+                    }
+                }),
+            );
+        });
+        OdooReceiver {
+            url: format!("http://127.0.0.1:{port}/sdmk_regnakes/notify"),
+            deliveries,
+        }
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.deliveries.lock().unwrap().clone()
+    }
+}
+
+/// Checks `X-RegNakes-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256("<t>.<body>")>` as CONTRACT §3 tells a
+/// receiver to: the MAC over the exact bytes, and `t` within 5 minutes of now.
+pub fn signature_is_valid(header: &str, body: &[u8], secret: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => v1 = hex::decode(value).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    if (chrono::Utc::now().timestamp() - t).abs() > 300 {
+        return false;
+    }
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&v1).is_ok()
 }
 
 /// The `regnakes-sync` binary next to this test binary (scripts/test.sh builds it).

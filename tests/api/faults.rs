@@ -2,7 +2,7 @@
 //! garbage pages, token renewal, refused renewal, the failure threshold, alerts, crash recovery after
 //! SIGKILL, records sharing an `updated_at` across page and run boundaries, two instances, cancel.
 
-use crate::doubles::{spawn_process, SlackWebhook};
+use crate::doubles::{signature_is_valid, spawn_process, OdooReceiver, SlackWebhook};
 use crate::helpers::{
     assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options, TestApp, JWT_SECRET,
 };
@@ -415,6 +415,7 @@ async fn kill_9_mid_sync_leaves_no_batch_running_and_the_rerun_stores_everything
     let token = regnakes_sync::rpc::auth::issue_token(
         &regnakes_sync::config::Secret::new(JWT_SECRET),
         "ops",
+        regnakes_sync::rpc::auth::Role::Admin,
         600,
     );
     wait_until_up(&process.address, &token).await;
@@ -506,6 +507,7 @@ async fn two_server_processes_start_one_sync() {
     let token = regnakes_sync::rpc::auth::issue_token(
         &regnakes_sync::config::Secret::new(JWT_SECRET),
         "ops",
+        regnakes_sync::rpc::auth::Role::Admin,
         600,
     );
     let other = spawn_process(&process_env(
@@ -639,4 +641,42 @@ async fn an_upstream_that_does_not_count_pages_is_read_to_the_end() {
     assert_eq!(batch["status"], "succeeded", "{batch}");
     assert_eq!(batch["received"], json!(1050));
     assert_eq!(app.worker_count().await, 1050);
+}
+
+/// Use case step 5: after a batch, Odoo is told, signed with the shared secret, with the batch's trace id;
+/// a refused delivery is retried, and the batch's status does not depend on it.
+#[actix_web::test]
+async fn odoo_is_notified_signed_and_retried() {
+    let odoo = OdooReceiver::start(1);
+    let options = Options::records(50).env("ODOO_NOTIFY_URL", &odoo.url);
+    let app = spawn_app(Backend::Sqlite, options).await;
+    let batch = app.sync(json!({"mode": "full"})).await;
+    assert_eq!(batch["status"], "succeeded", "{batch}");
+    app.eventually("two delivery attempts", || async {
+        odoo.deliveries().len() >= 2
+    })
+    .await;
+    let deliveries = odoo.deliveries();
+    assert_eq!(deliveries.len(), 2, "one refused attempt, one delivered");
+    for delivery in &deliveries {
+        let header = delivery.signature.as_deref().expect("signed");
+        assert!(
+            signature_is_valid(header, &delivery.body, JWT_SECRET),
+            "signature {header:?} does not verify"
+        );
+        assert!(!signature_is_valid(
+            header,
+            &delivery.body,
+            "another secret"
+        ));
+        let mut tampered = delivery.body.clone();
+        tampered.push(b' ');
+        assert!(!signature_is_valid(header, &tampered, JWT_SECRET));
+        assert_eq!(delivery.request_id.as_deref(), batch["trace_id"].as_str());
+        let body: Value = serde_json::from_slice(&delivery.body).unwrap();
+        assert_eq!(body["event"], "regnakes.batch_finished");
+        assert_eq!(body["batch"]["id"], batch["id"]);
+        assert_eq!(body["batch"]["status"], "succeeded");
+        assert_eq!(body["batch"]["received"], 50);
+    }
 }

@@ -3,7 +3,7 @@
 
 use regnakes_sim::server::{spawn, SimConfig, SimHandle};
 use regnakes_sync::config::{Layers, Secret, Settings};
-use regnakes_sync::rpc::auth::issue_token;
+use regnakes_sync::rpc::auth::{issue_token, Role};
 use regnakes_sync::startup::Application;
 use regnakes_sync::sync::service::SyncService;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -158,7 +158,7 @@ pub async fn spawn_server(sim: SimHandle, database_url: String, options: &Option
         address,
         sim,
         db,
-        token: issue_token(&secret, "admin.sdmk", 3600),
+        token: issue_token(&secret, "admin.sdmk", Role::Admin, 3600),
         service,
         database_url,
         page_size: options.page_size,

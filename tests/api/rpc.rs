@@ -506,3 +506,90 @@ async fn probes_and_metrics() {
     }
     assert!(!text.contains(crate::helpers::JWT_SECRET) && !text.contains("sim-secret"));
 }
+
+/// CONTRACT §3 roles: a viewer (or a token naming no role) reads everything and changes nothing; an admin acts.
+#[actix_web::test]
+async fn roles_limit_what_a_caller_may_change() {
+    let app = spawn_app(Backend::Sqlite, Options::records(20)).await;
+    let now = chrono::Utc::now().timestamp();
+    let viewer = regnakes_sync::rpc::auth::issue_token(
+        &regnakes_sync::config::Secret::new(JWT_SECRET),
+        "verifikator",
+        regnakes_sync::rpc::auth::Role::Viewer,
+        600,
+    );
+    let no_roles = jwt(
+        json!({"aud": "sdmk-regnakes", "exp": now + 60, "sub": "staff"}),
+        JWT_SECRET,
+    );
+    let unknown_role = jwt(
+        json!({"aud": "sdmk-regnakes", "exp": now + 60, "sub": "staff", "roles": ["admin"]}),
+        JWT_SECRET,
+    );
+    let acting = [
+        ("sync.start", json!({"mode": "full"})),
+        (
+            "sync.cancel",
+            json!({"batch_id": "00000000-0000-0000-0000-000000000000"}),
+        ),
+        (
+            "integration.set_enabled",
+            json!({"enabled": false, "reason": "x"}),
+        ),
+    ];
+    let reading = [
+        ("sync.status", json!({})),
+        ("batch.list", json!({})),
+        ("worker.search", json!({"query": "a"})),
+    ];
+    let call_as = |token: &str, method: &str, params: &Value| {
+        let auth = format!("Bearer {token}");
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let app = &app;
+        async move {
+            app.post_raw(&body.to_string(), &[("Authorization", &auth)])
+                .await
+        }
+    };
+    for token in [&viewer, &no_roles, &unknown_role] {
+        for (method, params) in &acting {
+            let response = call_as(token, method, params).await;
+            assert_eq!(response.status, 403, "{method}: {}", response.body);
+            assert_eq!(code(&response.body), -32003, "{method}");
+            assert!(
+                response.body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("regnakes.admin"),
+                "{method}: the refusal names the role: {}",
+                response.body
+            );
+        }
+        for (method, params) in &reading {
+            let response = call_as(token, method, params).await;
+            assert_eq!(response.status, 200, "{method}: {}", response.body);
+            assert!(response.body.get("result").is_some(), "{method}");
+        }
+    }
+    // Nothing the viewers tried took effect: no batch, still enabled.
+    let status = app.ok("sync.status", json!({})).await;
+    assert_eq!(status["enabled"], true);
+    assert!(status["last"].is_null(), "{status}");
+    // In a batch, each refused call is answered in place.
+    let auth = format!("Bearer {viewer}");
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "sync.start", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "sync.status", "params": {}}
+    ]);
+    let response = app
+        .post_raw(&batch.to_string(), &[("Authorization", &auth)])
+        .await;
+    assert_eq!(code(&response.body[0]), -32003);
+    assert!(response.body[1].get("result").is_some());
+    // The admin token of the suite acts.
+    let started = app.ok("sync.start", json!({"mode": "full"})).await;
+    let finished = app
+        .wait_batch(started["batch"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(finished["status"], "succeeded");
+}

@@ -1,3 +1,4 @@
-from . import regnakes_client
+from . import regnakes_service
+from . import regnakes_profession
 from . import regnakes_batch
 from . import res_config_settings

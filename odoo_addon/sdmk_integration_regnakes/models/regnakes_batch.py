@@ -1,6 +1,13 @@
-"""A read-only mirror of the server's batches (the integration audit log), refreshed on demand."""
+"""The server's batches (the integration audit log), mirrored for lists, graphs and activities.
+
+Only summaries live here; rejected rows and health workers are read live from the server and never
+stored in Odoo. The mirror is kept in step by the server's notification, the dashboard and a refresh.
+"""
 
 from odoo import _, api, fields, models
+
+from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
+from .regnakes_service import GROUP_ADMIN, GROUP_VERIFIKATOR
 
 STATUSES = [
     ("running", "Running"),
@@ -10,94 +17,197 @@ STATUSES = [
     ("cancelled", "Cancelled"),
     ("skipped", "Skipped"),
 ]
+FINISHED = {"succeeded", "partial", "failed", "cancelled", "skipped"}
+COUNTERS = ("pages", "received", "inserted", "updated", "unchanged", "rejected")
+BUS_TYPE = "sdmk_regnakes/batch"
+
+
+def _timestamp(value):
+    """An RFC 3339 UTC time of the server as Odoo's naive UTC datetime string."""
+    return value and value.replace("T", " ")[:19] or False
 
 
 class RegnakesBatch(models.Model):
     _name = "sdmk.regnakes.batch"
     _description = "RegNakes sync batch"
-    _order = "started_at desc"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "started_at desc, id desc"
     _rec_name = "batch_uid"
 
     batch_uid = fields.Char("Batch", required=True, index=True, readonly=True)
-    trace_id = fields.Char(readonly=True)
-    trigger = fields.Char(readonly=True)
-    mode = fields.Char(readonly=True)
-    status = fields.Selection(STATUSES, readonly=True)
+    trace_id = fields.Char("Trace ID", readonly=True)
+    trigger = fields.Selection(
+        [("schedule", "Server schedule"), ("cron", "Odoo cron"), ("manual", "Manual")],
+        readonly=True,
+    )
+    mode = fields.Selection(
+        [("incremental", "Incremental"), ("full", "Full")], readonly=True
+    )
+    status = fields.Selection(STATUSES, readonly=True, index=True, tracking=True)
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
-    duration_ms = fields.Integer(readonly=True)
+    duration_ms = fields.Integer("Duration (ms)", readonly=True)
+    duration_seconds = fields.Float(
+        "Duration (s)", compute="_compute_duration_seconds", store=True, group_operator="avg"
+    )
     pages = fields.Integer(readonly=True)
     received = fields.Integer(readonly=True)
     inserted = fields.Integer(readonly=True)
     updated = fields.Integer(readonly=True)
     unchanged = fields.Integer(readonly=True)
     rejected = fields.Integer(readonly=True)
-    failure_rate = fields.Float(digits=(5, 4), readonly=True)
+    failure_rate = fields.Float("Failure rate", digits=(5, 4), readonly=True, group_operator="avg")
     error = fields.Text(readonly=True)
 
     _sql_constraints = [
         ("batch_uid_unique", "unique(batch_uid)", "A batch is mirrored once."),
     ]
 
+    @api.depends("duration_ms")
+    def _compute_duration_seconds(self):
+        for batch in self:
+            batch.duration_seconds = (batch.duration_ms or 0) / 1000.0
+
+    # Mirroring
+
     @api.model
     def _values_from(self, batch):
-        def ts(value):
-            return value and value.replace("T", " ")[:19] or False
-
-        return {
+        values = {
             "batch_uid": batch["id"],
             "trace_id": batch.get("trace_id"),
             "trigger": batch.get("trigger"),
             "mode": batch.get("mode"),
             "status": batch.get("status"),
-            "started_at": ts(batch.get("started_at")),
-            "finished_at": ts(batch.get("finished_at")),
+            "started_at": _timestamp(batch.get("started_at")),
+            "finished_at": _timestamp(batch.get("finished_at")),
             "duration_ms": batch.get("duration_ms") or 0,
-            "pages": batch.get("pages") or 0,
-            "received": batch.get("received") or 0,
-            "inserted": batch.get("inserted") or 0,
-            "updated": batch.get("updated") or 0,
-            "unchanged": batch.get("unchanged") or 0,
-            "rejected": batch.get("rejected") or 0,
             "failure_rate": batch.get("failure_rate") or 0.0,
             "error": batch.get("error"),
         }
+        values.update({name: batch.get(name) or 0 for name in COUNTERS})
+        return values
 
     @api.model
-    def _upsert(self, batches):
+    def _mirror(self, batches, notify=True):
+        """Creates or updates the mirror of the server's batches; returns the records. A new failure is
+        announced (once) to the Admin Integrasi users; with ``notify``, open dashboards are told (the
+        dashboard's own reads pass ``False``, or each refresh would trigger the next)."""
+        records = self.browse()
         for batch in batches:
             values = self._values_from(batch)
-            existing = self.search([("batch_uid", "=", values["batch_uid"])], limit=1)
-            if existing:
-                existing.write(values)
+            record = self.search([("batch_uid", "=", values["batch_uid"])], limit=1)
+            newly_failed = values["status"] == "failed" and record.status != "failed"
+            if record:
+                record.write(values)
             else:
-                self.create(values)
+                record = self.create(values)
+            if newly_failed:
+                record._announce_failure()
+            records |= record
+        if records and notify:
+            self._tell_dashboards(records)
+        return records
+
+    def _announce_failure(self):
+        """A failed batch becomes a to-do for every Admin Integrasi user (use case: batch failed)."""
+        self.ensure_one()
+        admins = self.env.ref(GROUP_ADMIN).users.filtered(lambda u: u.active and not u.share)
+        summary = _("RegNakes sync failed")
+        note = _(
+            "Batch %(batch)s failed: %(error)s. Rejected %(rejected)s of %(received)s rows.",
+            batch=self.batch_uid,
+            error=self.error or _("see the rejected rows"),
+            rejected=self.rejected,
+            received=self.received,
+        )
+        for admin in admins:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=admin.id
+            )
+
+    def _tell_dashboards(self, records):
+        """Pushes the batches to every reader's browser, so open dashboards refresh on their own."""
+        readers = self.env.ref(GROUP_VERIFIKATOR).users.filtered("active")
+        payload = [record._dashboard_row() for record in records]
+        self.env["bus.bus"]._sendmany(
+            [(user.partner_id, BUS_TYPE, payload) for user in readers]
+        )
+
+    def _dashboard_row(self):
+        self.ensure_one()
+        row = {
+            name: self[name]
+            for name in ("id", "batch_uid", "trace_id", "trigger", "mode", "status")
+        }
+        row.update({name: self[name] for name in COUNTERS})
+        row.update(
+            started_at=fields.Datetime.to_string(self.started_at) if self.started_at else False,
+            duration_seconds=self.duration_seconds,
+            failure_rate=self.failure_rate,
+            error=self.error or False,
+        )
+        return row
+
+    # Actions (each reaches the server through sdmk.regnakes.service, which checks the group)
 
     @api.model
     def action_refresh(self):
-        client = self.env["sdmk.regnakes.client"]
-        result = client.call("batch.list", {"limit": 50})
-        self.sudo()._upsert(result["batches"])
-        return {"type": "ir.actions.client", "tag": "reload"}
+        """Mirrors the server's latest batches."""
+        service = self.env["sdmk.regnakes.service"]
+        result = service._call("batches", limit=100)
+        self.sudo()._mirror(result["batches"])
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
 
-    @api.model
-    def action_sync_now(self, mode="incremental", trigger="manual"):
-        client = self.env["sdmk.regnakes.client"]
-        result = client.call("sync.start", {"mode": mode, "trigger": trigger})
-        self.sudo()._upsert([result["batch"]])
-        message = (
-            _("A sync is already running (batch %s).", result["batch"]["id"])
-            if result["already_running"]
-            else _("Sync started (batch %s).", result["batch"]["id"])
-        )
+    def action_refresh_one(self):
+        self.ensure_one()
+        batch = self.env["sdmk.regnakes.service"]._call("batch", self.batch_uid)
+        self.sudo()._mirror([batch])
+        return True
+
+    def action_cancel(self):
+        self.ensure_one()
+        service = self.env["sdmk.regnakes.service"]
+        service._check_admin()
+        batch = service._call("cancel", self.batch_uid)
+        self.sudo()._mirror([batch])
+        return True
+
+    def _open_issues(self, kind):
+        self.ensure_one()
+        self.env["sdmk.regnakes.service"]._check_reader()
         return {
             "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {"title": _("RegNakes"), "message": message, "sticky": False},
+            "tag": "sdmk_regnakes.issues",
+            "name": _("Rejected rows") if kind == "errors" else _("Warnings"),
+            "params": {"batch_uid": self.batch_uid, "kind": kind},
         }
 
+    def action_view_errors(self):
+        return self._open_issues("errors")
+
+    def action_view_warnings(self):
+        return self._open_issues("warnings")
+
     @api.model
-    def cron_sync(self):
-        """Odoo's scheduled action: start an incremental sync, then mirror the batch list."""
-        self.action_sync_now(trigger="cron")
-        self.action_refresh()
+    def fetch_issues(self, batch_uid, kind, limit=50, offset=0):
+        """One page of a batch's rejected rows or warnings, live from the server."""
+        return self.env["sdmk.regnakes.service"]._call(
+            "issues", batch_uid, kind, limit=int(limit), offset=int(offset)
+        )
+
+    # Odoo's scheduler
+
+    @api.model
+    def _cron_sync(self):
+        """Odoo's scheduled action: an incremental sync with trigger ``cron``, as an Admin Integrasi.
+
+        Runs as the cron's user; the token names that login. Only one scheduler should own a deployment:
+        keep this cron inactive when the server's own ``SYNC_SCHEDULE`` is on (see README).
+        """
+        service = self.env["sdmk.regnakes.service"].sudo()
+        url, secret = service._settings()
+        if not url or not secret:
+            return False
+        client = RegnakesSyncClient(url, secret, self.env.user.login, [ROLE_ADMIN])
+        result = service._call("start", mode="incremental", trigger="cron", client=client)
+        return self.sudo()._mirror([result["batch"]])

@@ -1,1 +1,4 @@
-from . import test_token
+from . import test_mirror
+from . import test_notify
+from . import test_roles
+from . import test_tour

@@ -1,9 +1,28 @@
 //! Outbound notifications after a batch: the Slack alert (one per failure streak, plus "recovered") and
-//! the Odoo sync notification. Delivery is retried a few times and never fails the batch.
+//! the Odoo sync notification, signed as CONTRACT §3 says (`X-RegNakes-Signature`). Delivery is retried a
+//! few times and never fails the batch.
 
 use crate::config::Secret;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use sha2::Sha256;
 use std::time::Duration;
+
+/// The header Odoo's receiver checks.
+pub const SIGNATURE_HEADER: &str = "X-RegNakes-Signature";
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed with the RPC secret both sides share.
+pub fn signature(secret: &Secret, unix_seconds: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC accepts a key of any length");
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "t={unix_seconds},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertAction {
@@ -21,10 +40,12 @@ pub fn alert_action(alerting: bool, failed: bool) -> AlertAction {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Notifier {
     pub slack_webhook_url: Option<Secret>,
     pub odoo_notify_url: Option<String>,
+    /// Signs the Odoo notification (`RPC_JWT_SECRET`, which Odoo already holds to mint its tokens).
+    pub signing_secret: Secret,
 }
 
 /// A Slack incoming-webhook message (`{"text": …, "blocks": …}`) for a batch.
@@ -72,18 +93,13 @@ impl Notifier {
     pub async fn batch_finished(&self, batch: Value, action: AlertAction, trace_id: String) {
         if let Some(url) = &self.odoo_notify_url {
             let body = json!({"event": "regnakes.batch_finished", "batch": batch});
-            deliver("odoo", url, &body, &trace_id).await;
+            deliver("odoo", url, &body, &trace_id, Some(&self.signing_secret)).await;
         }
         if action != AlertAction::None {
             match &self.slack_webhook_url {
                 Some(url) => {
-                    deliver(
-                        "slack",
-                        url.expose(),
-                        &slack_message(action, &batch),
-                        &trace_id,
-                    )
-                    .await
+                    let message = slack_message(action, &batch);
+                    deliver("slack", url.expose(), &message, &trace_id, None).await
                 }
                 None => tracing::warn!(
                     ?action,
@@ -94,16 +110,30 @@ impl Notifier {
     }
 }
 
-async fn deliver(target: &'static str, url: &str, body: &Value, trace_id: &str) {
+/// POSTs `body` up to four times; with `sign_with`, each attempt is signed afresh (so a late retry is not
+/// refused for an old timestamp) over the exact bytes sent.
+async fn deliver(
+    target: &'static str,
+    url: &str,
+    body: &Value,
+    trace_id: &str,
+    sign_with: Option<&Secret>,
+) {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(10))
         .finish();
+    let bytes = body.to_string();
     for attempt in 1..=4u32 {
-        let result = client
+        let mut request = client
             .post(url)
             .insert_header(("X-Request-ID", trace_id))
-            .send_json(body)
-            .await;
+            .content_type("application/json");
+        if let Some(secret) = sign_with {
+            let now = chrono::Utc::now().timestamp();
+            request =
+                request.insert_header((SIGNATURE_HEADER, signature(secret, now, bytes.as_bytes())));
+        }
+        let result = request.send_body(bytes.clone()).await;
         match result {
             Ok(response) if response.status().is_success() => return,
             Ok(response) => {
@@ -149,6 +179,16 @@ fn err_kind(err: &awc::error::SendRequestError) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Reference value: `printf '1764150000.{"a":1}' | openssl dgst -sha256 -hmac s3cret`.
+        let header = signature(&Secret::new("s3cret"), 1_764_150_000, br#"{"a":1}"#);
+        assert_eq!(
+            header,
+            "t=1764150000,v1=657ae93167cebbc3125e7c418ce45abc7d88a52f9b2f51453857a5a32f62c948"
+        );
+    }
 
     #[test]
     fn one_alert_per_streak() {

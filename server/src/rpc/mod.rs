@@ -12,7 +12,7 @@ pub mod worker;
 use crate::sync::service::SyncService;
 use crate::telemetry::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use auth::{Caller, JwtVerifier};
+use auth::{Caller, JwtVerifier, Role};
 use envelope::{ErrorCode, RpcError};
 use governor::{clock::Clock, DefaultKeyedRateLimiter};
 use serde_json::{json, Value};
@@ -93,6 +93,7 @@ pub async fn endpoint(
             }
         }
         call => match handle_one(call, &state.service, &ctx).await {
+            Some(response) if is_forbidden(&response) => HttpResponse::Forbidden().json(response),
             Some(response) => HttpResponse::Ok().json(response),
             None => HttpResponse::NoContent().finish(),
         },
@@ -105,12 +106,39 @@ async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Op
         Ok(request) => request,
         Err((id, error)) => return Some(envelope::error_body(id, &error)),
     };
-    let result = dispatch(&request.method, request.params, service, ctx).await;
+    let result = match required_role(&request.method) {
+        Some(role) if ctx.caller.role < role => {
+            tracing::info!(method = %request.method, login = %ctx.caller.login, "RPC call refused: role");
+            Err(RpcError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "forbidden: {} needs the role {}",
+                    request.method,
+                    auth::ROLE_ADMIN
+                ),
+            ))
+        }
+        _ => dispatch(&request.method, request.params, service, ctx).await,
+    };
     let id = request.id?;
     Some(match result {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
         Err(error) => envelope::error_body(id, &error),
     })
+}
+
+/// The least role a method needs (CONTRACT §3); `None` for an unknown method.
+fn required_role(method: &str) -> Option<Role> {
+    match method {
+        "sync.start" | "sync.cancel" | "integration.set_enabled" => Some(Role::Admin),
+        "sync.status" | "batch.list" | "batch.get" | "batch.errors" | "batch.warnings"
+        | "worker.search" => Some(Role::Viewer),
+        _ => None,
+    }
+}
+
+fn is_forbidden(response: &Value) -> bool {
+    response["error"]["code"].as_i64() == Some(ErrorCode::Forbidden.code())
 }
 
 async fn dispatch(

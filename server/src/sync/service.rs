@@ -176,6 +176,7 @@ impl SyncService {
         let notifier = Notifier {
             slack_webhook_url: settings.slack_webhook_url.clone(),
             odoo_notify_url: settings.odoo_notify_url.clone(),
+            signing_secret: settings.rpc_jwt_secret.clone(),
         };
         SyncService {
             inner: Arc::new(Inner {

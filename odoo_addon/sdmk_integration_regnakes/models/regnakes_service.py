@@ -1,0 +1,203 @@
+"""The one door from Odoo to the RegNakes Sync server.
+
+Every method that reaches the server checks the calling user's group first, then mints a token for that
+user (``sub`` = login) with the role the group gives. The server enforces the role again, so an Odoo user
+can do no more than their group allows even by calling these methods directly (``call_kw``, XML-RPC).
+Failures become a ``UserError`` in plain words; the server's own message is kept after it.
+"""
+
+import logging
+
+from odoo import _, api, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import config
+
+from ..regnakes_sync_client import (
+    ROLE_ADMIN,
+    ROLE_VIEWER,
+    RegnakesSyncClient,
+    RegnakesSyncError,
+)
+
+PARAM_URL = "sdmk_integration_regnakes.server_url"
+PARAM_SECRET = "sdmk_integration_regnakes.jwt_secret"
+GROUP_ADMIN = "sdmk_integration_regnakes.group_admin_integrasi"
+GROUP_VERIFIKATOR = "sdmk_integration_regnakes.group_verifikator"
+DASHBOARD_BATCHES = 15
+_logger = logging.getLogger(__name__)
+
+
+def _secret_from_file(path):
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as secret_file:
+            return secret_file.read().strip() or None
+    except OSError:
+        _logger.warning("RegNakes shared secret file %s cannot be read", path)
+        return None
+
+
+class RegnakesService(models.AbstractModel):
+    _name = "sdmk.regnakes.service"
+    _description = "RegNakes Sync server access"
+
+    # Groups and roles
+
+    @api.model
+    def _is_admin(self):
+        return self.env.user.has_group(GROUP_ADMIN)
+
+    @api.model
+    def _check_reader(self):
+        if not self.env.user.has_group(GROUP_VERIFIKATOR):
+            raise AccessError(
+                _("Only Verifikator and Admin Integrasi users may read the RegNakes sync.")
+            )
+
+    @api.model
+    def _check_admin(self):
+        if not self._is_admin():
+            raise AccessError(
+                _("Only Admin Integrasi users may start, cancel or switch the RegNakes sync.")
+            )
+
+    # The client
+
+    @api.model
+    def _settings(self):
+        """Server URL and shared secret: Settings first, else the Odoo configuration file's
+        ``sdmk_regnakes_server_url`` and ``sdmk_regnakes_jwt_secret_file`` (how a container is set up)."""
+        params = self.env["ir.config_parameter"].sudo()
+        url = params.get_param(PARAM_URL) or config.get("sdmk_regnakes_server_url")
+        secret = params.get_param(PARAM_SECRET) or _secret_from_file(
+            config.get("sdmk_regnakes_jwt_secret_file")
+        )
+        return url, secret
+
+    @api.model
+    def _client(self, url=None, secret=None, role=None):
+        """A client acting as the current user, with the role their groups give (checked here)."""
+        self._check_reader()
+        if url is None and secret is None:
+            url, secret = self._settings()
+        if not url or not secret:
+            raise UserError(
+                _(
+                    "The RegNakes Sync server is not configured: set its URL and shared secret in "
+                    "Settings → General Settings → Integrations."
+                )
+            )
+        if role is None:
+            role = ROLE_ADMIN if self._is_admin() else ROLE_VIEWER
+        return RegnakesSyncClient(url, secret, self.env.user.login, [role])
+
+    @api.model
+    def _explain(self, error, url=None):
+        """A failure in words an administrator can act on, the server's message kept after it."""
+        url = url or self._settings()[0]
+        messages = {
+            "unreachable": _(
+                "RegNakes Sync server unreachable at %(url)s: is it running, and is the URL right? (%(detail)s)"
+            ),
+            "not_a_server": _(
+                "%(url)s answers, but it is not a RegNakes Sync server: check the URL. (%(detail)s)"
+            ),
+            "unauthenticated": _(
+                "The RegNakes Sync server refused Odoo's token: the shared secret in Settings does "
+                "not match the server's RPC_JWT_SECRET. (%(detail)s)"
+            ),
+            "forbidden": _("Your role may not do this on the RegNakes Sync server. (%(detail)s)"),
+            "disabled": _(
+                "The RegNakes integration is disabled: enable it on the dashboard first. (%(detail)s)"
+            ),
+            "invalid_params": _("The server refused the request: %(detail)s"),
+            "not_found": _("Not found on the RegNakes Sync server: %(detail)s"),
+            "rate_limited": _("The RegNakes Sync server is busy; try again in a moment. (%(detail)s)"),
+        }
+        template = messages.get(
+            error.kind, _("The RegNakes Sync server failed: %(detail)s (request %(rid)s)")
+        )
+        return template % {"url": url, "detail": error.message, "rid": error.request_id}
+
+    @api.model
+    def _call(self, method, *args, client=None, **kwargs):
+        """Calls ``RegnakesSyncClient.<method>`` for the current user; failures become ``UserError``."""
+        client = client or self._client()
+        try:
+            return getattr(client, method)(*args, **kwargs)
+        except RegnakesSyncError as error:
+            raise UserError(self._explain(error, client.base_url)) from error
+
+    @api.model
+    def _notification(self, message, kind="success", close_dialog=False):
+        """The client action that shows ``message`` as an Odoo notification (and closes a wizard)."""
+        params = {"title": _("RegNakes Sync"), "message": message, "type": kind, "sticky": False}
+        if close_dialog:
+            params["next"] = {"type": "ir.actions.act_window_close"}
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+
+    # What the screens call (each checks the group through ``_client``)
+
+    @api.model
+    def dashboard_data(self):
+        """``sync.status`` and the latest batches for the dashboard; a server problem is shown inline."""
+        self._check_reader()
+        batches = self.env["sdmk.regnakes.batch"]
+        data = {"is_admin": self._is_admin(), "status": None, "error": None}
+        try:
+            status = self._call("status")
+            batches.sudo()._mirror(
+                [b for b in (status.get("running"), status.get("last")) if b],
+                notify=False,
+            )
+            data["status"] = status
+        except UserError as error:
+            data["error"] = str(error)
+        latest = batches.search([], limit=DASHBOARD_BATCHES)
+        data["batches"] = [batch._dashboard_row() for batch in latest]
+        return data
+
+    @api.model
+    def set_enabled(self, enabled, reason=None):
+        self._check_admin()
+        return self._call("set_enabled", bool(enabled), reason or None)
+
+    @api.model
+    def search_workers(self, query=None, profession=None, limit=20, offset=0):
+        self._check_reader()
+        return self._call(
+            "search_workers",
+            query=(query or "").strip() or None,
+            profession=profession or None,
+            limit=int(limit),
+            offset=int(offset),
+        )
+
+    @api.model
+    def professions(self):
+        self._check_reader()
+        records = self.env["sdmk.regnakes.profession"].search([], limit=500)
+        return [{"code": p.code, "name": p.display_name} for p in records]
+
+    @api.model
+    def test_connection(self, url, secret):
+        """Checks a URL and secret as a system administrator types them; returns a sentence."""
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(_("Only system administrators may test the RegNakes connection."))
+        if not url or not secret:
+            raise UserError(_("Fill in the server URL and the shared secret first."))
+        client = RegnakesSyncClient(
+            url, secret, self.env.user.login, [ROLE_VIEWER], timeout=10
+        )
+        try:
+            status = client.status()
+        except RegnakesSyncError as error:
+            raise UserError(self._explain(error, url)) from error
+        if not status.get("enabled"):
+            return _(
+                "Connected to %(url)s, but the integration is disabled: no sync will run until an "
+                "Admin Integrasi enables it.",
+                url=url,
+            )
+        return _("Connected to %(url)s: the RegNakes integration is enabled.", url=url)

@@ -1,0 +1,218 @@
+"""Client of the RegNakes Sync server's JSON-RPC surface (CONTRACT §3), with no Odoo import.
+
+The Odoo models use it, and so can an operator's script or a test: it mints a short-lived HS256 JWT for
+one caller (``sub`` = login, ``roles`` from their groups), sends ``X-Request-ID``, bounds every request
+with a timeout, and turns every way a call can fail into one ``RegnakesSyncError`` whose ``kind`` says
+what went wrong in terms a person can act on. It also checks the signature of the server's batch
+notification (``X-RegNakes-Signature``).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import requests
+
+AUDIENCE = "sdmk-regnakes"
+ROLE_ADMIN = "regnakes.admin"
+ROLE_VIEWER = "regnakes.viewer"
+TOKEN_LIFETIME = 300
+TIMEOUT = 30
+SIGNATURE_HEADER = "X-RegNakes-Signature"
+SIGNATURE_TOLERANCE = 300
+
+# JSON-RPC error codes of the contract, by what they mean to a caller.
+KIND_BY_CODE = {
+    -32001: "unauthenticated",
+    -32003: "forbidden",
+    -32004: "not_found",
+    -32010: "disabled",
+    -32029: "rate_limited",
+    -32602: "invalid_params",
+    -32600: "invalid_request",
+    -32601: "invalid_request",
+    -32700: "invalid_request",
+    -32603: "server",
+}
+
+
+class RegnakesSyncError(Exception):
+    """A call that did not succeed.
+
+    ``kind`` is one of: ``unreachable`` (no answer: refused, timed out, DNS), ``not_a_server`` (something
+    answered, but not a RegNakes Sync server: wrong URL), ``unauthenticated`` (wrong shared secret, expired
+    token), ``forbidden`` (the caller's role may not do this), ``disabled`` (integration switched off),
+    ``invalid_params``, ``not_found``, ``rate_limited``, ``invalid_request``, ``server`` (the server failed).
+    """
+
+    def __init__(self, kind, message, code=None, request_id=None, http_status=None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        self.http_status = http_status
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_token(secret, login, roles=(), now=None, lifetime=TOKEN_LIFETIME):
+    """An HS256 JWT for the sync server, valid for ``lifetime`` seconds."""
+    now = int(now if now is not None else time.time())
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = {
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "sub": login,
+        "roles": list(roles),
+    }
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode()
+    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def sign_notification(secret, body, now=None):
+    """The ``X-RegNakes-Signature`` value the server sends with ``body`` (bytes)."""
+    timestamp = int(now if now is not None else time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_notification(secret, header, body, now=None, tolerance=SIGNATURE_TOLERANCE):
+    """True when ``header`` signs exactly ``body`` (bytes) with ``secret``, at most ``tolerance`` s away."""
+    if not secret or not header:
+        return False
+    parts = dict(
+        part.strip().split("=", 1) for part in header.split(",") if "=" in part
+    )
+    try:
+        timestamp = int(parts.get("t", ""))
+    except ValueError:
+        return False
+    now = int(now if now is not None else time.time())
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = sign_notification(secret, body, now=timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+class RegnakesSyncClient:
+    """Calls the server for one caller. Cheap to build: one per Odoo request."""
+
+    def __init__(
+        self, base_url, secret, login, roles=(), timeout=TIMEOUT, session=None
+    ):
+        self.base_url = (base_url or "").rstrip("/")
+        self.secret = secret
+        self.login = login
+        self.roles = tuple(roles)
+        self.timeout = timeout
+        self.session = session or requests
+
+    def call(self, method, params=None, request_id=None):
+        """Calls one method; returns its result or raises ``RegnakesSyncError``."""
+        request_id = request_id or f"odoo-{uuid.uuid4()}"
+        body = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": method,
+            "params": params or {},
+        }
+        token = make_token(self.secret, self.login, self.roles)
+        headers = {"Authorization": f"Bearer {token}", "X-Request-ID": request_id}
+        try:
+            response = self.session.post(
+                f"{self.base_url}/jsonrpc",
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except requests.Timeout as exc:
+            raise RegnakesSyncError(
+                "unreachable",
+                f"no answer within {self.timeout} s",
+                request_id=request_id,
+            ) from exc
+        except requests.RequestException as exc:
+            raise RegnakesSyncError(
+                "unreachable",
+                f"server unreachable ({exc.__class__.__name__})",
+                request_id=request_id,
+            ) from exc
+        return self._result(response, request_id)
+
+    @staticmethod
+    def _result(response, request_id):
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0":
+            raise RegnakesSyncError(
+                "not_a_server",
+                f"the URL answered HTTP {response.status_code}, not JSON-RPC",
+                request_id=request_id,
+                http_status=response.status_code,
+            )
+        error = answer.get("error")
+        if error:
+            code = error.get("code")
+            raise RegnakesSyncError(
+                KIND_BY_CODE.get(code, "server"),
+                error.get("message") or "",
+                code=code,
+                request_id=request_id,
+                http_status=response.status_code,
+            )
+        return answer.get("result")
+
+    # The methods of CONTRACT §3, named as a caller thinks of them.
+    def status(self):
+        return self.call("sync.status")
+
+    def start(self, mode="incremental", professions=None, trigger="manual", request_id=None):
+        params = {"mode": mode, "trigger": trigger}
+        if professions:
+            params["professions"] = list(professions)
+        return self.call("sync.start", params, request_id=request_id)
+
+    def cancel(self, batch_id):
+        return self.call("sync.cancel", {"batch_id": batch_id})["batch"]
+
+    def batches(self, limit=20, offset=0, status=None):
+        params = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = status
+        return self.call("batch.list", params)
+
+    def batch(self, batch_id):
+        return self.call("batch.get", {"batch_id": batch_id})["batch"]
+
+    def issues(self, batch_id, kind="errors", limit=50, offset=0):
+        """Rejected rows (``errors``) or stored rows with a warning (``warnings``) of a batch, paged."""
+        if kind not in ("errors", "warnings"):
+            raise ValueError(f"kind must be errors or warnings, not {kind!r}")
+        params = {"batch_id": batch_id, "limit": limit, "offset": offset}
+        return self.call(f"batch.{kind}", params)
+
+    def set_enabled(self, enabled, reason=None):
+        params = {"enabled": bool(enabled)}
+        if reason:
+            params["reason"] = reason
+        return self.call("integration.set_enabled", params)["enabled"]
+
+    def search_workers(self, query=None, profession=None, limit=20, offset=0):
+        params = {"limit": limit, "offset": offset}
+        if query:
+            params["query"] = query
+        if profession:
+            params["profession"] = profession
+        return self.call("worker.search", params)

@@ -1,0 +1,116 @@
+/** @odoo-module **/
+// The module's first screen: sync.status (enabled, running batch with live progress, last batch, last
+// success, next run, watermark), the latest batches, and the admin's actions. It refreshes itself: from
+// the bus when the server's notification arrives, and every few seconds while a batch runs.
+
+import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { _t } from "@web/core/l10n/translation";
+import {
+    formatPercent,
+    formatSeconds,
+    formatTime,
+    modeLabel,
+    statusClass,
+    statusLabel,
+    triggerLabel,
+} from "./labels";
+
+const POLL_MS = 2000;
+const BUS_TYPE = "sdmk_regnakes/batch";
+
+export class RegnakesDashboard extends Component {
+    static template = "sdmk_integration_regnakes.Dashboard";
+    static props = ["*"];
+
+    setup() {
+        this.orm = useService("orm");
+        this.action = useService("action");
+        // Not useService: bus_service is declared `async: true`, which useService cannot wrap in 17.0.
+        this.bus = this.env.services.bus_service;
+        this.state = useState({ data: null, loading: true });
+        this.statusLabel = statusLabel;
+        this.statusClass = statusClass;
+        this.modeLabel = modeLabel;
+        this.triggerLabel = triggerLabel;
+        this.formatTime = formatTime;
+        this.formatPercent = formatPercent;
+        this.formatSeconds = formatSeconds;
+
+        const onNotification = ({ detail }) => {
+            if (detail.some((n) => n.type === BUS_TYPE)) {
+                this.load();
+            }
+        };
+        this.bus.addEventListener("notification", onNotification);
+        this.bus.start();
+        this.timer = setInterval(() => {
+            if (this.running) {
+                this.load();
+            }
+        }, POLL_MS);
+        onWillStart(() => this.load());
+        onWillUnmount(() => {
+            clearInterval(this.timer);
+            this.bus.removeEventListener("notification", onNotification);
+        });
+    }
+
+    get status() {
+        return this.state.data && this.state.data.status;
+    }
+
+    get running() {
+        return this.status && this.status.running;
+    }
+
+    get isAdmin() {
+        return this.state.data && this.state.data.is_admin;
+    }
+
+    async load() {
+        this.state.data = await this.orm.call("sdmk.regnakes.service", "dashboard_data", []);
+        this.state.loading = false;
+    }
+
+    openWizard(xmlid) {
+        return this.action.doAction(xmlid, { onClose: () => this.load() });
+    }
+
+    syncNow() {
+        return this.openWizard("sdmk_integration_regnakes.action_regnakes_sync_wizard");
+    }
+
+    toggleEnabled() {
+        return this.openWizard(
+            this.status.enabled
+                ? "sdmk_integration_regnakes.action_regnakes_disable"
+                : "sdmk_integration_regnakes.action_regnakes_enable"
+        );
+    }
+
+    async cancelRunning() {
+        const batch = this.state.data.batches.find((b) => b.batch_uid === this.running.id);
+        if (batch) {
+            await this.orm.call("sdmk.regnakes.batch", "action_cancel", [[batch.id]]);
+        }
+        await this.load();
+    }
+
+    openBatch(id) {
+        return this.action.doAction({
+            type: "ir.actions.act_window",
+            res_model: "sdmk.regnakes.batch",
+            res_id: id,
+            views: [[false, "form"]],
+            name: _t("Sync batch"),
+        });
+    }
+
+    openAction(xmlid) {
+        return this.action.doAction(xmlid);
+    }
+}
+
+registry.category("actions").add("sdmk_regnakes.dashboard", RegnakesDashboard);

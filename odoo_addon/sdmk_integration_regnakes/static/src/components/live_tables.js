@@ -1,0 +1,94 @@
+/** @odoo-module **/
+// Data read live from the server and never stored in Odoo: a batch's rejected rows or warnings, and the
+// health-worker lookup. Both are paged on the server (limit/offset).
+
+import { Component, onWillStart, useState } from "@odoo/owl";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { Pager } from "@web/core/pager/pager";
+import { formatTime } from "./labels";
+
+const PAGE = 50;
+
+class LiveTable extends Component {
+    static components = { Pager };
+    static props = ["*"];
+
+    setup() {
+        this.orm = useService("orm");
+        this.formatTime = formatTime;
+        this.state = useState({ rows: [], total: 0, offset: 0, limit: PAGE, loaded: false });
+        onWillStart(() => this.load());
+    }
+
+    async load() {
+        const page = await this.fetch(this.state.limit, this.state.offset);
+        this.state.total = page.total;
+        this.state.rows = page.rows;
+        this.state.loaded = true;
+    }
+
+    onPage({ offset, limit }) {
+        this.state.offset = offset;
+        this.state.limit = limit;
+        return this.load();
+    }
+}
+
+export class RegnakesIssues extends LiveTable {
+    static template = "sdmk_integration_regnakes.Issues";
+
+    get params() {
+        return this.props.action.params || {};
+    }
+
+    async fetch(limit, offset) {
+        const { batch_uid, kind } = this.params;
+        const page = await this.orm.call("sdmk.regnakes.batch", "fetch_issues", [
+            batch_uid,
+            kind,
+            limit,
+            offset,
+        ]);
+        return { total: page.total, rows: page[kind] || [] };
+    }
+
+    raw(row) {
+        return row.raw === undefined || row.raw === null ? "" : JSON.stringify(row.raw);
+    }
+}
+
+export class RegnakesWorkers extends LiveTable {
+    static template = "sdmk_integration_regnakes.Workers";
+
+    setup() {
+        this.search = useState({ query: "", profession: "", professions: [] });
+        super.setup();
+        onWillStart(async () => {
+            this.search.professions = await this.orm.call(
+                "sdmk.regnakes.service",
+                "professions",
+                []
+            );
+        });
+    }
+
+    async fetch(limit, offset) {
+        const page = await this.orm.call("sdmk.regnakes.service", "search_workers", [
+            this.search.query,
+            this.search.profession,
+            limit,
+            offset,
+        ]);
+        return { total: page.total, rows: page.workers };
+    }
+
+    submit(ev) {
+        ev.preventDefault();
+        this.state.offset = 0;
+        return this.load();
+    }
+}
+
+registry.category("actions").add("sdmk_regnakes.issues", RegnakesIssues);
+registry.category("actions").add("sdmk_regnakes.workers", RegnakesWorkers);

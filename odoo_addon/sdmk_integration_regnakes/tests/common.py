@@ -1,0 +1,55 @@
+"""Shared set-up: users of each kind and, when the test script started one, the real RegNakes Sync
+server (``REGNAKES_TEST_URL`` and ``REGNAKES_TEST_SECRET``; see scripts/odoo-addon-tests.sh)."""
+
+import os
+import time
+
+from odoo.tests import new_test_user
+
+from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
+
+SERVER_URL = os.environ.get("REGNAKES_TEST_URL")
+SERVER_SECRET = os.environ.get("REGNAKES_TEST_SECRET")
+FINISHED = {"succeeded", "partial", "failed", "cancelled", "skipped"}
+
+
+class RegnakesUsersMixin:
+    @classmethod
+    def _setup_regnakes(cls, url=SERVER_URL, secret=SERVER_SECRET or "test-secret"):
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("sdmk_integration_regnakes.server_url", url or "http://127.0.0.1:9")
+        params.set_param("sdmk_integration_regnakes.jwt_secret", secret)
+        cls.secret = secret
+        cls.admin_integrasi = new_test_user(
+            cls.env,
+            login="admin_integrasi",
+            password="admin_integrasi",
+            groups="base.group_user,sdmk_integration_regnakes.group_admin_integrasi",
+        )
+        cls.verifikator = new_test_user(
+            cls.env,
+            login="verifikator",
+            password="verifikator-password",
+            groups="base.group_user,sdmk_integration_regnakes.group_verifikator",
+        )
+        cls.internal = new_test_user(
+            cls.env, login="internal", password="internal-password", groups="base.group_user"
+        )
+        cls.portal = new_test_user(
+            cls.env, login="portal", password="portal-password", groups="base.group_portal"
+        )
+
+    def _server_admin(self):
+        """The real server seen by an administrator script, to check what Odoo users did or did not do."""
+        if not SERVER_URL:
+            self.skipTest("REGNAKES_TEST_URL is not set: run scripts/odoo-addon-tests.sh")
+        return RegnakesSyncClient(SERVER_URL, SERVER_SECRET, "odoo-test", [ROLE_ADMIN])
+
+    def _wait_finished(self, client, batch_id, seconds=60):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            batch = client.batch(batch_id)
+            if batch["status"] in FINISHED:
+                return batch
+            time.sleep(0.2)
+        self.fail(f"batch {batch_id} did not finish within {seconds} s")

@@ -1,0 +1,68 @@
+from odoo.tests.common import TransactionCase
+
+from .common import RegnakesUsersMixin
+
+
+def server_batch(**overrides):
+    batch = {
+        "id": "0190d6e4-0000-7000-8000-000000000001",
+        "trace_id": "odoo-trace-1",
+        "trigger": "manual",
+        "mode": "full",
+        "status": "running",
+        "started_at": "2026-11-29T02:00:00Z",
+        "finished_at": None,
+        "duration_ms": None,
+        "pages": 1,
+        "received": 100,
+        "inserted": 90,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 10,
+        "failure_rate": 0.1,
+        "error": None,
+    }
+    batch.update(overrides)
+    return batch
+
+
+class TestMirror(RegnakesUsersMixin, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_regnakes()
+        cls.Batch = cls.env["sdmk.regnakes.batch"].sudo()
+
+    def test_a_batch_is_mirrored_once_and_kept_in_step(self):
+        first = self.Batch._mirror([server_batch()])
+        finished = server_batch(
+            status="partial",
+            finished_at="2026-11-29T02:00:42Z",
+            duration_ms=42_500,
+            pages=3,
+            received=300,
+            inserted=270,
+            rejected=30,
+        )
+        second = self.Batch._mirror([finished])
+        self.assertEqual(first, second)
+        self.assertEqual(self.Batch.search_count([("batch_uid", "=", finished["id"])]), 1)
+        self.assertEqual(second.status, "partial")
+        self.assertEqual((second.received, second.rejected, second.pages), (300, 30, 3))
+        self.assertAlmostEqual(second.duration_seconds, 42.5)
+        self.assertEqual(str(second.finished_at), "2026-11-29 02:00:42")
+
+    def test_a_failed_batch_gives_each_admin_one_todo(self):
+        failed = server_batch(status="failed", error="RegNakes unreachable after 3 retries")
+        record = self.Batch._mirror([failed])
+        # The server retries its notification: a second delivery must not add more to-dos.
+        self.Batch._mirror([failed])
+        todo_users = record.activity_ids.mapped("user_id")
+        self.assertIn(self.admin_integrasi, todo_users)
+        self.assertNotIn(self.verifikator, todo_users)
+        self.assertEqual(len(record.activity_ids.filtered(lambda a: a.user_id == self.admin_integrasi)), 1)
+        self.assertIn("unreachable", record.activity_ids[0].note)
+
+    def test_a_successful_batch_gives_no_todo(self):
+        record = self.Batch._mirror([server_batch(status="succeeded", rejected=0)])
+        self.assertFalse(record.activity_ids)

@@ -1,0 +1,150 @@
+"""Who may do what, called as an attacker would: straight at the model methods (call_kw, XML-RPC), with
+the real server behind them, which must see nothing from a refused user."""
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import HttpCase, tagged
+
+from ..regnakes_sync_client import ROLE_ADMIN, ROLE_VIEWER, RegnakesSyncClient
+from .common import SERVER_URL, RegnakesUsersMixin
+
+
+@tagged("post_install", "-at_install")
+class TestRoles(RegnakesUsersMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_regnakes()
+
+    def acting_calls(self, env):
+        """Every way into the server that changes something, as that user would call it."""
+        return {
+            "sync wizard": lambda: env["sdmk.regnakes.sync.wizard"]
+            .create({"mode": "full"})
+            .action_start(),
+            "disable": lambda: env["sdmk.regnakes.service"].set_enabled(False, "x"),
+            "disable wizard": lambda: env["sdmk.regnakes.enable.wizard"]
+            .create({"enabled": False, "reason": "x"})
+            .action_apply(),
+            "cancel": lambda: env["sdmk.regnakes.batch"]
+            .sudo()
+            ._mirror([{"id": "00000000-0000-0000-0000-000000000000", "status": "running"}])
+            .with_env(env)
+            .action_cancel(),
+        }
+
+    def reading_calls(self, env):
+        return {
+            "dashboard": lambda: env["sdmk.regnakes.service"].dashboard_data(),
+            "refresh": lambda: env["sdmk.regnakes.batch"].action_refresh(),
+            "workers": lambda: env["sdmk.regnakes.service"].search_workers("a"),
+            "issues": lambda: env["sdmk.regnakes.batch"].fetch_issues(
+                "00000000-0000-0000-0000-000000000000", "errors"
+            ),
+        }
+
+    def test_users_without_a_group_reach_nothing(self):
+        server = self._server_admin()
+        before = server.batches()["total"]
+        for user in (self.portal, self.internal):
+            env = self.env(user=user)
+            calls = {**self.acting_calls(env), **self.reading_calls(env)}
+            for name, call in calls.items():
+                with self.subTest(user=user.login, call=name):
+                    with self.assertRaises(AccessError):
+                        call()
+        self.assertEqual(server.batches()["total"], before)
+        self.assertTrue(server.status()["enabled"])
+
+    def test_a_verifikator_reads_everything_and_changes_nothing(self):
+        server = self._server_admin()
+        before = server.batches()["total"]
+        env = self.env(user=self.verifikator)
+        for name, call in self.acting_calls(env).items():
+            with self.subTest(call=name):
+                with self.assertRaises(AccessError):
+                    call()
+        data = env["sdmk.regnakes.service"].dashboard_data()
+        self.assertFalse(data["error"], data)
+        self.assertFalse(data["is_admin"])
+        self.assertIn("enabled", data["status"])
+        env["sdmk.regnakes.service"].search_workers("a")
+        self.assertEqual(server.batches()["total"], before)
+
+    def test_tokens_carry_the_role_of_the_users_group(self):
+        service = self.env["sdmk.regnakes.service"]
+        admin_client = service.with_user(self.admin_integrasi)._client()
+        viewer_client = service.with_user(self.verifikator)._client()
+        self.assertEqual(
+            (admin_client.login, admin_client.roles), ("admin_integrasi", (ROLE_ADMIN,))
+        )
+        self.assertEqual(
+            (viewer_client.login, viewer_client.roles), ("verifikator", (ROLE_VIEWER,))
+        )
+
+    def test_xmlrpc_callers_without_a_group_are_refused(self):
+        """The same as above through Odoo's external API, as a script would try it."""
+        server = self._server_admin()
+        before = server.batches()["total"]
+        for login in ("portal", "internal"):
+            password = f"{login}-password"
+            uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, login, password, {})
+            self.assertTrue(uid, f"{login} logs in over XML-RPC")
+            for model, method, args in (
+                ("sdmk.regnakes.service", "set_enabled", [False]),
+                ("sdmk.regnakes.service", "dashboard_data", []),
+                ("sdmk.regnakes.batch", "action_refresh", []),
+            ):
+                with self.subTest(login=login, method=method):
+                    with self.assertRaises(Exception) as refused:
+                        self.xmlrpc_object.execute(
+                            self.env.cr.dbname, uid, password, model, method, *args
+                        )
+                    # Odoo's XML-RPC answers an AccessError as fault 4.
+                    self.assertEqual(refused.exception.faultCode, 4, str(refused.exception))
+        self.assertEqual(server.batches()["total"], before)
+
+    def test_an_admin_runs_a_sync_reads_its_rejected_rows_and_disables(self):
+        server = self._server_admin()
+        env = self.env(user=self.admin_integrasi)
+        wizard = env["sdmk.regnakes.sync.wizard"].create({"mode": "incremental"})
+        wizard.action_start()
+        mirrored = env["sdmk.regnakes.batch"].search([], limit=1)
+        batch = self._wait_finished(server, mirrored.batch_uid)
+        mirrored.action_refresh_one()
+        self.assertEqual(mirrored.status, batch["status"])
+        if batch["rejected"]:
+            page = mirrored.fetch_issues(mirrored.batch_uid, "errors", 5, 0)
+            self.assertEqual(page["total"], batch["rejected"])
+            self.assertTrue(page["errors"][0]["reason"])
+        env["sdmk.regnakes.enable.wizard"].create(
+            {"enabled": False, "reason": "maintenance"}
+        ).action_apply()
+        try:
+            self.assertFalse(server.status()["enabled"])
+            with self.assertRaises(UserError) as refused:
+                env["sdmk.regnakes.sync.wizard"].create({}).action_start()
+            self.assertIn("disabled", str(refused.exception))
+        finally:
+            env["sdmk.regnakes.service"].set_enabled(True)
+
+    def test_test_connection_names_what_is_wrong(self):
+        if not SERVER_URL:
+            self.skipTest("REGNAKES_TEST_URL is not set")
+        service = self.env["sdmk.regnakes.service"]
+        self.assertIn("enabled", service.test_connection(SERVER_URL, self.secret))
+        cases = {
+            "unreachable": ("http://127.0.0.1:9", self.secret),
+            "shared secret": (SERVER_URL, "not the secret"),
+            "not a RegNakes Sync server": (f"{SERVER_URL}/nowhere", self.secret),
+        }
+        for words, (url, secret) in cases.items():
+            with self.subTest(words):
+                with self.assertRaises(UserError) as failed:
+                    service.test_connection(url, secret)
+                self.assertIn(words, str(failed.exception))
+        with self.assertRaises(AccessError):
+            service.with_user(self.admin_integrasi).test_connection(SERVER_URL, self.secret)
+        # The client's own check of what it was given.
+        self.assertIsInstance(
+            RegnakesSyncClient(SERVER_URL, self.secret, "x").status(), dict
+        )

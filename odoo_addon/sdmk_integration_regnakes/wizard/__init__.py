@@ -1,0 +1,2 @@
+from . import regnakes_sync_wizard
+from . import regnakes_enable_wizard
