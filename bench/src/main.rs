@@ -83,6 +83,7 @@ impl Server {
             .env("REGNAKES_PAGE_SIZE", page_size.to_string())
             .env("RPC_JWT_SECRET", SECRET)
             .env("SYNC_SCHEDULE", "off")
+            .env("SYNC_FULL_SCHEDULE", "off")
             .env(
                 "RUST_LOG",
                 std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

@@ -34,6 +34,8 @@ pub struct Model {
     pub warnings: i64,
     pub failure_rate: f64,
     pub error: Option<String>,
+    /// Per field group, how many of the batch's updates changed it (JSON, `domain::worker_fields`).
+    pub changed_fields: Option<String>,
     pub cancel_requested: bool,
     pub instance_id: String,
 }

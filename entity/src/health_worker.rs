@@ -36,6 +36,9 @@ pub struct Model {
     /// Hash of the upstream record this row was last written from (`sync::unchanged`); none on rows
     /// written before it existed.
     pub source_hash: Option<String>,
+    /// One short hash per field group (`domain::worker_fields`), so an update can report which fields it
+    /// changed; none on rows written before it existed.
+    pub field_fingerprint: Option<String>,
     pub upstream_updated_at: Option<DateTimeUtc>,
     pub first_batch_id: Uuid,
     pub last_batch_id: Uuid,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_initial_schema;
 mod m20261126_000002_planner_statistics;
 mod m20261127_000003_source_hash;
+mod m20261129_000004_change_report;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial_schema::Migration),
             Box::new(m20261126_000002_planner_statistics::Migration),
             Box::new(m20261127_000003_source_hash::Migration),
+            Box::new(m20261129_000004_change_report::Migration),
         ]
     }
 }

@@ -109,6 +109,7 @@ def server(simulator, sink, tmp_path_factory):
         "RETRY_BASE_DELAY_MS": "20",
         "RPC_JWT_SECRET": SECRET,
         "SYNC_SCHEDULE": "off",
+        "SYNC_FULL_SCHEDULE": "off",
         "ODOO_NOTIFY_URL": sink.url,
         "RUST_LOG": "warn",
     }

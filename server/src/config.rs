@@ -62,6 +62,11 @@ pub struct Settings {
     pub rpc_jwt_secret: Secret,
     /// `None` when `SYNC_SCHEDULE=off`.
     pub sync_schedule: Option<String>,
+    /// The full sync that corrects drift no lookback can catch; `None` when `SYNC_FULL_SCHEDULE=off`.
+    pub sync_full_schedule: Option<String>,
+    /// How far before the watermark an incremental run starts reading (`SYNC_LOOKBACK`): changes that
+    /// become visible upstream after the time they carry are read on the next run.
+    pub sync_lookback: Duration,
     pub failure_threshold: f64,
     /// Whether records whose bytes the store already holds skip the transform and matching
     /// (`sync::unchanged`); off makes every record take the full path.
@@ -77,6 +82,9 @@ pub struct Settings {
 }
 
 pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
+/// Sundays at 03:00 Asia/Jakarta, an hour after the daily incremental run.
+pub const DEFAULT_FULL_SCHEDULE: &str = "0 3 * * 0";
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(600);
 const DEFAULT_NIK_INDEX_KEY: &str = "regnakes-sync-development-nik-index-key";
 
 /// Where values come from, most important first.
@@ -128,6 +136,18 @@ impl Layers {
         }
     }
 
+    /// A cron expression from `key` (`off` → `None`), checked here so a bad one stops the start.
+    fn schedule(&self, key: &'static str, default: &str) -> Result<Option<String>, ConfigError> {
+        let expr = match self.get(key) {
+            Some(s) if s.eq_ignore_ascii_case("off") => return Ok(None),
+            Some(s) => s,
+            None => default.to_string(),
+        };
+        crate::sync::scheduler::Schedule::parse(&expr)
+            .map_err(|problem| ConfigError::Invalid { key, problem })?;
+        Ok(Some(expr))
+    }
+
     /// A secret from `KEY`, or from the file named by `KEY_FILE`.
     fn secret(&self, key: &'static str) -> Result<Option<Secret>, ConfigError> {
         if let Some(value) = self.get(key) {
@@ -141,6 +161,27 @@ impl Layers {
                 .map_err(|source| ConfigError::File { path, source }),
         }
     }
+}
+
+/// `600`, `600s`, `10m`, `1h`, `1d`; `0` for none.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let seconds_per_unit = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => {
+            return Err(format!(
+                "{raw:?}: unknown unit {other:?} (use s, m, h or d)"
+            ))
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration like 600s, 10m or 1h"))?;
+    Ok(Duration::from_secs(number.saturating_mul(seconds_per_unit)))
 }
 
 fn parse_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
@@ -178,19 +219,15 @@ impl Settings {
                 problem: format!("{failure_threshold} is outside 0..=1"),
             });
         }
-        let sync_schedule = match layers.get("SYNC_SCHEDULE") {
-            Some(s) if s.eq_ignore_ascii_case("off") => None,
-            Some(s) => Some(s),
-            None => Some(DEFAULT_SCHEDULE.to_string()),
+        let sync_schedule = layers.schedule("SYNC_SCHEDULE", DEFAULT_SCHEDULE)?;
+        let sync_full_schedule = layers.schedule("SYNC_FULL_SCHEDULE", DEFAULT_FULL_SCHEDULE)?;
+        let sync_lookback = match layers.get("SYNC_LOOKBACK") {
+            None => DEFAULT_LOOKBACK,
+            Some(raw) => parse_duration(&raw).map_err(|problem| ConfigError::Invalid {
+                key: "SYNC_LOOKBACK",
+                problem,
+            })?,
         };
-        if let Some(expr) = &sync_schedule {
-            crate::sync::scheduler::Schedule::parse(expr).map_err(|problem| {
-                ConfigError::Invalid {
-                    key: "SYNC_SCHEDULE",
-                    problem,
-                }
-            })?;
-        }
         let rpc_jwt_secret = layers
             .secret("RPC_JWT_SECRET")?
             .ok_or(ConfigError::Invalid {
@@ -228,6 +265,8 @@ impl Settings {
             },
             rpc_jwt_secret,
             sync_schedule,
+            sync_full_schedule,
+            sync_lookback,
             failure_threshold,
             unchanged_fast_path: layers.parsed("SYNC_UNCHANGED_FAST_PATH", true)?,
             slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
@@ -310,6 +349,8 @@ mod tests {
         assert_eq!(s.regnakes.page_size, 1000);
         assert_eq!(s.regnakes.retry_base_delay, Duration::from_millis(1000));
         assert_eq!(s.sync_schedule.as_deref(), Some(DEFAULT_SCHEDULE));
+        assert_eq!(s.sync_full_schedule.as_deref(), Some(DEFAULT_FULL_SCHEDULE));
+        assert_eq!(s.sync_lookback, Duration::from_secs(600));
         assert_eq!(s.failure_threshold, 0.20);
         assert!(s.database_url.starts_with("sqlite://"));
         assert!(!format!("{s:?}").contains("s3cret"), "secrets never print");
@@ -322,12 +363,43 @@ mod tests {
     }
 
     #[test]
+    fn lookbacks_read_as_people_write_them() {
+        let cases = [
+            ("0", 0),
+            ("600", 600),
+            ("90s", 90),
+            ("10m", 600),
+            ("10 min", 600),
+            ("2h", 7200),
+            ("1d", 86_400),
+        ];
+        for (raw, seconds) in cases {
+            assert_eq!(
+                parse_duration(raw),
+                Ok(Duration::from_secs(seconds)),
+                "{raw}"
+            );
+        }
+        let off = Settings::load(&Layers::from_pairs(&[
+            ("RPC_JWT_SECRET", "x"),
+            ("SYNC_FULL_SCHEDULE", "OFF"),
+            ("SYNC_LOOKBACK", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(off.sync_full_schedule, None);
+        assert_eq!(off.sync_lookback, Duration::ZERO);
+    }
+
+    #[test]
     fn invalid_values_name_the_setting() {
         let cases = [
             ("REGNAKES_PAGE_SIZE", "5000"),
             ("REGNAKES_PAGE_SIZE", "many"),
             ("SYNC_FAILURE_THRESHOLD", "1.5"),
             ("SYNC_SCHEDULE", "every day"),
+            ("SYNC_FULL_SCHEDULE", "weekly"),
+            ("SYNC_LOOKBACK", "ten minutes"),
+            ("SYNC_LOOKBACK", "10w"),
         ];
         for (key, value) in cases {
             let err = Settings::load(&Layers::from_pairs(&[

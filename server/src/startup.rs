@@ -146,13 +146,19 @@ impl Application {
 
     /// Runs the server and, when configured, the scheduler; returns when the server stops.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let scheduler = self.service.schedule().cloned().map(|schedule| {
-            let service = self.service.clone();
-            actix_rt::spawn(scheduler::run_until_stopped(service, schedule))
-        });
+        let schedulers: Vec<_> = self
+            .service
+            .schedules()
+            .iter()
+            .cloned()
+            .map(|scheduled| {
+                let service = self.service.clone();
+                actix_rt::spawn(scheduler::run_until_stopped(service, scheduled))
+            })
+            .collect();
         let sweeper = actix_rt::spawn(sweep_until_stopped(self.service.clone()));
         let result = self.server.await;
-        if let Some(handle) = scheduler {
+        for handle in schedulers {
             handle.abort();
         }
         sweeper.abort();

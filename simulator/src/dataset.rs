@@ -106,6 +106,9 @@ pub struct AdvanceSpec {
     pub revoked: u32,
     pub new_workers: u32,
     pub nik_conflicts: u32,
+    /// Stamp the changes this many milliseconds before the moment they become visible, as a registry
+    /// read from a lagging replica does (or one that stamps a row when its transaction starts).
+    pub stamp_lag_ms: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -400,8 +403,9 @@ impl Dataset {
                     continue;
                 }
                 let old = self.versions[self.current[idx as usize] as usize];
+                let stamp_ms = (now_ms - spec.stamp_lag_ms).max(old.updated_ms + 1);
                 let mut v = Version {
-                    updated_ms: now_ms,
+                    updated_ms: stamp_ms,
                     superseded_ms: i64::MAX,
                     ..old
                 };
@@ -427,7 +431,7 @@ impl Dataset {
                     }
                 }
                 v.str_key = self.str_key(&v);
-                self.versions[self.current[idx as usize] as usize].superseded_ms = now_ms;
+                self.versions[self.current[idx as usize] as usize].superseded_ms = stamp_ms;
                 new_versions.push(v);
                 done += 1;
             }
@@ -436,17 +440,37 @@ impl Dataset {
             let idx = self.total_count;
             self.total_count += 1;
             self.current.push(0);
-            let mut v = Version::first(idx, now_ms);
+            let mut v = Version::first(idx, now_ms - spec.stamp_lag_ms.max(0));
             v.str_key = self.str_key(&v);
             report.new_workers.push(str_number(u64::from(idx), 0));
             new_versions.push(v);
         }
-        new_versions.sort_by_key(|v| (v.str_key, v.idx));
+        new_versions.sort_by_key(|v| (v.updated_ms, v.str_key, v.idx));
+        let in_order = new_versions.first().is_none_or(|first| {
+            self.versions.last().is_none_or(|last| {
+                (last.updated_ms, last.str_key) <= (first.updated_ms, first.str_key)
+            })
+        });
         for v in new_versions {
             self.current[v.idx as usize] = self.versions.len() as u32;
             self.versions.push(v);
         }
+        if !in_order {
+            self.restore_order();
+        }
         report
+    }
+
+    /// Back-dated changes land before versions already published: re-sort by `(updated_at, STR)`, as
+    /// the API lists them, and re-point each worker at its current version.
+    fn restore_order(&mut self) {
+        self.versions
+            .sort_by_key(|v| (v.updated_ms, v.str_key, v.idx));
+        for (pos, v) in self.versions.iter().enumerate() {
+            if v.superseded_ms == i64::MAX {
+                self.current[v.idx as usize] = pos as u32;
+            }
+        }
     }
 
     /// Good, current, not revoked, not the original of a duplicate: safe to change in one known way.
@@ -595,6 +619,7 @@ mod tests {
                 revoked: 3,
                 new_workers: 4,
                 nik_conflicts: 2,
+                ..AdvanceSpec::default()
             },
             until + chrono::Duration::seconds(1),
         );
@@ -608,5 +633,67 @@ mod tests {
             jenis: None,
         };
         assert_eq!(data.window(&next).len(), 34);
+    }
+
+    #[test]
+    fn late_stamped_changes_land_before_a_window_already_read() {
+        let mut data = Dataset::generate(500, 7, 0.0);
+        let read_until = Utc::now();
+        let after_read = WindowKey {
+            since_ms: Some(read_until.timestamp_millis()),
+            until_ms: None,
+            rumpun: None,
+            jenis: None,
+        };
+        // Visible 30 s after a client read up to `read_until`, stamped a minute before that.
+        let report = data.advance(
+            &AdvanceSpec {
+                changed: 10,
+                new_workers: 3,
+                stamp_lag_ms: 90_000,
+                ..AdvanceSpec::default()
+            },
+            read_until + chrono::Duration::seconds(30),
+        );
+        assert_eq!(report.total(), 13);
+        assert!(
+            data.window(&after_read).is_empty(),
+            "a cursor at `read_until` never sees them"
+        );
+        let looking_back = WindowKey {
+            since_ms: Some(read_until.timestamp_millis() - 600_000),
+            ..after_read
+        };
+        assert_eq!(data.window(&looking_back).len(), 13, "a lookback does");
+        // Still listed in order, and each worker's current version is the new one.
+        let all = WindowKey {
+            since_ms: None,
+            until_ms: None,
+            rumpun: None,
+            jenis: None,
+        };
+        let listed = data.window(&all);
+        assert_eq!(listed.len(), 503);
+        assert!(listed
+            .windows(2)
+            .all(|w| data.versions[w[0] as usize].updated_ms
+                <= data.versions[w[1] as usize].updated_ms));
+        let changed: HashSet<String> = report.changed.iter().cloned().collect();
+        let stamps: Vec<DateTime<Utc>> = listed
+            .iter()
+            .map(|&p| data.render(p))
+            .filter(|r| changed.contains(r["str"]["nomor"].as_str().unwrap()))
+            .map(|r| {
+                DateTime::parse_from_rfc3339(r["updated_at"].as_str().unwrap())
+                    .unwrap()
+                    .into()
+            })
+            .collect();
+        assert_eq!(
+            stamps.len(),
+            10,
+            "each changed worker is listed once, at its new version"
+        );
+        assert!(stamps.iter().all(|t| *t < read_until), "{stamps:?}");
     }
 }

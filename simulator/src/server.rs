@@ -125,6 +125,7 @@ impl SimState {
 }
 
 /// A running simulator.
+#[derive(Clone)]
 pub struct SimHandle {
     pub port: u16,
     pub state: Arc<SimState>,

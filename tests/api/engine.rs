@@ -135,6 +135,7 @@ async fn incremental_sync_applies_upstream_changes(backend: Backend) {
         revoked: 4,
         new_workers: 12,
         nik_conflicts: 3,
+        ..AdvanceSpec::default()
     });
     let renewed_before: Vec<(String, Value)> = {
         let mut v = Vec::new();
@@ -166,7 +167,26 @@ async fn incremental_sync_applies_upstream_changes(backend: Backend) {
     assert_eq!(batch["inserted"], json!(12));
     assert_eq!(batch["updated"], json!(30 + 6 + 4));
     assert_eq!(batch["rejected"], json!(3));
-    assert_eq!(batch["window_since"].as_str(), Some(watermark.as_str()));
+    // The window starts SYNC_LOOKBACK (10 minutes by default) before the watermark.
+    let lookback_start = chrono::DateTime::parse_from_rfc3339(&watermark)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        - chrono::Duration::minutes(10);
+    assert_eq!(
+        batch["since"].as_str(),
+        Some(regnakes_sync::sync::batch::ts(lookback_start).as_str())
+    );
+    // What the updates changed: content changes touch the licences and (unless the record has no
+    // address) the address, renewals the STR number and its issue date, revocations the STR status.
+    let changed = &batch["changed_fields"];
+    assert_eq!(changed["licences"], json!(30), "{changed}");
+    let addresses = changed["address"].as_i64().unwrap();
+    assert!((20..=30).contains(&addresses), "{changed}");
+    assert_eq!(changed["str_number"], json!(6), "{changed}");
+    assert_eq!(changed["str_details"], json!(6), "{changed}");
+    assert_eq!(changed["str_status"], json!(4), "{changed}");
+    assert_eq!(changed["name"], json!(0), "{changed}");
+    assert_eq!(changed["unknown"], json!(0), "{changed}");
     let list_requests: Vec<_> = app
         .sim
         .state
@@ -249,10 +269,15 @@ async fn incremental_sync_applies_upstream_changes(backend: Backend) {
     }
     assert_eq!(app.worker_count().await, 1500 + 12);
 
-    // Nothing new upstream: the next incremental run receives nothing.
+    // Nothing new upstream: the next incremental run re-reads only its lookback window (the changes
+    // above, stamped minutes ago) and changes nothing; the identity conflicts are refused again.
     let quiet = app.sync(json!({})).await;
-    assert_eq!(quiet["received"], json!(0));
-    assert_eq!(quiet["status"], "succeeded");
+    assert_balanced(&quiet);
+    assert_eq!(quiet["received"], json!(report.total()));
+    assert_eq!(quiet["inserted"], json!(0));
+    assert_eq!(quiet["updated"], json!(0));
+    assert_eq!(quiet["rejected"], json!(3));
+    assert_eq!(app.worker_count().await, 1500 + 12);
 }
 on_both_backends!(
     incremental_sync_applies_upstream_changes,
@@ -443,6 +468,7 @@ async fn the_fast_path_decides_as_the_full_path(backend: Backend) {
             revoked: 20,
             new_workers: 30,
             nik_conflicts: 20,
+            ..AdvanceSpec::default()
         });
         batches.push(app.sync(json!({"mode": "full"})).await);
         batches.push(app.sync(json!({"mode": "full"})).await);

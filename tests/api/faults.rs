@@ -8,6 +8,7 @@ use crate::helpers::{
 };
 use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
 use regnakes_sim::{Fault, FaultPlan};
+use regnakes_sync::sync::batch::Mode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -312,13 +313,15 @@ async fn cancel_stops_at_a_page_boundary_and_keeps_committed_pages() {
 async fn records_sharing_updated_at_across_page_and_run_boundaries_are_all_stored() {
     // Records come in groups of 7 sharing one updated_at; pages of 3 split every group, and the first run
     // dies on page 5, in the middle of a group.
+    // Without a lookback, so the run starts exactly at the inclusive watermark.
     let app = spawn_app(
         PG,
         Options {
             records: 60,
             page_size: 3,
             ..Options::default()
-        },
+        }
+        .env("SYNC_LOOKBACK", "0"),
     )
     .await;
     app.sim
@@ -336,7 +339,7 @@ async fn records_sharing_updated_at_across_page_and_run_boundaries_are_all_store
     app.sim.state.set_faults(FaultPlan::default());
     let second = app.sync(json!({})).await;
     assert_eq!(second["status"], "succeeded", "{second}");
-    assert_eq!(second["window_since"], watermark);
+    assert_eq!(second["since"], watermark);
     // Records 8-12 (stored) share updated_at with 13-14: the inclusive watermark fetches them again, and
     // they are written once.
     assert_eq!(second["unchanged"], json!(5));
@@ -354,6 +357,7 @@ fn process_env(app_sim: &str, database_url: &str, extra: &[(&str, &str)]) -> Vec
         ("REGNAKES_CLIENT_SECRET", "sim-secret"),
         ("RPC_JWT_SECRET", JWT_SECRET),
         ("SYNC_SCHEDULE", "off"),
+        ("SYNC_FULL_SCHEDULE", "off"),
         ("RETRY_BASE_DELAY_MS", "20"),
     ]
     .iter()
@@ -559,8 +563,8 @@ async fn two_server_processes_start_one_sync() {
     )
     .await;
     let (x, y) = futures_util_join(
-        app.service.run_scheduled(slot),
-        other_service.service.run_scheduled(slot),
+        app.service.run_scheduled(slot, Mode::Incremental),
+        other_service.service.run_scheduled(slot, Mode::Incremental),
     )
     .await;
     x.unwrap();

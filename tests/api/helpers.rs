@@ -134,6 +134,7 @@ pub async fn spawn_server(sim: SimHandle, database_url: String, options: &Option
         ("RETRY_BASE_DELAY_MS".into(), "20".into()),
         ("RPC_JWT_SECRET".into(), JWT_SECRET.into()),
         ("SYNC_SCHEDULE".into(), "off".into()),
+        ("SYNC_FULL_SCHEDULE".into(), "off".into()),
     ];
     for (k, v) in &options.env {
         pairs.retain(|(key, _)| key != k);

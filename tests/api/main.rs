@@ -3,6 +3,7 @@
 mod doubles;
 mod helpers;
 
+mod cursor;
 mod engine;
 mod fast_path;
 mod faults;

@@ -1,6 +1,7 @@
 //! The JSON-RPC surface (CONTRACT §3): every method, every error code, params validation, request ids.
 
 use crate::helpers::{spawn_app, Backend, Options, JWT_SECRET};
+use regnakes_sync::sync::batch::Mode;
 use serde_json::{json, Value};
 
 fn code(body: &Value) -> i64 {
@@ -411,8 +412,14 @@ async fn methods_work(backend: Backend) {
     let refused = app.call("sync.start", json!({})).await;
     assert_eq!(code(&refused), -32010);
     let slot = chrono::Utc::now();
-    app.service.run_scheduled(slot).await.unwrap();
-    app.service.run_scheduled(slot).await.unwrap();
+    app.service
+        .run_scheduled(slot, Mode::Incremental)
+        .await
+        .unwrap();
+    app.service
+        .run_scheduled(slot, Mode::Incremental)
+        .await
+        .unwrap();
     let skipped = app.ok("batch.list", json!({"status": "skipped"})).await;
     assert_eq!(skipped["total"], 1);
     assert_eq!(skipped["batches"][0]["trigger"], "schedule");

@@ -4,7 +4,7 @@ Only summaries live here; rejected rows and health workers are read live from th
 stored in Odoo. The mirror is kept in step by the server's notification, the dashboard and a refresh.
 """
 
-from odoo import _, api, fields, models
+from odoo import _, _lt, api, fields, models
 
 from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
 from .regnakes_service import GROUP_ADMIN, GROUP_VERIFIKATOR
@@ -20,6 +20,19 @@ STATUSES = [
 FINISHED = {"succeeded", "partial", "failed", "cancelled", "skipped"}
 COUNTERS = ("pages", "received", "inserted", "updated", "unchanged", "rejected")
 BUS_TYPE = "sdmk_regnakes/batch"
+# The server's `changed_fields` keys (domain::worker_fields), as the form shows them.
+CHANGED_FIELD_LABELS = [
+    ("name", _lt("Name")),
+    ("birth", _lt("Birth")),
+    ("profession", _lt("Profession")),
+    ("str_number", _lt("STR number")),
+    ("str_details", _lt("STR details")),
+    ("str_validity", _lt("STR validity")),
+    ("str_status", _lt("STR status")),
+    ("licences", _lt("Licences")),
+    ("address", _lt("Address")),
+    ("unknown", _lt("Unknown")),
+]
 
 
 def _timestamp(value):
@@ -58,6 +71,18 @@ class RegnakesBatch(models.Model):
     rejected = fields.Integer(readonly=True)
     failure_rate = fields.Float("Failure rate", digits=(5, 4), readonly=True, group_operator="avg")
     error = fields.Text(readonly=True)
+    window_since = fields.Datetime(
+        "Read from", readonly=True, help="Start of the upstream window the run read (inclusive)."
+    )
+    window_until = fields.Datetime(
+        "Read until", readonly=True, help="End of the upstream window the run read (exclusive)."
+    )
+    changed_fields = fields.Json(readonly=True)
+    changed_fields_summary = fields.Char(
+        "Changed fields",
+        compute="_compute_changed_fields_summary",
+        help="How many of the batch's updates changed each field group.",
+    )
 
     _sql_constraints = [
         ("batch_uid_unique", "unique(batch_uid)", "A batch is mirrored once."),
@@ -67,6 +92,18 @@ class RegnakesBatch(models.Model):
     def _compute_duration_seconds(self):
         for batch in self:
             batch.duration_seconds = (batch.duration_ms or 0) / 1000.0
+
+    @api.depends("changed_fields")
+    def _compute_changed_fields_summary(self):
+        labels = dict(CHANGED_FIELD_LABELS)
+        for batch in self:
+            counts = batch.changed_fields or {}
+            parts = [
+                f"{labels[key]}: {counts[key]}"
+                for key, _label in CHANGED_FIELD_LABELS
+                if counts.get(key)
+            ]
+            batch.changed_fields_summary = " · ".join(parts) or False
 
     # Mirroring
 
@@ -83,6 +120,9 @@ class RegnakesBatch(models.Model):
             "duration_ms": batch.get("duration_ms") or 0,
             "failure_rate": batch.get("failure_rate") or 0.0,
             "error": batch.get("error"),
+            "window_since": _timestamp(batch.get("since")),
+            "window_until": _timestamp(batch.get("until")),
+            "changed_fields": batch.get("changed_fields") or False,
         }
         values.update({name: batch.get(name) or 0 for name in COUNTERS})
         return values

@@ -43,6 +43,9 @@ class TestMirror(RegnakesUsersMixin, TransactionCase):
             received=300,
             inserted=270,
             rejected=30,
+            since="2026-11-28T18:50:00.000Z",
+            until="2026-11-29T02:00:00.000Z",
+            changed_fields={"name": 2, "str_number": 0, "str_status": 5, "unknown": 0},
         )
         second = self.Batch._mirror([finished])
         self.assertEqual(first, second)
@@ -51,6 +54,10 @@ class TestMirror(RegnakesUsersMixin, TransactionCase):
         self.assertEqual((second.received, second.rejected, second.pages), (300, 30, 3))
         self.assertAlmostEqual(second.duration_seconds, 42.5)
         self.assertEqual(str(second.finished_at), "2026-11-29 02:00:42")
+        # The window the run read and what its updates changed, as an operator reads them.
+        self.assertEqual(str(second.window_since), "2026-11-28 18:50:00")
+        self.assertEqual(str(second.window_until), "2026-11-29 02:00:00")
+        self.assertEqual(second.changed_fields_summary, "Name: 2 · STR status: 5")
 
     def test_a_failed_batch_gives_each_admin_one_todo(self):
         failed = server_batch(status="failed", error="RegNakes unreachable after 3 retries")

@@ -8,6 +8,7 @@ pub mod profession;
 pub mod reason;
 pub mod sanitize;
 pub mod str_number;
+pub mod worker_fields;
 
 pub use health_worker::{HealthWorker, Sex, StrCertificate, StrStatus};
 pub use name::{PersonName, PlaceName};

@@ -138,6 +138,8 @@ pub fn final_status(
     }
 }
 
+use crate::domain::worker_fields::FieldCounts;
+
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -165,8 +167,11 @@ pub fn view(model: &batch::Model) -> Value {
         "error": model.error,
         "requested_by": model.requested_by,
         "professions": model.professions.as_deref().map(|p| p.split(',').collect::<Vec<_>>()),
-        "window_since": model.window_since.map(ts),
-        "window_until": model.window_until.map(ts),
+        // The window of upstream `updated_at` the run read: [since, until). An incremental run's
+        // `since` is the watermark minus SYNC_LOOKBACK.
+        "since": model.window_since.map(ts),
+        "until": model.window_until.map(ts),
+        "changed_fields": FieldCounts::from_json(model.changed_fields.as_deref()).to_json(),
     })
 }
 

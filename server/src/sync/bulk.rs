@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-/// Rows per multi-row INSERT on SQLite at most: 29 columns × 500 stays under its 32 766 bound
+/// Rows per multi-row INSERT on SQLite at most: 30 columns × 500 stays under its 32 766 bound
 /// parameters (worker upserts use powers of two up to 256: `sqlite_chunks`).
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Rows per multi-row INSERT of batch issues (9 columns).
@@ -32,11 +32,12 @@ pub struct LookupRow {
     pub source_hash: Option<String>,
     pub str_status: String,
     pub str_valid_until: Option<chrono::NaiveDate>,
+    pub field_fingerprint: Option<String>,
 }
 
 /// `health_worker` columns with their PostgreSQL types, in table order; `UPSERT_KEEPS` are never
 /// updated (an update keeps the creation time and first batch).
-const WORKER_COLUMNS: [(&str, &str); 29] = [
+const WORKER_COLUMNS: [(&str, &str); 30] = [
     ("id", "uuid"),
     ("str_number", "text"),
     ("nik_index", "text"),
@@ -61,6 +62,7 @@ const WORKER_COLUMNS: [(&str, &str); 29] = [
     ("regency_code", "text"),
     ("content_hash", "text"),
     ("source_hash", "text"),
+    ("field_fingerprint", "text"),
     ("upstream_updated_at", "timestamptz"),
     ("first_batch_id", "uuid"),
     ("last_batch_id", "uuid"),
@@ -76,7 +78,7 @@ macro_rules! with_worker_fields {
         $callback!($($args)* ; id, str_number, nik_index, nik, nik_masked, name, name_norm, sex,
             birth_place, birth_place_norm, birth_date, profession_code, profession_group, str_kind,
             str_council, str_issued_on, str_valid_until, str_status, licences_json, address_line,
-            province_code, regency_code, content_hash, source_hash, upstream_updated_at,
+            province_code, regency_code, content_hash, source_hash, field_fingerprint, upstream_updated_at,
             first_batch_id, last_batch_id, created_at, updated_at)
     };
 }
@@ -161,12 +163,12 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
             let sql = "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) AS k(str, nik, repeated)), \
                        by_str AS (SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
-                          source_hash, str_status, str_valid_until FROM health_worker WHERE str_number = k.str) w) \
+                          source_hash, str_status, str_valid_until, field_fingerprint FROM health_worker WHERE str_number = k.str) w) \
                        SELECT * FROM by_str \
                        UNION ALL \
                        SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
-                          source_hash, str_status, str_valid_until FROM health_worker WHERE nik_index = k.nik) w \
+                          source_hash, str_status, str_valid_until, field_fingerprint FROM health_worker WHERE nik_index = k.nik) w \
                        WHERE k.repeated OR NOT EXISTS \
                          (SELECT 1 FROM by_str b WHERE b.str_number = k.str AND b.nik_index = k.nik)";
             let conn = txn
@@ -198,6 +200,7 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
                     C::SourceHash,
                     C::StrStatus,
                     C::StrValidUntil,
+                    C::FieldFingerprint,
                 ])
                 .filter(
                     Condition::any()
@@ -230,6 +233,7 @@ fn lookup_row(row: &sqlx::postgres::PgRow) -> Result<LookupRow, sqlx::Error> {
         source_hash: row.try_get(7)?,
         str_status: row.try_get(8)?,
         str_valid_until: row.try_get(9)?,
+        field_fingerprint: row.try_get(10)?,
     })
 }
 

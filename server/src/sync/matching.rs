@@ -4,6 +4,7 @@
 //! one query per page and applies the decisions in one transaction.
 
 use super::transform::Rejection;
+use crate::domain::worker_fields::ChangedFields;
 use crate::domain::RejectReason;
 // foldhash: the page's keys are hashed several times per record, and SipHash's resistance to chosen
 // keys buys nothing for one page's worth of upstream data.
@@ -20,6 +21,8 @@ pub struct StoredWorker {
     pub name_norm: String,
     pub birth_place_norm: String,
     pub content_hash: String,
+    /// `None` for a row written before fingerprints existed.
+    pub field_fingerprint: Option<String>,
 }
 
 /// The matching keys of one incoming, valid record.
@@ -31,6 +34,7 @@ pub struct Incoming<'a> {
     pub name_norm: &'a str,
     pub birth_place_norm: &'a str,
     pub content_hash: &'a str,
+    pub field_fingerprint: &'a str,
     /// Set when the record's STR is not active: such a record may only update a known worker.
     pub inactive: Option<Rejection>,
 }
@@ -43,6 +47,8 @@ pub enum Decision {
     Update {
         id: Uuid,
         previous_str: Option<String>,
+        /// Which field groups differ from what the store held.
+        changed: ChangedFields,
     },
     Unchanged {
         id: Uuid,
@@ -160,6 +166,7 @@ impl MatchView {
                 name_norm: rec.name_norm.to_string(),
                 birth_place_norm: rec.birth_place_norm.to_string(),
                 content_hash: rec.content_hash.to_string(),
+                field_fingerprint: Some(rec.field_fingerprint.to_string()),
             });
             return Decision::Insert { id };
         };
@@ -179,15 +186,22 @@ impl MatchView {
             });
         }
         let previous_str = renewed.then(|| worker.str_number.clone());
+        let changed =
+            ChangedFields::between(worker.field_fingerprint.as_deref(), rec.field_fingerprint);
         self.unindex(slot);
         let worker = &mut self.workers[slot];
         worker.str_number = rec.str_number.to_string();
         worker.name_norm = rec.name_norm.to_string();
         worker.birth_place_norm = rec.birth_place_norm.to_string();
         worker.content_hash = rec.content_hash.to_string();
+        worker.field_fingerprint = Some(rec.field_fingerprint.to_string());
         let id = worker.id;
         self.reindex(slot);
-        Decision::Update { id, previous_str }
+        Decision::Update {
+            id,
+            previous_str,
+            changed,
+        }
     }
 }
 
@@ -222,6 +236,7 @@ mod tests {
             name_norm: name.into(),
             birth_place_norm: place.into(),
             content_hash: content.into(),
+            field_fingerprint: None,
         }
     }
 
@@ -234,6 +249,7 @@ mod tests {
             name_norm: name,
             birth_place_norm: place,
             content_hash: content,
+            field_fingerprint: content,
             inactive: inactive.then(|| Rejection {
                 reason: RejectReason::StrInactive,
                 message: "inactive".into(),
@@ -271,10 +287,12 @@ mod tests {
                     Decision::Update {
                         id,
                         previous_str: None,
+                        ..
                     } => Expect::Update(name(&id)),
                     Decision::Update {
                         id,
                         previous_str: Some(old),
+                        ..
                     } => {
                         assert_eq!(name(&id), old, "history keeps the old number");
                         Expect::UpdateRenewed(name(&id), keys.0)
@@ -378,5 +396,36 @@ mod tests {
         for (name, store, page, expected) in cases {
             assert_eq!(run(&store, &page), expected, "case: {name}");
         }
+    }
+
+    #[test]
+    fn an_update_reports_the_fields_it_changed() {
+        use crate::domain::worker_fields::WorkerField;
+        let fingerprint = |fields: [&str; 9]| fields.map(|f| format!("{f:0>8}")).concat();
+        let before = fingerprint(["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+        let after = fingerprint(["a2", "b", "c", "d", "e", "f2", "g", "h", "i"]);
+        let mut worker = stored(("STR-A", "N1", "siti", "garut", "v1"));
+        worker.field_fingerprint = Some(before);
+        let mut view = MatchView::new([worker.clone()]);
+        let mut rec = incoming(&("STR-A", "N1", "siti", "garut", "v2"), false);
+        rec.field_fingerprint = &after;
+        let Decision::Update { changed, .. } = view.decide(&rec, false) else {
+            panic!("a changed record updates its worker");
+        };
+        let reported: Vec<WorkerField> = WorkerField::ALL
+            .into_iter()
+            .filter(|f| changed.contains(*f))
+            .collect();
+        assert_eq!(reported, [WorkerField::Name, WorkerField::StrValidity]);
+        assert!(!changed.is_unknown());
+
+        // A row stored before fingerprints existed: the change is counted, its fields are unknown.
+        let mut old_row = worker;
+        old_row.field_fingerprint = None;
+        let mut view = MatchView::new([old_row]);
+        let Decision::Update { changed, .. } = view.decide(&rec, false) else {
+            panic!("a changed record updates its worker");
+        };
+        assert!(changed.is_unknown());
     }
 }

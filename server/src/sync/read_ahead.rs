@@ -10,9 +10,10 @@ use super::run::RunContext;
 use super::store::{
     look_ahead, prepare_page, scan_page, LookedUp, PrepareContext, PreparedPage, Written,
 };
+use crate::domain::worker_fields::FieldCounts;
 use sea_orm::DbBackend;
 use serde_json::value::RawValue;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct Progress {
     pub fast_path: Cell<bool>,
     /// The keys the store may hold, when the batch started on an empty store.
     pub first_load: FirstLoad,
+    /// Which field groups the committed pages' updates changed (reported on the batch).
+    pub changed_fields: RefCell<FieldCounts>,
 }
 
 /// A page ready to store, with the stored workers its records may match when they could be read ahead.

@@ -10,6 +10,7 @@ use super::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
 use super::store::{store_page, Handoff, PageInput, PageOutcome, PrepareContext, Written};
 use super::transform::TransformContext;
 use crate::config::Settings;
+use crate::domain::worker_fields::FieldCounts;
 use crate::domain::ProfessionCatalogue;
 use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
 use crate::notify::{alert_action, AlertAction, Notifier};
@@ -65,14 +66,16 @@ async fn run_instrumented(ctx: RunContext, plan: RunPlan) -> Result<batch::Model
     ctx.metrics.running.set(1);
     tracing::info!(pages_queries = plan.queries.len(), "sync batch started");
 
-    let pages = fetch_and_store(&ctx, &plan);
+    let changed_fields = RefCell::new(FieldCounts::default());
+    let pages = fetch_and_store(&ctx, &plan, &changed_fields);
     let heartbeat = keep_lease(&ctx, &plan);
     futures_util::pin_mut!(pages, heartbeat);
     let end = match future::select(pages, heartbeat).await {
         Either::Left((end, _)) => end,
         Either::Right((end, _)) => end,
     };
-    let finished = finish(&ctx, &plan, end, started).await;
+    let changed = *changed_fields.borrow();
+    let finished = finish(&ctx, &plan, end, started, &changed).await;
     ctx.metrics.running.set(0);
     finished
 }
@@ -115,7 +118,12 @@ async fn first_load(db: &DatabaseConnection) -> FirstLoad {
 
 /// Three stages that overlap: fetching (the upstream), making pages ready (CPU off this thread, reads
 /// ahead), storing (the database, in page order).
-async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
+/// `changed_fields` gathers what the committed pages' updates changed, for the batch's report.
+async fn fetch_and_store(
+    ctx: &RunContext,
+    plan: &RunPlan,
+    changed_fields: &RefCell<FieldCounts>,
+) -> RunEnd {
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
     let progress = Rc::new(Progress {
         fast_path: Cell::new(ctx.settings.unchanged_fast_path),
@@ -142,6 +150,9 @@ async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
     let end = store_pages(ctx, plan, &progress, &mut pages_rx).await;
     // Stop fetching ahead once storing has stopped (cancel, failure).
     fetcher.abort();
+    changed_fields
+        .borrow_mut()
+        .merge(&progress.changed_fields.borrow());
     end
 }
 
@@ -284,6 +295,10 @@ impl StoreState<'_> {
             return Err(RunEnd::Cancelled);
         }
         self.progress.committed.set(page);
+        self.progress
+            .changed_fields
+            .borrow_mut()
+            .merge(&outcome.changed_fields);
         self.progress
             .fast_path
             .set(ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0);
@@ -460,6 +475,7 @@ async fn finish(
     plan: &RunPlan,
     end: RunEnd,
     started: Instant,
+    changed_fields: &FieldCounts,
 ) -> Result<batch::Model, DbErr> {
     let now = Utc::now();
     let txn = ctx.db.begin().await?;
@@ -484,6 +500,7 @@ async fn finish(
     active.finished_at = Set(Some(now));
     active.duration_ms = Set(Some(duration_ms));
     active.failure_rate = Set(counts.failure_rate());
+    active.changed_fields = Set(Some(changed_fields.to_json().to_string()));
     let finished = active.update(&txn).await?;
 
     let state = lease::state(&txn).await?;

@@ -74,6 +74,13 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
+/// One of the built-in schedules and the kind of sync it starts.
+#[derive(Debug, Clone)]
+pub struct ScheduledRun {
+    pub schedule: Schedule,
+    pub mode: Mode,
+}
+
 #[derive(Clone)]
 pub struct SyncService {
     inner: Arc<Inner>,
@@ -81,7 +88,8 @@ pub struct SyncService {
 
 struct Inner {
     run: RunContext,
-    schedule: Option<Schedule>,
+    /// The built-in schedules: incremental (`SYNC_SCHEDULE`) and full (`SYNC_FULL_SCHEDULE`).
+    schedules: Vec<ScheduledRun>,
     /// Runs batches off the HTTP workers: the transform is CPU work and the awc client is per thread.
     runner: actix_rt::ArbiterHandle,
     /// SQLite cannot arbitrate two concurrent starts by row locks; PostgreSQL can, and this costs it nothing.
@@ -169,10 +177,18 @@ impl SyncService {
         metrics: Arc<Metrics>,
         runner: actix_rt::ArbiterHandle,
     ) -> Self {
-        let schedule = settings
-            .sync_schedule
-            .as_deref()
-            .map(|expr| Schedule::parse(expr).expect("validated when settings were loaded"));
+        let schedules = [
+            (&settings.sync_schedule, Mode::Incremental),
+            (&settings.sync_full_schedule, Mode::Full),
+        ]
+        .into_iter()
+        .filter_map(|(expr, mode)| {
+            expr.as_deref().map(|expr| ScheduledRun {
+                schedule: Schedule::parse(expr).expect("validated when settings were loaded"),
+                mode,
+            })
+        })
+        .collect();
         let notifier = Notifier {
             slack_webhook_url: settings.slack_webhook_url.clone(),
             odoo_notify_url: settings.odoo_notify_url.clone(),
@@ -188,7 +204,7 @@ impl SyncService {
                     metrics,
                     notifier,
                 },
-                schedule,
+                schedules,
                 runner,
                 start_gate: Mutex::new(()),
             }),
@@ -199,8 +215,16 @@ impl SyncService {
         &self.inner.run.db
     }
 
-    pub fn schedule(&self) -> Option<&Schedule> {
-        self.inner.schedule.as_ref()
+    pub fn schedules(&self) -> &[ScheduledRun] {
+        &self.inner.schedules
+    }
+
+    /// The next fire of any built-in schedule.
+    fn next_run_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.schedules()
+            .iter()
+            .filter_map(|s| s.schedule.next_after(now))
+            .min()
     }
 
     /// At start-up: batches left `running` by a stopped instance become `failed`; gauges are set.
@@ -310,7 +334,9 @@ impl SyncService {
         let state = lease::state(&txn).await?;
         let since = match request.mode {
             Mode::Full => request.updated_since,
-            Mode::Incremental => request.updated_since.or(state.watermark),
+            Mode::Incremental => request
+                .updated_since
+                .or_else(|| state.watermark.map(|w| w - settings.sync_lookback)),
         };
         // Only an unfiltered run that starts no later than the watermark covers everything up to `until`.
         let moves_watermark = request.professions.is_empty()
@@ -391,15 +417,20 @@ impl SyncService {
     }
 
     /// A scheduler fire: exactly one instance records it (the slot is unique); disabled → `skipped`.
-    pub async fn run_scheduled(&self, slot: DateTime<Utc>) -> Result<(), ServiceError> {
-        let slot_key = batch_rules::ts(slot);
+    pub async fn run_scheduled(&self, slot: DateTime<Utc>, mode: Mode) -> Result<(), ServiceError> {
+        // A full and an incremental fire at the same minute are two slots (one of them then finds the
+        // other running).
+        let slot_key = match mode {
+            Mode::Incremental => batch_rules::ts(slot),
+            Mode::Full => format!("full {}", batch_rules::ts(slot)),
+        };
         if !self.is_enabled().await? {
             let now = Utc::now();
             let skipped = batch::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 trace_id: Set(format!("rgn-{}", Uuid::new_v4().simple())),
                 trigger: Set(Trigger::Schedule.code().into()),
-                mode: Set(Mode::Incremental.code().into()),
+                mode: Set(mode.code().into()),
                 status: Set(BatchStatus::Skipped.code().into()),
                 schedule_slot: Set(Some(slot_key)),
                 started_at: Set(now),
@@ -424,6 +455,7 @@ impl SyncService {
         }
         let request = StartRequest {
             trigger: Trigger::Schedule,
+            mode,
             ..StartRequest::default()
         };
         match self.start_checked(request, Some(slot_key)).await {
@@ -468,7 +500,7 @@ impl SyncService {
             .one(db)
             .await?;
         let next_run_at = if enabled {
-            self.schedule().and_then(|s| s.next_after(Utc::now()))
+            self.next_run_at(Utc::now())
         } else {
             None
         };
@@ -623,6 +655,7 @@ fn empty_batch() -> batch::ActiveModel {
         professions: Set(None),
         window_since: Set(None),
         window_until: Set(None),
+        changed_fields: Set(None),
         checkpoint: Set(None),
         pages: Set(0),
         total_pages: Set(None),

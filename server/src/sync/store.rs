@@ -15,6 +15,7 @@ use super::transform::{transform, Candidate, Rejection, TransformContext, Transf
 use super::unchanged::{self, Probe, Skipped};
 use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::mask;
+use crate::domain::worker_fields::FieldCounts;
 use crate::domain::RejectReason;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{batch, batch_issue, health_worker};
@@ -35,6 +36,8 @@ struct Prepared {
     candidate: Box<Candidate>,
     nik: NikColumns,
     hash: String,
+    /// Per field group (`domain::worker_fields`): what an update changed.
+    fingerprint: String,
     source_hash: String,
     position: usize,
 }
@@ -80,6 +83,8 @@ pub struct PageOutcome {
     pub written: Written,
     /// Records found unchanged on the fast path (counted in `counts.unchanged` too).
     pub fast_path: i64,
+    /// Which field groups the page's updates changed.
+    pub changed_fields: FieldCounts,
 }
 
 /// A worker's STR as the history records it: number, status and validity.
@@ -148,10 +153,12 @@ impl PreparedPage {
                 }
                 let nik = self.context.indexer.columns(&candidate.worker.nik);
                 let hash = candidate.worker.content_hash();
+                let fingerprint = candidate.worker.field_fingerprint();
                 self.valid.push(Prepared {
                     candidate,
                     nik,
                     hash,
+                    fingerprint,
                     source_hash: source_hash.unwrap_or_else(|| unchanged::source_hash(raw)),
                     position,
                 });
@@ -398,6 +405,7 @@ pub async fn store_page(
         name_norm: r.name_norm,
         birth_place_norm: r.birth_place_norm,
         content_hash: r.content_hash,
+        field_fingerprint: r.field_fingerprint,
     }));
 
     // Rows keyed by worker id: a worker touched twice in a page is written once, with its last state
@@ -419,6 +427,7 @@ pub async fn store_page(
             name_norm: worker.name.normalized(),
             birth_place_norm: worker.birth_place.normalized(),
             content_hash: &prepared.hash,
+            field_fingerprint: &prepared.fingerprint,
             inactive: inactive_rejection(prepared),
         };
         let repeated = str_counts.get(cert.number.as_str()).copied().unwrap_or(0) > 1;
@@ -440,8 +449,9 @@ pub async fn store_page(
                 outcome.counts.inserted += 1;
                 (id, true)
             }
-            Decision::Update { id, .. } => {
+            Decision::Update { id, changed, .. } => {
                 outcome.counts.updated += 1;
+                outcome.changed_fields.add(changed);
                 (id, false)
             }
         };
@@ -590,6 +600,7 @@ fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker
         regency_code: w.address.regency_code.clone(),
         content_hash: prepared.hash.clone(),
         source_hash: Some(prepared.source_hash.clone()),
+        field_fingerprint: Some(prepared.fingerprint.clone()),
         upstream_updated_at: w.upstream_updated_at,
         // Kept on conflict (bulk::UPSERT_KEEPS): an update keeps the creation time and first batch.
         first_batch_id: input.batch_id,

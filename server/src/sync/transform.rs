@@ -618,4 +618,74 @@ mod tests {
         };
         assert_ne!(a.worker.content_hash(), d.worker.content_hash());
     }
+
+    /// One edit of the upstream record per row, and the one field group it must be reported under.
+    #[test]
+    fn each_edit_changes_exactly_its_field_group() {
+        use crate::domain::worker_fields::{ChangedFields, WorkerField as F};
+        let fingerprint = |raw: &str| match transform(raw, &ctx()) {
+            Transformed::Valid(c) => c.worker.field_fingerprint(),
+            Transformed::Rejected { rejection, .. } => panic!("{}", rejection.message),
+        };
+        let base = fingerprint(&good().to_string());
+        let cases: &[(&[&str], Value, Option<F>)] = &[
+            (&["nama"], json!("Siti Aminah, A.Md.Kep."), Some(F::Name)),
+            (&["tempat_lahir"], json!("Bandung"), Some(F::Birth)),
+            (
+                &["str", "nomor"],
+                json!("9999999988887777"),
+                Some(F::StrNumber),
+            ),
+            (&["str", "konsil"], json!("KTKI"), Some(F::StrDetails)),
+            (
+                &["str", "tanggal_terbit"],
+                json!("2025-01-02"),
+                Some(F::StrDetails),
+            ),
+            (
+                &["str", "berlaku_sampai"],
+                json!("2031-01-01"),
+                Some(F::StrValidity),
+            ),
+            (&["str", "status"], json!("nonaktif"), Some(F::StrStatus)),
+            (&["sip"], json!([]), Some(F::Licences)),
+            (&["alamat", "line"], json!("Jl. Baru"), Some(F::Address)),
+            (&["jenis", "kode"], json!("bidan"), Some(F::Profession)),
+            (&["updated_at"], json!("2026-01-01T00:00:00Z"), None),
+            (&["nama"], json!("  Siti   Aminah, S.Kep., Ners "), None),
+        ];
+        for (path, value, expected) in cases {
+            let edited = fingerprint(&with(path, value.clone()));
+            let changed = ChangedFields::between(Some(&base), &edited);
+            let reported: Vec<F> = F::ALL
+                .into_iter()
+                .filter(|f| changed.contains(*f))
+                .collect();
+            assert_eq!(
+                reported,
+                expected.iter().copied().collect::<Vec<_>>(),
+                "{path:?} = {value}"
+            );
+        }
+        assert!(ChangedFields::between(None, &base).is_unknown());
+        assert!(ChangedFields::between(Some("short"), &base).is_unknown());
+    }
+
+    #[test]
+    fn field_counts_survive_the_batch_row() {
+        use crate::domain::worker_fields::{ChangedFields, FieldCounts, WorkerField as F};
+        let base = "0".repeat(72);
+        let mut renewed = base.clone();
+        renewed.replace_range(24..32, "00000001");
+        let mut counts = FieldCounts::default();
+        counts.add(ChangedFields::between(Some(&base), &renewed));
+        counts.add(ChangedFields::between(None, &renewed));
+        let again = FieldCounts::from_json(Some(&counts.to_json().to_string()));
+        assert_eq!(again, counts);
+        assert_eq!(
+            (again.get(F::StrNumber), again.get(F::Name), again.unknown()),
+            (1, 0, 1)
+        );
+        assert_eq!(FieldCounts::from_json(None), FieldCounts::default());
+    }
 }

@@ -1,0 +1,43 @@
+//! What a batch's updates changed: `health_worker.field_fingerprint` (one short hash per field group)
+//! and `sync_batch.changed_fields` (the per-field counts of a batch). The initial schema is built from the
+//! entities, so a database created after these columns were added already has them.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const COLUMNS: [(&str, &str); 2] = [
+    ("health_worker", "field_fingerprint"),
+    ("sync_batch", "changed_fields"),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in COLUMNS {
+            if manager.has_column(table, column).await? {
+                continue;
+            }
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        // `string()`: the type the entity gives a fresh database (varchar on PostgreSQL).
+                        .add_column(ColumnDef::new(column).string().null())
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in COLUMNS {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
