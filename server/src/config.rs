@@ -76,8 +76,10 @@ pub struct Settings {
     /// Key of the NIK blind index (HMAC-SHA256): changing it requires re-indexing stored workers.
     pub nik_index_key: Secret,
     pub lease_ttl: Duration,
-    pub rpc_rate_per_second: u32,
-    pub rpc_rate_burst: u32,
+    /// Calls per second and burst per caller (`sub`), and failed authentications per peer address.
+    pub rpc_limits: crate::rpc::limits::LimitSettings,
+    /// The longest token lifetime accepted (`exp` − `iat`).
+    pub rpc_max_token_lifetime: Duration,
     pub instance_id: String,
 }
 
@@ -85,6 +87,7 @@ pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
 /// Sundays at 03:00 Asia/Jakarta, an hour after the daily incremental run.
 pub const DEFAULT_FULL_SCHEDULE: &str = "0 3 * * 0";
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(600);
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_NIK_INDEX_KEY: &str = "regnakes-sync-development-nik-index-key";
 
 /// Where values come from, most important first.
@@ -133,6 +136,16 @@ impl Layers {
                 key,
                 problem: format!("{raw:?}: {e}"),
             }),
+        }
+    }
+
+    /// A duration from `key` (`600`, `90s`, `10m`, `1h`, `1d`).
+    fn duration(&self, key: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => {
+                parse_duration(&raw).map_err(|problem| ConfigError::Invalid { key, problem })
+            }
         }
     }
 
@@ -221,13 +234,7 @@ impl Settings {
         }
         let sync_schedule = layers.schedule("SYNC_SCHEDULE", DEFAULT_SCHEDULE)?;
         let sync_full_schedule = layers.schedule("SYNC_FULL_SCHEDULE", DEFAULT_FULL_SCHEDULE)?;
-        let sync_lookback = match layers.get("SYNC_LOOKBACK") {
-            None => DEFAULT_LOOKBACK,
-            Some(raw) => parse_duration(&raw).map_err(|problem| ConfigError::Invalid {
-                key: "SYNC_LOOKBACK",
-                problem,
-            })?,
-        };
+        let sync_lookback = layers.duration("SYNC_LOOKBACK", DEFAULT_LOOKBACK)?;
         let rpc_jwt_secret = layers
             .secret("RPC_JWT_SECRET")?
             .ok_or(ConfigError::Invalid {
@@ -275,8 +282,14 @@ impl Settings {
                 .secret("NIK_INDEX_KEY")?
                 .unwrap_or_else(|| Secret(DEFAULT_NIK_INDEX_KEY.into())),
             lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
-            rpc_rate_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
-            rpc_rate_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
+            rpc_limits: crate::rpc::limits::LimitSettings {
+                calls_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
+                calls_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
+                auth_failures_per_second: layers.parsed("RPC_AUTH_FAILURES_PER_SECOND", 5)?,
+                auth_failures_burst: layers.parsed("RPC_AUTH_FAILURES_BURST", 20)?,
+            },
+            rpc_max_token_lifetime: layers
+                .duration("RPC_MAX_TOKEN_LIFETIME", DEFAULT_MAX_TOKEN_LIFETIME)?,
             instance_id: format!(
                 "{}-{}",
                 layers

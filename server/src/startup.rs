@@ -4,17 +4,16 @@
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::rpc::limits::{self, Limits};
 use crate::rpc::{self, auth::JwtVerifier, RpcState};
 use crate::sync::scheduler;
 use crate::sync::service::SyncService;
 use crate::telemetry::{self, RequestIdRootSpan};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
-use governor::{Quota, RateLimiter};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::net::TcpListener;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
@@ -23,6 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     service: SyncService,
+    limits: Arc<Limits>,
 }
 
 /// Connects with pool settings that suit each backend: SQLite takes one writer at a time, so the pool is
@@ -102,14 +102,11 @@ impl Application {
 
         let listener = TcpListener::bind(&settings.listen_addr)?;
         let port = listener.local_addr()?.port();
-        let per_second = NonZeroU32::new(settings.rpc_rate_per_second.max(1)).expect("max(1)");
-        let burst = NonZeroU32::new(settings.rpc_rate_burst.max(1)).expect("max(1)");
+        let limits = Arc::new(Limits::new(settings.rpc_limits));
         let rpc_state = web::Data::new(RpcState {
             service: service.clone(),
-            verifier: JwtVerifier::new(&settings.rpc_jwt_secret),
-            limiter: Arc::new(RateLimiter::keyed(
-                Quota::per_second(per_second).allow_burst(burst),
-            )),
+            verifier: JwtVerifier::new(&settings.rpc_jwt_secret, settings.rpc_max_token_lifetime),
+            limits: limits.clone(),
         });
         let db_data = web::Data::new(db);
         let metrics_data = web::Data::from(metrics);
@@ -133,6 +130,7 @@ impl Application {
             port,
             server,
             service,
+            limits,
         })
     }
 
@@ -157,11 +155,13 @@ impl Application {
             })
             .collect();
         let sweeper = actix_rt::spawn(sweep_until_stopped(self.service.clone()));
+        let pruner = actix_rt::spawn(limits::prune_until_stopped(self.limits.clone()));
         let result = self.server.await;
         for handle in schedulers {
             handle.abort();
         }
         sweeper.abort();
+        pruner.abort();
         result.map_err(Into::into)
     }
 }

@@ -8,3 +8,4 @@ mod engine;
 mod fast_path;
 mod faults;
 mod rpc;
+mod security;

@@ -1,6 +1,8 @@
-//! RPC authentication: `Authorization: Bearer <JWT>`, HS256 with `RPC_JWT_SECRET`, `aud` = `sdmk-regnakes`
-//! and `exp` required, `sub` = the Odoo user's login (recorded on audited actions), and the caller's role
-//! from the `roles` claim (CONTRACT §3): `regnakes.admin` acts, everyone else only reads.
+//! RPC authentication (CONTRACT §3): `Authorization: Bearer <JWT>`, HS256 with `RPC_JWT_SECRET`; `aud` =
+//! `sdmk-regnakes` (a string, or an array holding it), `exp` and `sub` required (`sub` = the Odoo user's
+//! login, 1-128 printable characters, recorded on audited actions), `nbf` honoured, a lifetime of at most
+//! `RPC_MAX_TOKEN_LIFETIME`; the caller's role comes from `roles`: `regnakes.admin` acts, everyone else
+//! only reads. Each refusal names the claim at fault.
 
 use crate::config::Secret;
 use actix_web::http::header::HeaderValue;
@@ -15,8 +17,11 @@ pub const ROLE_VIEWER: &str = "regnakes.viewer";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
-    pub aud: String,
+    /// A string or an array (checked by the validation, not read here).
+    pub aud: serde_json::Value,
     pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
     #[serde(default)]
     pub sub: Option<String>,
     /// Unknown role names are ignored; no `roles` at all means viewer.
@@ -45,7 +50,7 @@ impl Role {
 
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The Odoo login, or `unknown` when the token names none.
+    /// The Odoo login (`sub`).
     pub login: String,
     pub role: Role,
 }
@@ -53,17 +58,23 @@ pub struct Caller {
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    max_lifetime: u64,
 }
 
+/// The longest `sub` accepted, in characters.
+const MAX_SUB_CHARS: usize = 128;
+
 impl JwtVerifier {
-    pub fn new(secret: &Secret) -> Self {
+    pub fn new(secret: &Secret, max_lifetime: std::time::Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "aud"]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 5;
         JwtVerifier {
             key: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            max_lifetime: max_lifetime.as_secs(),
         }
     }
 
@@ -76,24 +87,44 @@ impl JwtVerifier {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or("Authorization must use the Bearer scheme")?;
-        let data = decode::<Claims>(token.trim(), &self.key, &self.validation)
-            .map_err(|e| format!("invalid token: {}", describe(&e)))?;
+        let claims = decode::<Claims>(token.trim(), &self.key, &self.validation)
+            .map_err(|e| format!("invalid token: {}", describe(&e)))?
+            .claims;
+        let login = claims.sub.unwrap_or_default();
+        if login.is_empty()
+            || login.chars().count() > MAX_SUB_CHARS
+            || login.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "invalid token: `sub` must be the Odoo login, 1-{MAX_SUB_CHARS} printable characters"
+            ));
+        }
+        let issued = claims
+            .iat
+            .unwrap_or_else(|| chrono::Utc::now().timestamp().max(0) as u64);
+        if claims.exp.saturating_sub(issued) > self.max_lifetime {
+            return Err(format!(
+                "invalid token: `exp` is more than {} s after `iat` (RPC_MAX_TOKEN_LIFETIME)",
+                self.max_lifetime
+            ));
+        }
         Ok(Caller {
-            login: data.claims.sub.unwrap_or_else(|| "unknown".into()),
-            role: Role::from_claim(&data.claims.roles),
+            login,
+            role: Role::from_claim(&claims.roles),
         })
     }
 }
 
-fn describe(err: &jsonwebtoken::errors::Error) -> &'static str {
+fn describe(err: &jsonwebtoken::errors::Error) -> String {
     use jsonwebtoken::errors::ErrorKind as K;
     match err.kind() {
-        K::ExpiredSignature => "expired",
-        K::InvalidAudience => "wrong audience",
-        K::InvalidSignature => "bad signature",
-        K::MissingRequiredClaim(_) => "a required claim (exp, aud) is missing",
-        K::InvalidAlgorithm => "algorithm must be HS256",
-        _ => "malformed",
+        K::ExpiredSignature => "`exp`: the token has expired".into(),
+        K::ImmatureSignature => "`nbf`: the token is not valid yet".into(),
+        K::InvalidAudience => format!("`aud` must be {AUDIENCE:?}"),
+        K::InvalidSignature => "bad signature".into(),
+        K::MissingRequiredClaim(claim) => format!("`{claim}` is missing"),
+        K::InvalidAlgorithm => "algorithm must be HS256".into(),
+        _ => "malformed".into(),
     }
 }
 
@@ -109,7 +140,8 @@ pub fn sign_claims(claims: &serde_json::Value, secret: &str) -> String {
 
 /// Issues a token with the given role (the demo prints an admin one; tests and operators' scripts use it).
 pub fn issue_token(secret: &Secret, sub: &str, role: Role, valid_for_secs: u64) -> String {
-    let exp = chrono::Utc::now().timestamp() as u64 + valid_for_secs;
+    let now = chrono::Utc::now().timestamp() as u64;
+    let exp = now + valid_for_secs;
     let roles = match role {
         Role::Admin => vec![ROLE_ADMIN.to_string()],
         Role::Viewer => vec![ROLE_VIEWER.to_string()],
@@ -117,6 +149,7 @@ pub fn issue_token(secret: &Secret, sub: &str, role: Role, valid_for_secs: u64) 
     let claims = Claims {
         aud: AUDIENCE.into(),
         exp,
+        iat: Some(now),
         sub: Some(sub.into()),
         roles,
     };
@@ -150,7 +183,7 @@ mod tests {
     #[test]
     fn an_issued_token_carries_its_role() {
         let secret = Secret::new("s");
-        let verifier = JwtVerifier::new(&secret);
+        let verifier = JwtVerifier::new(&secret, std::time::Duration::from_secs(3600));
         for role in [Role::Viewer, Role::Admin] {
             let token = issue_token(&secret, "siti", role, 60);
             let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();

@@ -18,6 +18,17 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Whether the caller sent something wrong (as opposed to the server failing or refusing).
+    pub fn is_bad_input(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ParseError
+                | ErrorCode::InvalidRequest
+                | ErrorCode::MethodNotFound
+                | ErrorCode::InvalidParams
+        )
+    }
+
     pub fn code(self) -> i64 {
         match self {
             ErrorCode::ParseError => -32700,

@@ -1,10 +1,12 @@
-//! `POST /jsonrpc` (CONTRACT §3): JSON-RPC 2.0 for Odoo. Rate limit → auth → envelope → typed params →
-//! `sync::service`. The caller sees a clear, opaque error; the log gets the whole cause chain.
+//! `POST /jsonrpc` (CONTRACT §3): JSON-RPC 2.0 for Odoo. Auth (failures limited per address) → envelope
+//! → limits per caller, every call of a batch charged → role → typed params → `sync::service`. The
+//! caller sees a clear, opaque error; the log gets the whole cause chain (bad input: one WARN line).
 
 pub mod auth;
 pub mod batch;
 pub mod envelope;
 pub mod integration;
+pub mod limits;
 pub mod params;
 pub mod sync;
 pub mod worker;
@@ -14,15 +16,19 @@ use crate::telemetry::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use auth::{Caller, JwtVerifier, Role};
 use envelope::{ErrorCode, RpcError};
-use governor::{clock::Clock, DefaultKeyedRateLimiter};
+use limits::{Limits, RetryAfter};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// The most calls one JSON-RPC batch may hold. With each call's own bounds (at most 200 rows a page),
+/// this bounds a response too.
+pub const MAX_BATCH_CALLS: usize = 50;
+
 pub struct RpcState {
     pub service: SyncService,
     pub verifier: JwtVerifier,
-    pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub limits: Arc<Limits>,
 }
 
 /// What a method handler knows of its caller.
@@ -31,28 +37,39 @@ pub struct CallContext {
     pub request_id: String,
 }
 
+fn too_many_requests(retry: RetryAfter) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .insert_header(("Retry-After", retry.seconds().to_string()))
+        .json(envelope::error_body(
+            Value::Null,
+            &RpcError::new(ErrorCode::RateLimited, "too many requests; retry later"),
+        ))
+}
+
+fn invalid_request(why: String) -> HttpResponse {
+    tracing::warn!(problem = %why, "RPC request refused: bad input");
+    HttpResponse::Ok().json(envelope::error_body(
+        Value::Null,
+        &RpcError::new(ErrorCode::InvalidRequest, why),
+    ))
+}
+
 pub async fn endpoint(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<RpcState>,
 ) -> HttpResponse {
-    let ip = req
+    let peer = req
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    if let Err(not_until) = state.limiter.check_key(&ip) {
-        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", secs.max(1).to_string()))
-            .json(envelope::error_body(
-                Value::Null,
-                &RpcError::new(ErrorCode::RateLimited, "too many requests; retry later"),
-            ));
-    }
     let caller = match state.verifier.verify(req.headers().get("Authorization")) {
         Ok(caller) => caller,
         Err(problem) => {
+            // Bad tokens spend their address's failure budget, never a valid caller's.
+            if let Err(retry) = state.limits.charge_auth_failure(peer) {
+                return too_many_requests(retry);
+            }
             tracing::info!(%problem, "RPC call refused: authentication");
             return HttpResponse::Unauthorized().json(envelope::error_body(
                 Value::Null,
@@ -65,19 +82,33 @@ pub async fn endpoint(
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let ctx = CallContext { caller, request_id };
 
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(err) => {
+            if let Err(retry) = state.limits.charge_caller(&caller.login, 1) {
+                return too_many_requests(retry);
+            }
             let error = RpcError::new(ErrorCode::ParseError, format!("parse error: {err}"));
+            tracing::warn!(problem = %error.message, "RPC request refused: bad input");
             return HttpResponse::Ok().json(envelope::error_body(Value::Null, &error));
         }
     };
+    let calls = match &parsed {
+        Value::Array(calls) => calls.len(),
+        _ => 1,
+    };
+    if let Err(retry) = state.limits.charge_caller(&caller.login, calls) {
+        return too_many_requests(retry);
+    }
+    let ctx = CallContext { caller, request_id };
     match parsed {
-        Value::Array(calls) if calls.is_empty() => HttpResponse::Ok().json(envelope::error_body(
-            Value::Null,
-            &RpcError::new(ErrorCode::InvalidRequest, "invalid request: empty batch"),
+        Value::Array(calls) if calls.is_empty() => {
+            invalid_request("invalid request: empty batch".into())
+        }
+        Value::Array(calls) if calls.len() > MAX_BATCH_CALLS => invalid_request(format!(
+            "invalid request: a batch holds at most {MAX_BATCH_CALLS} calls, this one {}",
+            calls.len()
         )),
         Value::Array(calls) => {
             let mut responses = Vec::with_capacity(calls.len());
@@ -104,7 +135,10 @@ pub async fn endpoint(
 async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Option<Value> {
     let request = match envelope::Request::parse(call) {
         Ok(request) => request,
-        Err((id, error)) => return Some(envelope::error_body(id, &error)),
+        Err((id, error)) => {
+            tracing::warn!(problem = %error.message, "RPC call refused: bad input");
+            return Some(envelope::error_body(id, &error));
+        }
     };
     let result = match required_role(&request.method) {
         Some(role) if ctx.caller.role < role => {
@@ -120,6 +154,12 @@ async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Op
         }
         _ => dispatch(&request.method, request.params, service, ctx).await,
     };
+    if let Err(error) = &result {
+        if error.code.is_bad_input() {
+            // The caller's mistake, not ours: one line, no backtrace, not an ERROR an alert could count.
+            tracing::warn!(method = %request.method, code = error.code.code(), problem = %error.message, "RPC call refused: bad input");
+        }
+    }
     let id = request.id?;
     Some(match result {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),

@@ -4,7 +4,35 @@ use super::envelope::{ErrorCode, RpcError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// The first string in `value` holding a control character (NUL included), as a param path.
+fn control_character_at(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(text) if text.chars().any(char::is_control) => Some(path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_at(item, &format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            control_character_at(item, &inner)
+        }),
+        _ => None,
+    }
+}
+
+/// Typed params. Strings with control characters are refused first: no param of the contract may hold
+/// one, and PostgreSQL would refuse a NUL deep inside a query.
 pub fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+    if let Some(path) = control_character_at(&params, "") {
+        return Err(RpcError::invalid_param(
+            &path,
+            "contains a control character (such as NUL)",
+        ));
+    }
     let params = match params {
         Value::Null => Value::Object(Default::default()),
         Value::Object(obj) => Value::Object(obj),

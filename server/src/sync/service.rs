@@ -287,7 +287,11 @@ impl SyncService {
     }
 
     /// Starts a sync, or returns the one already running anywhere (`already_running`).
-    pub async fn start(&self, request: StartRequest) -> Result<Started, ServiceError> {
+    pub async fn start(&self, mut request: StartRequest) -> Result<Started, ServiceError> {
+        // A profession named twice is fetched once: the registry's load and the batch's counts stay
+        // those of the professions asked for.
+        let mut seen = std::collections::HashSet::new();
+        request.professions.retain(|p| seen.insert(p.clone()));
         self.validate(&request)?;
         if !self.is_enabled().await? {
             return Err(ServiceError::Disabled);
