@@ -32,6 +32,7 @@ SIM_URL="$(sed -n 's/^regnakes-sim listening on \([^ ]*\).*/\1/p' "$WORK/sim.log
 env -i PATH="$PATH" DATABASE_URL="sqlite://$WORK/server.db?mode=rwc" LISTEN_ADDR=127.0.0.1:0 \
   REGNAKES_BASE_URL="$SIM_URL" REGNAKES_CLIENT_ID=sdmk-etl REGNAKES_CLIENT_SECRET=sim-secret \
   REGNAKES_PAGE_SIZE=100 RETRY_BASE_DELAY_MS=20 RPC_JWT_SECRET="$SECRET" SYNC_SCHEDULE=off SYNC_FULL_SCHEDULE=off RUST_LOG=warn \
+  NIK_INDEX_KEY=addon-tests-index NIK_ENCRYPTION_KEY="t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
   ./target/debug/regnakes-sync serve >"$WORK/server.log" 2>&1 &
 for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
 SERVER_URL="$(sed -n "s/^regnakes-sync listening on \(.*\)$/\1/p" "$WORK/server.log")"

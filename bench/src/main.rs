@@ -84,6 +84,11 @@ impl Server {
             .env("RPC_JWT_SECRET", SECRET)
             .env("SYNC_SCHEDULE", "off")
             .env("SYNC_FULL_SCHEDULE", "off")
+            .env("NIK_INDEX_KEY", "bench-nik-index-key")
+            .env(
+                "NIK_ENCRYPTION_KEY",
+                "b1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
             .env(
                 "RUST_LOG",
                 std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

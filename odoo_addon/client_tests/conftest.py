@@ -110,6 +110,8 @@ def server(simulator, sink, tmp_path_factory):
         "RPC_JWT_SECRET": SECRET,
         "SYNC_SCHEDULE": "off",
         "SYNC_FULL_SCHEDULE": "off",
+        "NIK_INDEX_KEY": "client-tests-nik-index-key",
+        "NIK_ENCRYPTION_KEY": "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "ODOO_NOTIFY_URL": sink.url,
         "RUST_LOG": "warn",
     }

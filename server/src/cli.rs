@@ -1,5 +1,6 @@
-//! The `regnakes-sync` command line: `serve`, `migrate`, `sync` (one run in the foreground) and `demo`
-//! (the server and the RegNakes simulator in one process, on an embedded database).
+//! The `regnakes-sync` command line: `serve`, `migrate`, `sync` (one run in the foreground), `rotate-key`
+//! (stored NIKs onto the current encryption key) and `demo` (the server and the RegNakes simulator in one
+//! process, on an embedded database).
 
 use crate::config::{Layers, Secret, Settings};
 use crate::metrics::Metrics;
@@ -46,6 +47,9 @@ pub enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Re-encrypt every stored NIK with NIK_ENCRYPTION_KEY (old keys in NIK_ENCRYPTION_PREVIOUS_KEYS), in
+    /// pages, while syncs keep working; safe to stop and run again.
+    RotateKey,
     /// Run the server with the built-in RegNakes simulator on an embedded database.
     Demo {
         /// Generated health workers in the simulator.
@@ -95,6 +99,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             settings.resolve_vault(&layers).await?;
             sync_foreground(settings, mode, professions, since).await
         }
+        Command::RotateKey => {
+            let mut settings = Settings::load(&layers)?;
+            settings.resolve_vault(&layers).await?;
+            rotate_key(settings).await
+        }
         Command::Demo {
             records,
             bad_share,
@@ -102,6 +111,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             keep_data,
         } => demo(records, bad_share, seed, keep_data).await,
     }
+}
+
+async fn rotate_key(settings: Settings) -> anyhow::Result<i32> {
+    let db = startup::connect(&settings.database_url).await?;
+    startup::migrate(&db).await?;
+    let service = startup::service(db, Arc::new(settings), Arc::new(Metrics::new()))?;
+    let done = service.reencrypt_niks().await?;
+    println!(
+        "NIKs: {} scanned, {} re-encrypted, {} unreadable",
+        done.scanned, done.rewritten, done.unreadable
+    );
+    if done.unreadable > 0 {
+        eprintln!(
+            "{} stored NIKs are under a key that is not configured: add it to \
+             NIK_ENCRYPTION_PREVIOUS_KEYS and run rotate-key again",
+            done.unreadable
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// The demo's NIK keys: made once and kept in `data/demo-nik-keys`, so a kept database stays readable
+/// and its workers matchable across runs.
+fn demo_nik_keys() -> anyhow::Result<(Secret, Secret)> {
+    let path = std::path::Path::new("data/demo-nik-keys");
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if let Some((index, encryption)) = text.trim().split_once('\n') {
+            return Ok((Secret::new(index.trim()), Secret::new(encryption.trim())));
+        }
+    }
+    let index = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    let encryption = crate::config::NikKey::generate("demo").to_spec();
+    std::fs::create_dir_all("data")?;
+    std::fs::write(path, format!("{index}\n{}\n", encryption.expose()))?;
+    Ok((Secret::new(index), encryption))
 }
 
 async fn sync_foreground(
@@ -116,7 +161,7 @@ async fn sync_foreground(
         .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
     let db = startup::connect(&settings.database_url).await?;
     startup::migrate(&db).await?;
-    let service = startup::service(db.clone(), Arc::new(settings), Arc::new(Metrics::new()));
+    let service = startup::service(db.clone(), Arc::new(settings), Arc::new(Metrics::new()))?;
     service.recover().await?;
     let request = StartRequest {
         mode: if mode == "full" {
@@ -238,6 +283,7 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
             let _ = std::fs::remove_file(format!("{db_path}{suffix}"));
         }
     }
+    let (nik_index_key, nik_encryption_key) = demo_nik_keys()?;
     let jwt_secret = std::env::var("RPC_JWT_SECRET")
         .unwrap_or_else(|_| format!("demo-{}", uuid::Uuid::new_v4().simple()));
     let mut layers: Vec<(String, String)> = vec![
@@ -255,6 +301,11 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
             sim.state.config.client_secret.clone(),
         ),
         ("RPC_JWT_SECRET".into(), jwt_secret.clone()),
+        ("NIK_INDEX_KEY".into(), nik_index_key.expose().to_string()),
+        (
+            "NIK_ENCRYPTION_KEY".into(),
+            nik_encryption_key.expose().to_string(),
+        ),
         ("SYNC_SCHEDULE".into(), "*/10 * * * *".into()),
         ("RETRY_BASE_DELAY_MS".into(), "200".into()),
     ];

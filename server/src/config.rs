@@ -54,6 +54,106 @@ pub struct RegnakesSettings {
     pub request_timeout: Duration,
 }
 
+/// One AES-256 key of the NIKs at rest, with the id stored beside each value it encrypts.
+#[derive(Clone)]
+pub struct NikKey {
+    pub id: String,
+    bytes: [u8; 32],
+}
+
+impl fmt::Debug for NikKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NikKey({:?}, [REDACTED])", self.id)
+    }
+}
+
+impl NikKey {
+    /// `<id>:<32 bytes as base64 or 64 hex digits>`; the id is 1-16 letters, digits, `-` or `_`.
+    pub fn parse(spec: &str) -> Result<NikKey, String> {
+        use base64::Engine;
+        let (id, material) = spec
+            .trim()
+            .split_once(':')
+            .ok_or("must be <key id>:<key>, e.g. 2026a:<32 bytes in base64>")?;
+        if id.is_empty()
+            || id.len() > 16
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err("the key id must be 1-16 letters, digits, - or _".into());
+        }
+        let decoded = if material.len() == 64 && material.chars().all(|c| c.is_ascii_hexdigit()) {
+            hex::decode(material).ok()
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(material)
+                .ok()
+        };
+        let bytes: [u8; 32] = decoded.and_then(|d| d.try_into().ok()).ok_or(
+            "the key must be 32 bytes, as base64 or 64 hex digits (openssl rand -base64 32)",
+        )?;
+        Ok(NikKey {
+            id: id.to_string(),
+            bytes,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// A fresh random key (the demo's and the tests').
+    pub fn generate(id: &str) -> NikKey {
+        let mut bytes = [0u8; 32];
+        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        NikKey {
+            id: id.to_string(),
+            bytes,
+        }
+    }
+
+    /// The form `parse` reads.
+    pub fn to_spec(&self) -> Secret {
+        use base64::Engine;
+        Secret::new(format!(
+            "{}:{}",
+            self.id,
+            base64::engine::general_purpose::STANDARD.encode(self.bytes)
+        ))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NikKeys {
+    pub current: NikKey,
+    pub previous: Vec<NikKey>,
+}
+
+impl NikKeys {
+    /// `NIK_ENCRYPTION_KEY` (or `_FILE`) and `NIK_ENCRYPTION_PREVIOUS_KEYS` (comma-separated, or `_FILE`).
+    fn load(layers: &Layers) -> Result<Option<NikKeys>, ConfigError> {
+        let parse = |key: &'static str, spec: &str| {
+            NikKey::parse(spec).map_err(|problem| ConfigError::Invalid { key, problem })
+        };
+        let Some(current) = layers.secret("NIK_ENCRYPTION_KEY")? else {
+            return Ok(None);
+        };
+        let current = parse("NIK_ENCRYPTION_KEY", current.expose())?;
+        let previous = match layers.secret("NIK_ENCRYPTION_PREVIOUS_KEYS")? {
+            None => Vec::new(),
+            Some(list) => list
+                .expose()
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|spec| parse("NIK_ENCRYPTION_PREVIOUS_KEYS", spec))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Some(NikKeys { current, previous }))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -74,7 +174,10 @@ pub struct Settings {
     pub slack_webhook_url: Option<Secret>,
     pub odoo_notify_url: Option<String>,
     /// Key of the NIK blind index (HMAC-SHA256): changing it requires re-indexing stored workers.
-    pub nik_index_key: Secret,
+    /// Required by anything that stores workers (`NikSecrets::require`).
+    pub nik_index_key: Option<Secret>,
+    /// AES-256-GCM keys of the NIKs at rest: the current one, and older ones still to be rotated away.
+    pub nik_keys: Option<NikKeys>,
     pub lease_ttl: Duration,
     /// Calls per second and burst per caller (`sub`), and failed authentications per peer address.
     pub rpc_limits: crate::rpc::limits::LimitSettings,
@@ -88,7 +191,6 @@ pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
 pub const DEFAULT_FULL_SCHEDULE: &str = "0 3 * * 0";
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(600);
 pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-const DEFAULT_NIK_INDEX_KEY: &str = "regnakes-sync-development-nik-index-key";
 
 /// Where values come from, most important first.
 pub struct Layers {
@@ -278,9 +380,8 @@ impl Settings {
             unchanged_fast_path: layers.parsed("SYNC_UNCHANGED_FAST_PATH", true)?,
             slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
             odoo_notify_url: layers.get("ODOO_NOTIFY_URL"),
-            nik_index_key: layers
-                .secret("NIK_INDEX_KEY")?
-                .unwrap_or_else(|| Secret(DEFAULT_NIK_INDEX_KEY.into())),
+            nik_index_key: layers.secret("NIK_INDEX_KEY")?,
+            nik_keys: NikKeys::load(layers)?,
             lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
             rpc_limits: crate::rpc::limits::LimitSettings {
                 calls_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
@@ -298,6 +399,26 @@ impl Settings {
                 uuid::Uuid::new_v4().simple()
             ),
         })
+    }
+
+    /// The NIK keys, which anything that stores workers needs: `serve` and `sync` refuse to start
+    /// without them (the demo and the tests make their own).
+    pub fn nik_secrets(&self) -> Result<(Secret, NikKeys), ConfigError> {
+        let missing = |key: &'static str| ConfigError::Invalid {
+            key,
+            problem: "is required: NIKs are stored encrypted and matched through a keyed index \
+                      (set it, its _FILE, or Vault; `regnakes-sync demo` makes its own)"
+                .into(),
+        };
+        let index = self
+            .nik_index_key
+            .clone()
+            .ok_or_else(|| missing("NIK_INDEX_KEY"))?;
+        let keys = self
+            .nik_keys
+            .clone()
+            .ok_or_else(|| missing("NIK_ENCRYPTION_KEY"))?;
+        Ok((index, keys))
     }
 
     /// Reads RegNakes credentials from Vault KV v2 when `VAULT_ADDR`, `VAULT_TOKEN` and
@@ -338,6 +459,18 @@ impl Settings {
         if let Some(id) = data["client_id"].as_str() {
             self.regnakes.client_id = id.to_string();
         }
+        // The NIK keys may live there too (`nik_encryption_key`, `nik_index_key`).
+        if let Some(spec) = data["nik_encryption_key"].as_str() {
+            let current = NikKey::parse(spec).map_err(|problem| ConfigError::Invalid {
+                key: "NIK_ENCRYPTION_KEY",
+                problem: format!("from Vault: {problem}"),
+            })?;
+            let previous = self.nik_keys.take().map(|k| k.previous).unwrap_or_default();
+            self.nik_keys = Some(NikKeys { current, previous });
+        }
+        if let Some(index) = data["nik_index_key"].as_str() {
+            self.nik_index_key = Some(Secret::new(index));
+        }
         match data["client_secret"].as_str() {
             Some(secret) => self.regnakes.client_secret = Secret::new(secret),
             None => {
@@ -373,6 +506,54 @@ mod tests {
             ("SYNC_SCHEDULE", "off"),
         ]));
         assert_eq!(off.unwrap().sync_schedule, None);
+    }
+
+    #[test]
+    fn nothing_stores_workers_without_the_nik_keys() {
+        let without = Settings::load(&Layers::from_pairs(&[("RPC_JWT_SECRET", "x")])).unwrap();
+        let err = without.nik_secrets().unwrap_err().to_string();
+        assert!(err.contains("NIK_INDEX_KEY"), "{err}");
+        let only_index = Settings::load(&Layers::from_pairs(&[
+            ("RPC_JWT_SECRET", "x"),
+            ("NIK_INDEX_KEY", "i"),
+        ]))
+        .unwrap();
+        let err = only_index.nik_secrets().unwrap_err().to_string();
+        assert!(err.contains("NIK_ENCRYPTION_KEY"), "{err}");
+        let key = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let both = Settings::load(&Layers::from_pairs(&[
+            ("RPC_JWT_SECRET", "x"),
+            ("NIK_INDEX_KEY", "i"),
+            ("NIK_ENCRYPTION_KEY", key),
+            (
+                "NIK_ENCRYPTION_PREVIOUS_KEYS",
+                "k0:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+        ]))
+        .unwrap();
+        let (_, keys) = both.nik_secrets().unwrap();
+        assert_eq!((keys.current.id.as_str(), keys.previous.len()), ("k1", 1));
+        assert!(
+            !format!("{both:?}").contains("AAECAwQF"),
+            "keys never print"
+        );
+        for bad in [
+            "k1",
+            "k1:short",
+            ":AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            "k 1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ] {
+            let err = Settings::load(&Layers::from_pairs(&[
+                ("RPC_JWT_SECRET", "x"),
+                ("NIK_ENCRYPTION_KEY", bad),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("NIK_ENCRYPTION_KEY") && !err.contains("AAECAwQF"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::rpc::limits::{self, Limits};
 use crate::rpc::{self, auth::JwtVerifier, RpcState};
+use crate::sync::identity::NikIndexer;
 use crate::sync::scheduler;
 use crate::sync::service::SyncService;
 use crate::telemetry::{self, RequestIdRootSpan};
@@ -82,13 +83,16 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 }
 
 /// A service with its own runner thread (for `serve`, `sync` and tests).
+/// The service over `db`; fails without the NIK keys (nothing may store a worker without them).
 pub fn service(
     db: DatabaseConnection,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
-) -> SyncService {
+) -> anyhow::Result<SyncService> {
+    let (index_key, keys) = settings.nik_secrets()?;
+    let indexer = NikIndexer::new(index_key, &keys);
     let runner = actix_rt::Arbiter::new().handle();
-    SyncService::new(db, settings, metrics, runner)
+    Ok(SyncService::new(db, settings, metrics, indexer, runner))
 }
 
 impl Application {
@@ -97,7 +101,7 @@ impl Application {
         migrate(&db).await?;
         let settings = Arc::new(settings);
         let metrics = Arc::new(Metrics::new());
-        let service = service(db.clone(), settings.clone(), metrics.clone());
+        let service = service(db.clone(), settings.clone(), metrics.clone())?;
         service.recover().await?;
 
         let listener = TcpListener::bind(&settings.listen_addr)?;
@@ -156,12 +160,21 @@ impl Application {
             .collect();
         let sweeper = actix_rt::spawn(sweep_until_stopped(self.service.clone()));
         let pruner = actix_rt::spawn(limits::prune_until_stopped(self.limits.clone()));
+        // A store written before encryption, or under an older key, moves to the current key beside
+        // the syncs.
+        let service = self.service.clone();
+        let reencrypt = actix_rt::spawn(async move {
+            if let Err(err) = service.reencrypt_niks().await {
+                tracing::error!(error = ?anyhow::Error::from(err), "moving stored NIKs to the current key failed; `regnakes-sync rotate-key` retries");
+            }
+        });
         let result = self.server.await;
         for handle in schedulers {
             handle.abort();
         }
         sweeper.abort();
         pruner.abort();
+        reencrypt.abort();
         result.map_err(Into::into)
     }
 }

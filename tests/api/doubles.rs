@@ -2,10 +2,11 @@
 //! run the real server as a separate process (to kill it).
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Serves the routes `configure` adds on a loopback port of its own (one worker, in this test's runtime);
 /// returns the port.
@@ -195,6 +196,11 @@ impl Drop for ServerProcess {
 
 /// Runs `regnakes-sync serve` in its own process on port 0, reading the real address it prints.
 pub fn spawn_process(env: &[(String, String)]) -> ServerProcess {
+    spawn_process_logging(env, Stdio::null())
+}
+
+/// `spawn_process`, with the server's log (stderr) going to `log`.
+pub fn spawn_process_logging(env: &[(String, String)], log: impl Into<Stdio>) -> ServerProcess {
     use std::io::BufRead;
     let mut command = Command::new(server_binary());
     command
@@ -207,7 +213,7 @@ pub fn spawn_process(env: &[(String, String)]) -> ServerProcess {
     }
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("server process starts");
     let mut line = String::new();
@@ -220,4 +226,59 @@ pub fn spawn_process(env: &[(String, String)]) -> ServerProcess {
         .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
         .to_string();
     ServerProcess { child, address }
+}
+
+/// The environment of a server process on `app_sim` and `database_url`, plus `extra`.
+pub fn process_env(
+    app_sim: &str,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("DATABASE_URL", database_url),
+        ("REGNAKES_BASE_URL", app_sim),
+        ("REGNAKES_CLIENT_ID", "sdmk-etl"),
+        ("REGNAKES_CLIENT_SECRET", "sim-secret"),
+        ("RPC_JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("SYNC_SCHEDULE", "off"),
+        ("SYNC_FULL_SCHEDULE", "off"),
+        ("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY),
+        ("NIK_ENCRYPTION_KEY", crate::helpers::NIK_ENCRYPTION_KEY),
+        ("RETRY_BASE_DELAY_MS", "20"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+/// One call to a server process; `None` when it does not answer (yet).
+pub async fn rpc_at(address: &str, token: &str, method: &str, params: Value) -> Option<Value> {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let mut response = client
+        .post(format!("{address}/jsonrpc"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .await
+        .ok()?;
+    let body: Value = response.json().await.ok()?;
+    Some(body["result"].clone())
+}
+
+/// Polls a server process until it answers (deadline 30 s).
+pub async fn wait_until_up(address: &str, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc_at(address, token, "sync.status", json!({}))
+        .await
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "server process at {address} did not come up"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -52,7 +52,16 @@ impl Store {
                 today: chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
                 catalogue: ProfessionCatalogue::national(),
             },
-            indexer: NikIndexer::new(Secret::new("test-key")),
+            indexer: NikIndexer::new(
+                Secret::new(crate::helpers::NIK_INDEX_KEY),
+                &regnakes_sync::config::NikKeys {
+                    current: regnakes_sync::config::NikKey::parse(
+                        crate::helpers::NIK_ENCRYPTION_KEY,
+                    )
+                    .unwrap(),
+                    previous: Vec::new(),
+                },
+            ),
         });
         Store {
             url,

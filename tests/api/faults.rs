@@ -2,7 +2,10 @@
 //! garbage pages, token renewal, refused renewal, the failure threshold, alerts, crash recovery after
 //! SIGKILL, records sharing an `updated_at` across page and run boundaries, two instances, cancel.
 
-use crate::doubles::{signature_is_valid, spawn_process, OdooReceiver, SlackWebhook};
+use crate::doubles::{
+    process_env, rpc_at, signature_is_valid, spawn_process, wait_until_up, OdooReceiver,
+    SlackWebhook,
+};
 use crate::helpers::{
     assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options, TestApp, JWT_SECRET,
 };
@@ -347,52 +350,6 @@ async fn records_sharing_updated_at_across_page_and_run_boundaries_are_all_store
     assert_eq!(app.worker_count().await, 60);
     let strs = crate::engine::stored_strs(&app).await;
     assert_eq!(strs, app.sim.state.data().valid_str_numbers());
-}
-
-fn process_env(app_sim: &str, database_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
-        ("DATABASE_URL", database_url),
-        ("REGNAKES_BASE_URL", app_sim),
-        ("REGNAKES_CLIENT_ID", "sdmk-etl"),
-        ("REGNAKES_CLIENT_SECRET", "sim-secret"),
-        ("RPC_JWT_SECRET", JWT_SECRET),
-        ("SYNC_SCHEDULE", "off"),
-        ("SYNC_FULL_SCHEDULE", "off"),
-        ("RETRY_BASE_DELAY_MS", "20"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
-}
-
-async fn rpc_at(address: &str, token: &str, method: &str, params: Value) -> Option<Value> {
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .finish();
-    let mut response = client
-        .post(format!("{address}/jsonrpc"))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .await
-        .ok()?;
-    let body: Value = response.json().await.ok()?;
-    Some(body["result"].clone())
-}
-
-async fn wait_until_up(address: &str, token: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while rpc_at(address, token, "sync.status", json!({}))
-        .await
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "server process at {address} did not come up"
-        );
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[actix_web::test]

@@ -16,6 +16,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// The suite's NIK keys (a deployment's come from its environment, files or Vault).
+pub const NIK_INDEX_KEY: &str = "test-nik-index-key";
+pub const NIK_ENCRYPTION_KEY: &str = "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 pub struct Options {
     pub records: u32,
     pub bad_share: f64,
@@ -135,6 +139,8 @@ pub async fn spawn_server(sim: SimHandle, database_url: String, options: &Option
         ("RPC_JWT_SECRET".into(), JWT_SECRET.into()),
         ("SYNC_SCHEDULE".into(), "off".into()),
         ("SYNC_FULL_SCHEDULE".into(), "off".into()),
+        ("NIK_INDEX_KEY".into(), NIK_INDEX_KEY.into()),
+        ("NIK_ENCRYPTION_KEY".into(), NIK_ENCRYPTION_KEY.into()),
     ];
     for (k, v) in &options.env {
         pairs.retain(|(key, _)| key != k);

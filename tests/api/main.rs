@@ -7,5 +7,6 @@ mod cursor;
 mod engine;
 mod fast_path;
 mod faults;
+mod nik_at_rest;
 mod rpc;
 mod security;

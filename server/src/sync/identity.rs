@@ -1,15 +1,40 @@
 //! The one place that reads and writes NIK columns: the blind index used for matching (HMAC-SHA256 under
 //! `NIK_INDEX_KEY`, so equal NIKs match without comparing them in clear), the masked form for display,
-//! and the stored value. Encryption at rest, when it comes, changes only this module.
+//! and the stored value, encrypted at rest with AES-256-GCM under `NIK_ENCRYPTION_KEY`: a fresh random
+//! nonce per value, and the key's id beside it, so keys can be rotated (`nik_keys`).
+//!
+//! Stored form: `enc:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`.
 
-use crate::config::Secret;
+use crate::config::{NikKey, NikKeys, Secret};
 use crate::domain::Nik;
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::Arc;
+
+const PREFIX: &str = "enc:";
+const NONCE_LEN: usize = 12;
 
 #[derive(Clone)]
 pub struct NikIndexer {
-    key: Secret,
+    index_key: Secret,
+    keys: Arc<Ciphers>,
+}
+
+/// The current key's cipher, and every key that may still be found on stored values (for rotation).
+struct Ciphers {
+    current: (String, Aes256Gcm),
+    all: Vec<(String, Aes256Gcm)>,
+}
+
+fn cipher(key: &NikKey) -> (String, Aes256Gcm) {
+    (
+        key.id.clone(),
+        Aes256Gcm::new_from_slice(key.bytes()).expect("NIK keys are 32 bytes (checked at load)"),
+    )
 }
 
 /// The NIK columns of one worker row.
@@ -19,13 +44,30 @@ pub struct NikColumns {
     pub masked: String,
 }
 
+/// Why a stored value could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredNikError {
+    #[error("encrypted under key {0:?}, which is not configured (NIK_ENCRYPTION_PREVIOUS_KEYS)")]
+    UnknownKey(String),
+    #[error("the stored value is damaged or was not encrypted by this system")]
+    Damaged,
+}
+
 impl NikIndexer {
-    pub fn new(key: Secret) -> Self {
-        NikIndexer { key }
+    pub fn new(index_key: Secret, keys: &NikKeys) -> Self {
+        let current = cipher(&keys.current);
+        let all = std::iter::once(&keys.current)
+            .chain(&keys.previous)
+            .map(cipher)
+            .collect();
+        NikIndexer {
+            index_key,
+            keys: Arc::new(Ciphers { current, all }),
+        }
     }
 
     pub fn index(&self, nik: &Nik) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose().as_bytes())
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.index_key.expose().as_bytes())
             .expect("HMAC takes keys of any length");
         mac.update(nik.as_str().as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..20])
@@ -33,9 +75,113 @@ impl NikIndexer {
 
     pub fn columns(&self, nik: &Nik) -> NikColumns {
         NikColumns {
-            stored: nik.as_str().to_string(),
+            stored: self.encrypt(nik.as_str()),
             index: self.index(nik),
             masked: nik.masked(),
         }
+    }
+
+    /// The id of the key new values are encrypted with.
+    pub fn current_key_id(&self) -> &str {
+        &self.keys.current.0
+    }
+
+    /// Encrypts under the current key with a fresh random nonce.
+    pub fn encrypt(&self, clear: &str) -> String {
+        let (id, cipher) = &self.keys.current;
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let sealed = cipher
+            .encrypt(&nonce, clear.as_bytes())
+            .expect("AES-GCM encryption of a short value cannot fail");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        format!("{PREFIX}{id}:{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The key id of a stored value, or `None` for a value stored in clear (before encryption).
+    pub fn key_id_of(stored: &str) -> Option<&str> {
+        stored
+            .strip_prefix(PREFIX)?
+            .split_once(':')
+            .map(|(id, _)| id)
+    }
+
+    /// Reads a stored value back: decrypts it, or takes a value stored in clear as it is.
+    pub fn reveal(&self, stored: &str) -> Result<String, StoredNikError> {
+        let Some(rest) = stored.strip_prefix(PREFIX) else {
+            return Ok(stored.to_string());
+        };
+        let (id, payload) = rest.split_once(':').ok_or(StoredNikError::Damaged)?;
+        let (_, cipher) = self
+            .keys
+            .all
+            .iter()
+            .find(|(known, _)| known == id)
+            .ok_or_else(|| StoredNikError::UnknownKey(id.to_string()))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| StoredNikError::Damaged)?;
+        if bytes.len() <= NONCE_LEN {
+            return Err(StoredNikError::Damaged);
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| StoredNikError::Damaged)?;
+        let clear = cipher
+            .decrypt(&Nonce::from(nonce), sealed)
+            .map_err(|_| StoredNikError::Damaged)?;
+        String::from_utf8(clear).map_err(|_| StoredNikError::Damaged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(current: &str, previous: &[&str]) -> NikKeys {
+        let key = |spec: &str| NikKey::parse(spec).unwrap();
+        NikKeys {
+            current: key(current),
+            previous: previous.iter().map(|s| key(s)).collect(),
+        }
+    }
+
+    const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const K2: &str = "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+    #[test]
+    fn a_nik_is_stored_encrypted_and_read_back() {
+        let indexer = NikIndexer::new(Secret::new("index"), &keys(K1, &[]));
+        let nik = "3205195211900003";
+        let a = indexer.encrypt(nik);
+        let b = indexer.encrypt(nik);
+        assert!(a.starts_with("enc:k1:"), "{a}");
+        assert_ne!(a, b, "a fresh nonce per value");
+        assert!(!a.contains(nik));
+        assert_eq!(indexer.reveal(&a).unwrap(), nik);
+        assert_eq!(NikIndexer::key_id_of(&a), Some("k1"));
+        assert_eq!(NikIndexer::key_id_of(nik), None);
+        assert_eq!(
+            indexer.reveal(nik).unwrap(),
+            nik,
+            "a clear value reads as it is"
+        );
+    }
+
+    #[test]
+    fn rotation_reads_old_keys_and_writes_the_new_one() {
+        let old = NikIndexer::new(Secret::new("index"), &keys(K1, &[]));
+        let stored = old.encrypt("3205195211900003");
+        let rotated = NikIndexer::new(Secret::new("index"), &keys(K2, &[K1]));
+        assert_eq!(rotated.reveal(&stored).unwrap(), "3205195211900003");
+        assert!(rotated.encrypt("3205195211900003").starts_with("enc:k2:"));
+        let forgot = NikIndexer::new(Secret::new("index"), &keys(K2, &[]));
+        assert_eq!(
+            forgot.reveal(&stored),
+            Err(StoredNikError::UnknownKey("k1".into()))
+        );
+        let mut tampered = stored.clone();
+        tampered.pop();
+        tampered.push(if stored.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(rotated.reveal(&tampered), Err(StoredNikError::Damaged));
     }
 }

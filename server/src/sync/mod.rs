@@ -7,6 +7,7 @@ pub mod first_load;
 pub mod identity;
 pub mod lease;
 pub mod matching;
+pub mod nik_keys;
 pub mod page_txn;
 pub mod read_ahead;
 pub mod run;

@@ -4,6 +4,7 @@
 use super::batch::{self as batch_rules, BatchStatus, Mode, Trigger};
 use super::identity::NikIndexer;
 use super::lease;
+use super::nik_keys;
 use super::run::{run_batch, RunContext, RunPlan};
 use super::scheduler::Schedule;
 use crate::config::Settings;
@@ -175,6 +176,7 @@ impl SyncService {
         db: DatabaseConnection,
         settings: Arc<Settings>,
         metrics: Arc<Metrics>,
+        indexer: NikIndexer,
         runner: actix_rt::ArbiterHandle,
     ) -> Self {
         let schedules = [
@@ -198,7 +200,7 @@ impl SyncService {
             inner: Arc::new(Inner {
                 run: RunContext {
                     status_cache: Arc::new(StatusCache::default()),
-                    indexer: NikIndexer::new(settings.nik_index_key.clone()),
+                    indexer,
                     db,
                     settings,
                     metrics,
@@ -225,6 +227,23 @@ impl SyncService {
             .iter()
             .filter_map(|s| s.schedule.next_after(now))
             .min()
+    }
+
+    /// Moves every stored NIK onto the current key (`nik_keys`); a no-op when all are there already.
+    pub async fn reencrypt_niks(&self) -> Result<nik_keys::Rotation, ServiceError> {
+        let indexer = &self.inner.run.indexer;
+        if !nik_keys::needed(self.db(), indexer).await? {
+            return Ok(nik_keys::Rotation::default());
+        }
+        let done = nik_keys::reencrypt(self.db(), indexer, nik_keys::PAGE).await?;
+        tracing::info!(
+            scanned = done.scanned,
+            rewritten = done.rewritten,
+            unreadable = done.unreadable,
+            key_id = indexer.current_key_id(),
+            "stored NIKs moved to the current encryption key"
+        );
+        Ok(done)
     }
 
     /// At start-up: batches left `running` by a stopped instance become `failed`; gauges are set.

@@ -1,0 +1,307 @@
+//! NIKs at rest (CONTRACT §5): after a sync no NIK of the upstream data is in the database (a `pg_dump`,
+//! the SQLite files), the server's log or any RPC result; search by NIK still finds the worker; a store
+//! written in clear is encrypted at start-up; `rotate-key` moves every row to the new key and matching
+//! still finds every worker.
+
+use crate::doubles::{process_env, rpc_at, server_binary, spawn_process_logging, wait_until_up};
+use crate::helpers::{
+    assert_balanced, fresh_database, init, spawn_app, spawn_server, Backend, Options, TestApp,
+    JWT_SECRET, NIK_ENCRYPTION_KEY,
+};
+use crate::on_both_backends;
+use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
+use regnakes_sim::SimHandle;
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+/// Every well-formed NIK the simulated registry publishes, with the STR number it comes with.
+fn upstream_niks(sim: &SimHandle) -> Vec<(String, String)> {
+    let data = sim.state.data();
+    let all = regnakes_sim::dataset::WindowKey {
+        since_ms: None,
+        until_ms: None,
+        rumpun: None,
+        jenis: None,
+    };
+    data.window(&all)
+        .iter()
+        .map(|&pos| data.render(pos))
+        .filter_map(|r| {
+            let nik = r["nik"].as_str()?.to_string();
+            let str_number = r["str"]["nomor"].as_str().unwrap_or_default().to_string();
+            (nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit()))
+                .then_some((nik, str_number))
+        })
+        .collect()
+}
+
+/// The upstream NIKs found in `haystack` (any 16 consecutive digits of it, wherever they stand).
+fn leaked<'a>(haystack: &str, niks: &'a [(String, String)]) -> Vec<&'a str> {
+    let bytes = haystack.as_bytes();
+    let windows: std::collections::HashSet<&[u8]> = bytes.windows(16).collect();
+    niks.iter()
+        .map(|(nik, _)| nik.as_str())
+        .filter(|nik| windows.contains(nik.as_bytes()))
+        .collect()
+}
+
+/// Every RPC answer a person could read after a sync, as one text.
+async fn rpc_answers(app: &TestApp, batch_id: &str, query: &str) -> String {
+    let mut text = String::new();
+    for (method, params) in [
+        ("batch.get", json!({"batch_id": batch_id})),
+        ("batch.errors", json!({"batch_id": batch_id, "limit": 200})),
+        (
+            "batch.warnings",
+            json!({"batch_id": batch_id, "limit": 200}),
+        ),
+        ("worker.search", json!({"limit": 200})),
+        ("worker.search", json!({"query": query})),
+        ("sync.status", json!({})),
+    ] {
+        text.push_str(&app.ok(method, params).await.to_string());
+    }
+    text
+}
+
+const OPTIONS: fn() -> Options = || Options {
+    records: 600,
+    bad_share: 0.1,
+    ..Options::default()
+};
+
+#[actix_web::test]
+async fn no_nik_in_a_pg_dump_the_log_or_an_rpc_answer() {
+    init();
+    let sim = spawn_sim(SimConfig {
+        records: 600,
+        bad_share: 0.1,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let niks = upstream_niks(&sim);
+    assert!(niks.len() > 400, "{}", niks.len());
+    let database_url = fresh_database(Backend::Postgres).await;
+    let log_path = std::env::temp_dir().join(format!("rs-nik-log-{}.log", uuid::Uuid::new_v4()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut env = process_env(&sim.base_url(), &database_url, &[("LOG_FORMAT", "json")]);
+    env.push(("RUST_LOG".into(), "debug".into()));
+    let process = spawn_process_logging(&env, log);
+    let token = regnakes_sync::rpc::auth::issue_token(
+        &regnakes_sync::config::Secret::new(JWT_SECRET),
+        "ops",
+        regnakes_sync::rpc::auth::Role::Admin,
+        600,
+    );
+    wait_until_up(&process.address, &token).await;
+    let started = rpc_at(
+        &process.address,
+        &token,
+        "sync.start",
+        json!({"mode": "full"}),
+    )
+    .await
+    .unwrap();
+    let id = started["batch"]["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let batch = loop {
+        let batch = rpc_at(
+            &process.address,
+            &token,
+            "batch.get",
+            json!({"batch_id": id}),
+        )
+        .await
+        .unwrap()["batch"]
+            .clone();
+        if batch["status"] != "running" {
+            break batch;
+        }
+        assert!(std::time::Instant::now() < deadline, "{batch}");
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_balanced(&batch);
+    assert!(batch["inserted"].as_i64().unwrap() > 400);
+    let mut answers = String::new();
+    for (method, params) in [
+        ("batch.errors", json!({"batch_id": id, "limit": 200})),
+        ("batch.warnings", json!({"batch_id": id, "limit": 200})),
+        ("worker.search", json!({"limit": 200})),
+    ] {
+        answers.push_str(
+            &rpc_at(&process.address, &token, method, params)
+                .await
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // Search by NIK goes through the blind index and answers the masked form only.
+    let (nik, str_number) = &niks[7];
+    let found = rpc_at(
+        &process.address,
+        &token,
+        "worker.search",
+        json!({"query": nik}),
+    )
+    .await
+    .unwrap();
+    if found["total"] == 1 {
+        assert_eq!(
+            found["workers"][0]["str_number"].as_str(),
+            Some(str_number.as_str())
+        );
+    }
+    answers.push_str(&found.to_string());
+    drop(process);
+
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--data-only", &database_url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    assert!(dump.contains("enc:t1:"), "NIKs are stored encrypted");
+    assert_eq!(leaked(&dump, &niks), Vec::<&str>::new(), "pg_dump");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("sync batch finished"), "the log was captured");
+    assert_eq!(leaked(&log, &niks), Vec::<&str>::new(), "server log");
+    assert_eq!(leaked(&answers, &niks), Vec::<&str>::new(), "RPC answers");
+    let _ = std::fs::remove_file(log_path);
+}
+
+#[actix_web::test]
+async fn no_nik_in_the_sqlite_files_or_an_rpc_answer() {
+    let app = spawn_app(Backend::Sqlite, OPTIONS()).await;
+    let niks = upstream_niks(&app.sim);
+    let batch = app.sync(json!({"mode": "full"})).await;
+    assert_balanced(&batch);
+    let (nik, str_number) = &niks[3];
+    let found = app.ok("worker.search", json!({"query": nik})).await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(
+        found["workers"][0]["str_number"].as_str(),
+        Some(str_number.as_str())
+    );
+    let answers = rpc_answers(&app, batch["id"].as_str().unwrap(), nik).await;
+    assert_eq!(leaked(&answers, &niks), Vec::<&str>::new(), "RPC answers");
+    let path = app
+        .database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        bytes.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("enc:t1:"), "NIKs are stored encrypted");
+    assert_eq!(leaked(&text, &niks), Vec::<&str>::new(), "SQLite files");
+}
+
+const NEW_KEY: &str = "t2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+async fn count(app: &TestApp, condition: &str) -> i64 {
+    app.scalar(&format!(
+        "SELECT COUNT(*) FROM health_worker WHERE {condition}"
+    ))
+    .await
+}
+
+async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backend: Backend) {
+    let app = spawn_app(backend, OPTIONS()).await;
+    let first = app.sync(json!({"mode": "full"})).await;
+    let stored = first["inserted"].as_i64().unwrap();
+    assert_eq!(count(&app, "nik LIKE 'enc:t1:%'").await, stored);
+
+    // The operator's command, with the new key and the old one to read.
+    let output = std::process::Command::new(server_binary())
+        .arg("rotate-key")
+        .env_clear()
+        .envs([
+            ("DATABASE_URL", app.database_url.as_str()),
+            ("RPC_JWT_SECRET", JWT_SECRET),
+            ("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY),
+            ("NIK_ENCRYPTION_KEY", NEW_KEY),
+            ("NIK_ENCRYPTION_PREVIOUS_KEYS", NIK_ENCRYPTION_KEY),
+            ("RUST_LOG", "warn"),
+        ])
+        .output()
+        .expect("rotate-key runs");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.contains(&format!("{stored} re-encrypted")), "{said}");
+    assert_eq!(count(&app, "nik LIKE 'enc:t2:%'").await, stored);
+
+    // A server on the new key: a full re-sync finds every worker (nothing inserted, nothing changed).
+    let options = OPTIONS().env("NIK_ENCRYPTION_KEY", NEW_KEY);
+    let rotated = spawn_server(app.sim.clone(), app.database_url.clone(), &options).await;
+    let again = rotated.sync(json!({"mode": "full"})).await;
+    assert_balanced(&again);
+    assert_eq!(
+        (again["inserted"].as_i64(), again["updated"].as_i64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    assert_eq!(count(&rotated, "nik LIKE 'enc:t2:%'").await, stored);
+
+    // Without the old key the command refuses to pretend: rows under an unknown key are reported.
+    let output = std::process::Command::new(server_binary())
+        .arg("rotate-key")
+        .env_clear()
+        .envs([
+            ("DATABASE_URL", app.database_url.as_str()),
+            ("RPC_JWT_SECRET", JWT_SECRET),
+            ("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY),
+            ("NIK_ENCRYPTION_KEY", NIK_ENCRYPTION_KEY),
+            ("RUST_LOG", "error"),
+        ])
+        .output()
+        .expect("rotate-key runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("{stored} unreadable")));
+}
+on_both_backends!(
+    rotate_key_moves_every_row_and_matching_still_finds_every_worker,
+    rotate_key_moves_every_row_and_matching_still_finds_every_worker
+);
+
+async fn a_store_written_in_clear_is_encrypted_at_start_up(backend: Backend) {
+    let app = spawn_app(backend, OPTIONS()).await;
+    let first = app.sync(json!({"mode": "full"})).await;
+    let stored = first["inserted"].as_i64().unwrap();
+    // As the previous release left it: NIKs in clear.
+    for (nik, str_number) in upstream_niks(&app.sim) {
+        app.db
+            .execute_unprepared(&format!(
+                "UPDATE health_worker SET nik = '{nik}' WHERE str_number = '{str_number}'"
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&app, "nik NOT LIKE 'enc:%'").await, stored);
+    let restarted = spawn_server(app.sim.clone(), app.database_url.clone(), &OPTIONS()).await;
+    restarted
+        .eventually("every NIK encrypted", || async {
+            count(&restarted, "nik LIKE 'enc:t1:%'").await == stored
+        })
+        .await;
+    let (nik, _) = &upstream_niks(&app.sim)[5];
+    let found = restarted.ok("worker.search", json!({"query": nik})).await;
+    assert_eq!(found["total"], 1, "{found}");
+    let again = restarted.sync(json!({"mode": "full"})).await;
+    assert_eq!(again["inserted"], json!(0), "{again}");
+}
+on_both_backends!(
+    a_store_written_in_clear_is_encrypted_at_start_up,
+    a_store_written_in_clear_is_encrypted_at_start_up
+);
