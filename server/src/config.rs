@@ -181,6 +181,8 @@ pub struct Settings {
     pub lease_ttl: Duration,
     /// Calls per second and burst per caller (`sub`), and failed authentications per peer address.
     pub rpc_limits: crate::rpc::limits::LimitSettings,
+    /// How long batches and their rejected rows are kept (`RETENTION_DAYS`); `None` keeps them forever.
+    pub retention: Option<chrono::Duration>,
     /// The longest token lifetime accepted (`exp` − `iat`).
     pub rpc_max_token_lifetime: Duration,
     pub instance_id: String,
@@ -388,6 +390,10 @@ impl Settings {
                 calls_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
                 auth_failures_per_second: layers.parsed("RPC_AUTH_FAILURES_PER_SECOND", 5)?,
                 auth_failures_burst: layers.parsed("RPC_AUTH_FAILURES_BURST", 20)?,
+            },
+            retention: match layers.parsed::<u32>("RETENTION_DAYS", 180)? {
+                0 => None,
+                days => Some(chrono::Duration::days(i64::from(days))),
             },
             rpc_max_token_lifetime: layers
                 .duration("RPC_MAX_TOKEN_LIFETIME", DEFAULT_MAX_TOKEN_LIFETIME)?,

@@ -160,6 +160,7 @@ impl Application {
             .collect();
         let sweeper = actix_rt::spawn(sweep_until_stopped(self.service.clone()));
         let pruner = actix_rt::spawn(limits::prune_until_stopped(self.limits.clone()));
+        let retention = actix_rt::spawn(purge_until_stopped(self.service.clone()));
         // A store written before encryption, or under an older key, moves to the current key beside
         // the syncs.
         let service = self.service.clone();
@@ -174,8 +175,24 @@ impl Application {
         }
         sweeper.abort();
         pruner.abort();
+        retention.abort();
         reencrypt.abort();
         result.map_err(Into::into)
+    }
+}
+
+/// Retention: the expired batches go once an hour (the first time a minute after start).
+async fn purge_until_stopped(service: SyncService) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        actix_rt::time::sleep(wait).await;
+        wait = Duration::from_secs(3600);
+        if let Err(err) = service
+            .purge_expired(chrono::Utc::now(), crate::sync::retention::CHUNK)
+            .await
+        {
+            tracing::warn!(error = ?anyhow::Error::from(err), "purging expired batches failed; retried in an hour");
+        }
     }
 }
 

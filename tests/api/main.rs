@@ -8,5 +8,6 @@ mod engine;
 mod fast_path;
 mod faults;
 mod nik_at_rest;
+mod retention;
 mod rpc;
 mod security;

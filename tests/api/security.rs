@@ -236,3 +236,100 @@ async fn a_profession_named_twice_is_fetched_once() {
         "the counts are those of the registry's midwives"
     );
 }
+
+/// Property: whatever bytes a caller with a valid token posts, the endpoint answers in JSON-RPC, never
+/// with an internal error, and keeps answering (no panic took a worker down).
+#[actix_web::test]
+async fn any_body_gets_a_json_rpc_answer_never_an_internal_error() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRunner};
+    let app = spawn_app(Backend::Postgres, Options::records(10)).await;
+    let methods = vec![
+        "sync.status",
+        "sync.start",
+        "sync.cancel",
+        "batch.list",
+        "batch.get",
+        "batch.errors",
+        "batch.warnings",
+        "integration.set_enabled",
+        "worker.search",
+        "nope",
+    ];
+    let param = prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        ".{0,30}".prop_map(Value::from),
+        proptest::collection::vec(".{0,8}".prop_map(Value::from), 0..4).prop_map(Value::Array),
+    ];
+    let keys = proptest::sample::select(vec![
+        "mode",
+        "professions",
+        "updated_since",
+        "trigger",
+        "batch_id",
+        "limit",
+        "offset",
+        "status",
+        "enabled",
+        "reason",
+        "query",
+        "profession",
+        "x",
+    ]);
+    let call = (
+        proptest::sample::select(methods),
+        proptest::collection::btree_map(keys, param, 0..4),
+    )
+        .prop_map(|(method, params)| {
+            json!({"jsonrpc": "2.0", "id": 1, "method": method,
+                   "params": params.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<serde_json::Map<_, _>>()})
+            .to_string()
+        });
+    let bodies = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ".{0,200}",
+        call.clone(),
+        proptest::collection::vec(call, 1..4).prop_map(|calls| format!("[{}]", calls.join(","))),
+    ];
+    // A valid token that may not act: the generated calls read, or are refused, but start nothing.
+    let viewer = regnakes_sync::rpc::auth::issue_token(
+        &regnakes_sync::config::Secret::new(JWT_SECRET),
+        "fuzz",
+        regnakes_sync::rpc::auth::Role::Viewer,
+        600,
+    );
+    let mut runner = TestRunner::new(Config::with_cases(300));
+    for _ in 0..300 {
+        let body = bodies.new_tree(&mut runner).unwrap().current();
+        let response = app
+            .post_raw(&body, &[("Authorization", &format!("Bearer {viewer}"))])
+            .await;
+        assert!(
+            [200, 204, 403].contains(&response.status),
+            "{body:?} → HTTP {}",
+            response.status
+        );
+        let answers = match &response.body {
+            Value::Array(items) => items.clone(),
+            Value::Null => Vec::new(),
+            one => vec![one.clone()],
+        };
+        for answer in answers {
+            assert_eq!(answer["jsonrpc"], "2.0", "{body:?} → {answer}");
+            assert!(
+                answer.get("result").is_some() || answer["error"]["code"].is_i64(),
+                "{body:?} → {answer}"
+            );
+            assert_ne!(answer["error"]["code"], -32603, "{body:?} → {answer}");
+        }
+    }
+    assert_eq!(post_as(&app, &viewer, &call_status()).await.status, 200);
+}
+
+fn call_status() -> Value {
+    call("sync.status", json!({}))
+}

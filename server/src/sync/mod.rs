@@ -10,6 +10,7 @@ pub mod matching;
 pub mod nik_keys;
 pub mod page_txn;
 pub mod read_ahead;
+pub mod retention;
 pub mod run;
 pub mod scheduler;
 pub mod service;

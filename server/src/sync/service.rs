@@ -5,6 +5,7 @@ use super::batch::{self as batch_rules, BatchStatus, Mode, Trigger};
 use super::identity::NikIndexer;
 use super::lease;
 use super::nik_keys;
+use super::retention;
 use super::run::{run_batch, RunContext, RunPlan};
 use super::scheduler::Schedule;
 use crate::config::Settings;
@@ -227,6 +228,37 @@ impl SyncService {
             .iter()
             .filter_map(|s| s.schedule.next_after(now))
             .min()
+    }
+
+    /// Purges batches (and their rejected rows) older than `RETENTION_DAYS`, audited when it deleted
+    /// anything. `None` when retention is off.
+    pub async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        chunk: u64,
+    ) -> Result<Option<retention::Purged>, ServiceError> {
+        let Some(period) = self.inner.run.settings.retention else {
+            return Ok(None);
+        };
+        let cutoff = now - period;
+        let purged = retention::purge(self.db(), cutoff, chunk).await?;
+        if purged != retention::Purged::default() {
+            let detail = json!({
+                "cutoff": batch_rules::ts(cutoff),
+                "batches": purged.batches,
+                "issues": purged.issues,
+            });
+            audit(
+                self.db(),
+                "retention.purge",
+                "retention",
+                Some(detail.to_string()),
+            )
+            .await?;
+            tracing::info!(batches = purged.batches, issues = purged.issues, cutoff = %cutoff, "expired batches purged");
+            self.inner.run.status_cache.invalidate();
+        }
+        Ok(Some(purged))
     }
 
     /// Moves every stored NIK onto the current key (`nik_keys`); a no-op when all are there already.

@@ -688,4 +688,58 @@ mod tests {
         );
         assert_eq!(FieldCounts::from_json(None), FieldCounts::default());
     }
+
+    /// Any JSON value, nested a few levels.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::from),
+            "[0-9*. ]{0,20}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,12}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the registry sends as a record, the transform answers (valid or a rejection).
+        #[test]
+        fn any_json_value_is_answered_without_panicking(value in any_json()) {
+            let _ = transform(&value.to_string(), &ctx());
+        }
+
+        /// A good record with one field replaced by anything: still no panic, and a rejection names
+        /// a reason.
+        #[test]
+        fn any_value_in_any_field_is_answered_without_panicking(
+            field in proptest::sample::select(vec![
+                "nik", "nama", "jenis_kelamin", "tempat_lahir", "tanggal_lahir", "rumpun", "jenis",
+                "str", "sip", "alamat", "updated_at",
+            ]),
+            value in any_json(),
+        ) {
+            match transform(&with(&[field], value), &ctx()) {
+                Transformed::Valid(_) => {}
+                Transformed::Rejected { rejection, .. } => {
+                    proptest::prop_assert!(!rejection.message.is_empty());
+                }
+            }
+        }
+
+        /// Any bytes at all, even not JSON.
+        #[test]
+        fn any_bytes_are_answered_without_panicking(text in ".{0,200}") {
+            let _ = transform(&text, &ctx());
+        }
+    }
 }
