@@ -83,6 +83,42 @@ impl SlackWebhook {
     }
 }
 
+/// HashiCorp Vault's KV v2 read: `GET /v1/<mount>/data/<path>` with `X-Vault-Token`, answering
+/// `{"data": {"data": {...}, "metadata": {...}}}`, or 403 `{"errors": ["permission denied"]}`.
+pub struct VaultKv {
+    pub addr: String,
+}
+
+impl VaultKv {
+    pub fn start(token: &'static str, mount_path: &'static str, data: Value) -> VaultKv {
+        let port = serve_on_loopback(move |app| {
+            let data = data.clone();
+            app.route(
+                &format!("/v1/{}", mount_path.replacen('/', "/data/", 1)),
+                web::get().to(move |req: actix_web::HttpRequest| {
+                    let data = data.clone();
+                    async move {
+                        let given = req
+                            .headers()
+                            .get("X-Vault-Token")
+                            .and_then(|v| v.to_str().ok());
+                        if given != Some(token) {
+                            return HttpResponse::Forbidden()
+                                .json(json!({"errors": ["permission denied"]}));
+                        }
+                        HttpResponse::Ok().json(json!({
+                            "data": {"data": data, "metadata": {"version": 3, "destroyed": false}}
+                        }))
+                    }
+                }),
+            );
+        });
+        VaultKv {
+            addr: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
 /// One POST as the receiver got it.
 #[derive(Clone, Debug)]
 pub struct Delivery {

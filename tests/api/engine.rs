@@ -367,8 +367,10 @@ async fn both_backends_store_identical_workers() {
             "created_at {} within the batch ({started} .. {finished})",
             p.created_at
         );
+        // The encrypted NIK differs by its random nonce; the blind index (same NIK) is compared.
         let same_run = Model {
             id: p.id,
+            nik: p.nik.clone(),
             first_batch_id: p.first_batch_id,
             last_batch_id: p.last_batch_id,
             created_at: p.created_at,
@@ -534,10 +536,12 @@ async fn the_fast_path_decides_as_the_full_path(backend: Backend) {
 
     assert_eq!(full.workers.len(), fast.workers.len());
     for (f, s) in full.workers.iter().zip(&fast.workers) {
-        // What differs by run: ids, batch ids, the times of storing, and the time of the upstream's
-        // changes (the simulator stamps them with the clock), hence the bytes' hash.
+        // What differs by run: ids, batch ids, the times of storing, the time of the upstream's changes
+        // (the simulator stamps them with the clock), hence the bytes' hash, and the encrypted NIK's
+        // random nonce (the blind index, the same NIK, is compared).
         let same_run = Model {
             id: s.id,
+            nik: s.nik.clone(),
             first_batch_id: s.first_batch_id,
             last_batch_id: s.last_batch_id,
             created_at: s.created_at,

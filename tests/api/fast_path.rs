@@ -5,10 +5,8 @@
 use crate::helpers::{fresh_database, init, Backend};
 use crate::on_both_backends;
 use migration::{Migrator, MigratorTrait};
-use regnakes_sync::config::Secret;
 use regnakes_sync::domain::ProfessionCatalogue;
 use regnakes_sync::sync::bulk;
-use regnakes_sync::sync::identity::NikIndexer;
 use regnakes_sync::sync::store::{
     prepare_page, scan_page, store_page, Handoff, PageInput, PageOutcome, PrepareContext,
     PreparedPage, Written,
@@ -52,16 +50,7 @@ impl Store {
                 today: chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
                 catalogue: ProfessionCatalogue::national(),
             },
-            indexer: NikIndexer::new(
-                Secret::new(crate::helpers::NIK_INDEX_KEY),
-                &regnakes_sync::config::NikKeys {
-                    current: regnakes_sync::config::NikKey::parse(
-                        crate::helpers::NIK_ENCRYPTION_KEY,
-                    )
-                    .unwrap(),
-                    previous: Vec::new(),
-                },
-            ),
+            indexer: crate::helpers::test_indexer(),
         });
         Store {
             url,

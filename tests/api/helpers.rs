@@ -20,6 +20,18 @@ pub enum Backend {
 pub const NIK_INDEX_KEY: &str = "test-nik-index-key";
 pub const NIK_ENCRYPTION_KEY: &str = "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// The NIK columns as the suite's servers write them (to read a stored NIK back in a test).
+pub fn test_indexer() -> regnakes_sync::sync::identity::NikIndexer {
+    regnakes_sync::sync::identity::NikIndexer::new(
+        Secret::new(NIK_INDEX_KEY),
+        &regnakes_sync::config::NikKeys {
+            current: regnakes_sync::config::NikKey::parse(NIK_ENCRYPTION_KEY)
+                .expect("the suite's key parses"),
+            previous: Vec::new(),
+        },
+    )
+}
+
 pub struct Options {
     pub records: u32,
     pub bad_share: f64,

@@ -305,3 +305,75 @@ on_both_backends!(
     a_store_written_in_clear_is_encrypted_at_start_up,
     a_store_written_in_clear_is_encrypted_at_start_up
 );
+
+/// Secrets in Vault (use case: "secrets in Vault"): the RegNakes credentials and both NIK keys come from
+/// a KV v2 secret; a wrong token stops the start with an error that names Vault, not the token.
+#[actix_web::test]
+async fn credentials_and_nik_keys_come_from_vault() {
+    use regnakes_sync::config::{Layers, Settings};
+    init();
+    let sim = spawn_sim(SimConfig {
+        records: 200,
+        bad_share: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let vault = crate::doubles::VaultKv::start(
+        "s.vault-test-token",
+        "secret/regnakes",
+        json!({
+            "client_id": sim.state.config.client_id,
+            "client_secret": sim.state.config.client_secret,
+            "nik_encryption_key": NIK_ENCRYPTION_KEY,
+            "nik_index_key": "index-key-from-vault",
+        }),
+    );
+    let database_url = fresh_database(Backend::Sqlite).await;
+    let base_url = sim.base_url();
+    let layers = |token: &'static str| {
+        Layers::from_pairs(&[
+            ("DATABASE_URL", database_url.as_str()),
+            ("LISTEN_ADDR", "127.0.0.1:0"),
+            ("REGNAKES_BASE_URL", base_url.as_str()),
+            ("RPC_JWT_SECRET", JWT_SECRET),
+            ("SYNC_SCHEDULE", "off"),
+            ("SYNC_FULL_SCHEDULE", "off"),
+            ("VAULT_ADDR", vault.addr.as_str()),
+            ("VAULT_TOKEN", token),
+            ("VAULT_SECRET_PATH", "secret/regnakes"),
+        ])
+    };
+    let refused = layers("s.wrong-token");
+    let mut settings = Settings::load(&refused).unwrap();
+    let err = settings
+        .resolve_vault(&refused)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("403") && !err.contains("s.wrong-token"),
+        "{err}"
+    );
+
+    let good = layers("s.vault-test-token");
+    let mut settings = Settings::load(&good).unwrap();
+    assert!(settings.nik_secrets().is_err(), "no NIK keys before Vault");
+    settings.resolve_vault(&good).await.unwrap();
+    let (_, keys) = settings.nik_secrets().unwrap();
+    assert_eq!(keys.current.id, "t1");
+    let app = regnakes_sync::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let service = app.service();
+    actix_rt::spawn(app.run_until_stopped());
+    let started = service
+        .start(regnakes_sync::sync::service::StartRequest::default())
+        .await
+        .unwrap();
+    let finished = started.finished.unwrap().await.unwrap().unwrap();
+    assert_eq!(finished.status, "succeeded", "{finished:?}");
+    assert_eq!(
+        finished.inserted, 200,
+        "the credentials from Vault reached RegNakes"
+    );
+}

@@ -367,12 +367,13 @@ async fn methods_work(backend: Backend) {
     let nik: String = {
         use sea_orm::EntityTrait;
         let id = uuid::Uuid::parse_str(first["id"].as_str().unwrap()).unwrap();
-        entity::health_worker::Entity::find_by_id(id)
+        let stored = entity::health_worker::Entity::find_by_id(id)
             .one(&app.db)
             .await
             .unwrap()
             .unwrap()
-            .nik
+            .nik;
+        crate::helpers::test_indexer().reveal(&stored).unwrap()
     };
     let by_nik = app.ok("worker.search", json!({"query": nik})).await;
     assert!(by_nik["workers"]
