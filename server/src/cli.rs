@@ -1,4 +1,5 @@
-//! The `regnakes-sync` command line: `serve`, `migrate`, `sync` (one run in the foreground), `rotate-key`
+//! The `regnakes-sync` command line: `serve`, `migrate`, `sync` (one run in the foreground), `healthcheck`,
+//! `rotate-key`
 //! (stored NIKs onto the current encryption key) and `demo` (the server and the RegNakes simulator in one
 //! process, on an embedded database).
 
@@ -47,6 +48,9 @@ pub enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Exit 0 when the local server's /readyz answers ready (a container healthcheck on an image with no
+    /// shell tools); the address comes from LISTEN_ADDR.
+    Healthcheck,
     /// Re-encrypt every stored NIK with NIK_ENCRYPTION_KEY (old keys in NIK_ENCRYPTION_PREVIOUS_KEYS), in
     /// pages, while syncs keep working; safe to stop and run again.
     RotateKey,
@@ -99,6 +103,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             settings.resolve_vault(&layers).await?;
             sync_foreground(settings, mode, professions, since).await
         }
+        Command::Healthcheck => healthcheck(&layers.listen_addr()).await,
         Command::RotateKey => {
             let mut settings = Settings::load(&layers)?;
             settings.resolve_vault(&layers).await?;
@@ -110,6 +115,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             seed,
             keep_data,
         } => demo(records, bad_share, seed, keep_data).await,
+    }
+}
+
+async fn healthcheck(listen_addr: &str) -> anyhow::Result<i32> {
+    let (host, port) = listen_addr
+        .rsplit_once(':')
+        .unwrap_or((listen_addr, "8080"));
+    // A server listening on every interface is asked on loopback.
+    let host = match host {
+        "" | "0.0.0.0" | "[::]" => "127.0.0.1",
+        host => host,
+    };
+    let url = format!("http://{host}:{port}/readyz");
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .finish();
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => {
+            println!("ready");
+            Ok(0)
+        }
+        Ok(response) => {
+            eprintln!("not ready: {url} answered HTTP {}", response.status());
+            Ok(1)
+        }
+        Err(err) => {
+            eprintln!("not ready: {url}: {err}");
+            Ok(1)
+        }
     }
 }
 

@@ -222,6 +222,12 @@ impl Layers {
         }
     }
 
+    /// `LISTEN_ADDR` alone (the healthcheck needs nothing else, not even the secrets).
+    pub fn listen_addr(&self) -> String {
+        self.get("LISTEN_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+    }
+
     fn get(&self, key: &str) -> Option<String> {
         self.env
             .get(key)

@@ -30,6 +30,13 @@ pub struct UpstreamLabel {
     pub status: String,
 }
 
+/// The upstream endpoints and statuses the server counts, pre-created at zero so `rate()` and
+/// `increase()` see the first error (a series that appears at its first increment has no rate).
+pub const UPSTREAM_ENDPOINTS: [&str; 2] = ["token", "nakes"];
+pub const UPSTREAM_STATUSES: [&str; 9] = [
+    "200", "400", "401", "429", "500", "502", "503", "504", "error",
+];
+
 pub struct Metrics {
     registry: Registry,
     pub batches: Family<StatusLabel, Counter>,
@@ -88,7 +95,7 @@ impl Metrics {
         );
         registry.register(
             "regnakes_sync_running",
-            "1 while a sync runs in this process",
+            "1 while a sync runs (any instance sharing the database)",
             running.clone(),
         );
         registry.register(
@@ -132,6 +139,14 @@ impl Metrics {
                 reason: reason.code().into(),
             });
         }
+        for endpoint in UPSTREAM_ENDPOINTS {
+            for status in UPSTREAM_STATUSES {
+                let _ = upstream_requests.get_or_create(&UpstreamLabel {
+                    endpoint: endpoint.into(),
+                    status: status.into(),
+                });
+            }
+        }
         Metrics {
             registry,
             batches,
@@ -155,6 +170,23 @@ impl Metrics {
                 status: status.into(),
             })
             .inc();
+    }
+
+    /// Sets the gauges that describe the shared state from a `sync.status` answer, so every instance
+    /// reports the same, before and after a restart.
+    pub fn set_shared_state(&self, status: &serde_json::Value) {
+        self.integration_enabled
+            .set(i64::from(status["enabled"].as_bool().unwrap_or(false)));
+        self.running.set(i64::from(!status["running"].is_null()));
+        if let Some(at) = status["last_success_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            self.last_success.set(at.timestamp_millis() as f64 / 1000.0);
+        }
+        if let Some(ratio) = status["last"]["failure_rate"].as_f64() {
+            self.last_failure_ratio.set(ratio);
+        }
     }
 
     pub fn encode(&self) -> String {

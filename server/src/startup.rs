@@ -211,22 +211,41 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// How long readiness waits for the database: probes give up after a few seconds, and the pool would
+/// otherwise wait its whole acquire timeout on a database that refuses connections.
+const READY_WITHIN: Duration = Duration::from_millis(1500);
+
 async fn readyz(db: web::Data<DatabaseConnection>) -> HttpResponse {
-    match Migrator::get_pending_migrations(db.get_ref()).await {
-        Ok(pending) if pending.is_empty() => {
+    let check = Migrator::get_pending_migrations(db.get_ref());
+    match tokio::time::timeout(READY_WITHIN, check).await {
+        Ok(Ok(pending)) if pending.is_empty() => {
             HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
         }
-        Ok(pending) => HttpResponse::ServiceUnavailable()
+        Ok(Ok(pending)) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"status": "migrations pending", "pending": pending.len()})),
-        Err(err) => {
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: database unreachable");
             HttpResponse::ServiceUnavailable()
                 .json(serde_json::json!({"status": "database unreachable"}))
         }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not answer in time");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "database did not answer in time"}))
+        }
     }
 }
 
-async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
+async fn metrics_endpoint(metrics: web::Data<Metrics>, rpc: web::Data<RpcState>) -> HttpResponse {
+    // The shared state comes from the database (through the status cache), bounded like readiness: a
+    // scrape must answer even when the database does not.
+    match tokio::time::timeout(READY_WITHIN, rpc.service.status()).await {
+        Ok(Ok(status)) => metrics.set_shared_state(&status),
+        Ok(Err(err)) => {
+            tracing::warn!(error = ?anyhow::Error::from(err), "metrics: shared state unreadable")
+        }
+        Err(_) => tracing::warn!("metrics: the database did not answer in time"),
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(metrics.encode())

@@ -318,3 +318,46 @@ pub async fn wait_until_up(address: &str, token: &str) {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A TCP proxy to a real service (PostgreSQL), to take that service away from a running server: `stop`
+/// closes the port and every connection through it, so the server's connections break and new ones are
+/// refused, as when a database goes down.
+pub struct TcpProxy {
+    pub port: u16,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    acceptor: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: String) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let spawned = tasks.clone();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                spawned.lock().unwrap().push(task);
+            }
+        });
+        TcpProxy {
+            port,
+            tasks,
+            acceptor,
+        }
+    }
+
+    pub fn stop(&self) {
+        self.acceptor.abort();
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}

@@ -373,12 +373,7 @@ async fn kill_9_mid_sync_leaves_no_batch_running_and_the_rerun_stores_everything
         &[("SYNC_LEASE_SECONDS", "2"), ("REGNAKES_PAGE_SIZE", "100")],
     );
     let mut process = spawn_process(&env);
-    let token = regnakes_sync::rpc::auth::issue_token(
-        &regnakes_sync::config::Secret::new(JWT_SECRET),
-        "ops",
-        regnakes_sync::rpc::auth::Role::Admin,
-        600,
-    );
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     wait_until_up(&process.address, &token).await;
     let started = rpc_at(
         &process.address,
@@ -465,12 +460,7 @@ async fn two_server_processes_start_one_sync() {
         ..FaultPlan::default()
     });
     let database_url = fresh_database(PG).await;
-    let token = regnakes_sync::rpc::auth::issue_token(
-        &regnakes_sync::config::Secret::new(JWT_SECRET),
-        "ops",
-        regnakes_sync::rpc::auth::Role::Admin,
-        600,
-    );
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     let other = spawn_process(&process_env(
         &sim.base_url(),
         &database_url,

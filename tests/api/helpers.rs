@@ -20,6 +20,11 @@ pub enum Backend {
 pub const NIK_INDEX_KEY: &str = "test-nik-index-key";
 pub const NIK_ENCRYPTION_KEY: &str = "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// A 10-minute RPC token for `sub` with `role`, signed with the suite's secret.
+pub fn token_for(sub: &str, role: Role) -> String {
+    issue_token(&Secret::new(JWT_SECRET), sub, role, 600)
+}
+
 /// The NIK columns as the suite's servers write them (to read a stored NIK back in a test).
 pub fn test_indexer() -> regnakes_sync::sync::identity::NikIndexer {
     regnakes_sync::sync::identity::NikIndexer::new(

@@ -8,6 +8,7 @@ mod engine;
 mod fast_path;
 mod faults;
 mod nik_at_rest;
+mod operations;
 mod retention;
 mod rpc;
 mod security;

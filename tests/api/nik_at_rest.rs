@@ -87,12 +87,7 @@ async fn no_nik_in_a_pg_dump_the_log_or_an_rpc_answer() {
     let mut env = process_env(&sim.base_url(), &database_url, &[("LOG_FORMAT", "json")]);
     env.push(("RUST_LOG".into(), "debug".into()));
     let process = spawn_process_logging(&env, log);
-    let token = regnakes_sync::rpc::auth::issue_token(
-        &regnakes_sync::config::Secret::new(JWT_SECRET),
-        "ops",
-        regnakes_sync::rpc::auth::Role::Admin,
-        600,
-    );
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     wait_until_up(&process.address, &token).await;
     let started = rpc_at(
         &process.address,

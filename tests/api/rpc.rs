@@ -520,12 +520,7 @@ async fn probes_and_metrics() {
 async fn roles_limit_what_a_caller_may_change() {
     let app = spawn_app(Backend::Sqlite, Options::records(20)).await;
     let now = chrono::Utc::now().timestamp();
-    let viewer = regnakes_sync::rpc::auth::issue_token(
-        &regnakes_sync::config::Secret::new(JWT_SECRET),
-        "verifikator",
-        regnakes_sync::rpc::auth::Role::Viewer,
-        600,
-    );
+    let viewer = crate::helpers::token_for("verifikator", regnakes_sync::rpc::auth::Role::Viewer);
     let no_roles = jwt(
         json!({"aud": "sdmk-regnakes", "exp": now + 60, "sub": "staff"}),
         JWT_SECRET,

@@ -40,12 +40,7 @@ async fn a_batch_holds_at_most_50_calls_and_each_is_charged() {
     let limited = post_as(&app, &app.token, &batch(50)).await;
     assert_eq!(limited.status, 429, "{}", limited.body);
     // …and another caller (its own budget) gets its 50 answers.
-    let other = regnakes_sync::rpc::auth::issue_token(
-        &regnakes_sync::config::Secret::new(JWT_SECRET),
-        "budi",
-        regnakes_sync::rpc::auth::Role::Viewer,
-        600,
-    );
+    let other = crate::helpers::token_for("budi", regnakes_sync::rpc::auth::Role::Viewer);
     let answered = post_as(&app, &other, &batch(50)).await;
     assert_eq!(answered.status, 200);
     assert_eq!(answered.body.as_array().unwrap().len(), 50);
@@ -296,12 +291,7 @@ async fn any_body_gets_a_json_rpc_answer_never_an_internal_error() {
         proptest::collection::vec(call, 1..4).prop_map(|calls| format!("[{}]", calls.join(","))),
     ];
     // A valid token that may not act: the generated calls read, or are refused, but start nothing.
-    let viewer = regnakes_sync::rpc::auth::issue_token(
-        &regnakes_sync::config::Secret::new(JWT_SECRET),
-        "fuzz",
-        regnakes_sync::rpc::auth::Role::Viewer,
-        600,
-    );
+    let viewer = crate::helpers::token_for("fuzz", regnakes_sync::rpc::auth::Role::Viewer);
     let mut runner = TestRunner::new(Config::with_cases(300));
     for _ in 0..300 {
         let body = bodies.new_tree(&mut runner).unwrap().current();

@@ -1,0 +1,148 @@
+//! What the on-call engineer relies on: the container healthcheck, readiness that answers in time when
+//! the database is gone, counters that exist before their first increment, and gauges read from the
+//! database, the same on every instance and after a restart.
+
+use crate::doubles::{process_env, server_binary, spawn_process, wait_until_up, TcpProxy};
+use crate::helpers::{fresh_database, init, spawn_app, spawn_server, Backend, Options};
+use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn healthcheck(listen_addr: &str) -> std::process::Output {
+    std::process::Command::new(server_binary())
+        .arg("healthcheck")
+        .env_clear()
+        .env("LISTEN_ADDR", listen_addr)
+        .output()
+        .expect("healthcheck runs")
+}
+
+#[actix_web::test]
+async fn the_healthcheck_passes_on_a_ready_server_and_fails_on_a_stopped_one() {
+    init();
+    let sim = spawn_sim(SimConfig::default()).unwrap();
+    let database_url = fresh_database(Backend::Postgres).await;
+    let process = spawn_process(&process_env(&sim.base_url(), &database_url, &[]));
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Viewer);
+    wait_until_up(&process.address, &token).await;
+    let listen = process.address.trim_start_matches("http://").to_string();
+    let ready = healthcheck(&listen);
+    assert_eq!(
+        ready.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    // A server listening on every interface is asked on loopback.
+    let port = listen.rsplit_once(':').unwrap().1;
+    assert_eq!(
+        healthcheck(&format!("0.0.0.0:{port}")).status.code(),
+        Some(0)
+    );
+    drop(process);
+    let stopped = healthcheck(&listen);
+    assert_eq!(stopped.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("not ready"));
+}
+
+#[actix_web::test]
+async fn readiness_answers_within_two_seconds_when_the_database_is_gone() {
+    init();
+    let direct = fresh_database(Backend::Postgres).await;
+    // The same database, through a proxy that can be taken away.
+    let (authority, rest) = direct
+        .split_once('@')
+        .map(|(_, r)| r.split_once('/').unwrap())
+        .unwrap();
+    let proxy = TcpProxy::start(authority.to_string()).await;
+    let via_proxy = direct.replace(
+        &format!("@{authority}/{rest}"),
+        &format!("@127.0.0.1:{}/{rest}", proxy.port),
+    );
+    let sim = spawn_sim(SimConfig::default()).unwrap();
+    let app = spawn_server(sim, via_proxy, &Options::records(10)).await;
+    assert_eq!(app.get("/readyz").await.0, 200);
+    proxy.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = app.get("/readyz").await;
+        let took = started.elapsed();
+        assert_eq!(status, 503, "{body}");
+        assert!(took < Duration::from_secs(2), "/readyz took {took:?}");
+    }
+    let started = Instant::now();
+    let (status, _) = app.get("/metrics").await;
+    assert_eq!(status, 200, "a scrape still answers");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} missing:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn counters_exist_at_zero_and_gauges_survive_a_restart_and_agree_between_instances() {
+    let app = spawn_app(Backend::Postgres, Options::records(50)).await;
+    let (_, metrics) = app.get("/metrics").await;
+    for series in [
+        r#"regnakes_upstream_requests_total{endpoint="nakes",status="500"} 0"#,
+        r#"regnakes_upstream_requests_total{endpoint="token",status="error"} 0"#,
+        r#"regnakes_upstream_requests_total{endpoint="nakes",status="429"} 0"#,
+    ] {
+        assert!(
+            metrics.contains(series),
+            "{series} before any request:\n{metrics}"
+        );
+    }
+    assert_eq!(
+        gauge(&metrics, "regnakes_sync_last_success_timestamp_seconds"),
+        0.0
+    );
+
+    let batch = app.sync(json!({"mode": "full"})).await;
+    assert_eq!(batch["status"], "succeeded");
+    let status = app.ok("sync.status", json!({})).await;
+    let last_success =
+        chrono::DateTime::parse_from_rfc3339(status["last_success_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis() as f64
+            / 1000.0;
+
+    // A restarted instance (fresh process state) and a second one on the same database.
+    let other = spawn_server(
+        app.sim.clone(),
+        app.database_url.clone(),
+        &Options::records(50),
+    )
+    .await;
+    let (_, metrics) = other.get("/metrics").await;
+    assert_eq!(
+        gauge(&metrics, "regnakes_sync_last_success_timestamp_seconds"),
+        last_success
+    );
+    assert_eq!(gauge(&metrics, "regnakes_integration_enabled"), 1.0);
+
+    app.ok(
+        "integration.set_enabled",
+        json!({"enabled": false, "reason": "maintenance"}),
+    )
+    .await;
+    other
+        .eventually("the other instance reports disabled", || async {
+            gauge(
+                &other.get("/metrics").await.1,
+                "regnakes_integration_enabled",
+            ) == 0.0
+        })
+        .await;
+    assert_eq!(
+        gauge(&app.get("/metrics").await.1, "regnakes_integration_enabled"),
+        0.0
+    );
+}
