@@ -35,7 +35,15 @@ fi
 cargo build -p regnakes-sync --bin regnakes-sync -p regnakes-sim
 cargo nextest run --workspace --no-fail-fast "$@"
 
+# The monitoring files: Prometheus config and alert rules (with their unit tests), and the compose stack.
+if ! command -v promtool >/dev/null || ! command -v docker-compose >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq prometheus docker-compose >/dev/null
+fi
+(cd docker/prometheus && promtool check config prometheus.yml && promtool test rules rules.test.yml)
+docker-compose -f docker/docker-compose.yml config -q && echo "docker-compose config: valid"
+
 # The Odoo addon: static checks and its client library against the real server (no Odoo needed), then
 # its Odoo tests when ODOO_SRC names an Odoo 17 tree (skipped otherwise; see scripts/odoo-addon-tests.sh).
 ./scripts/addon-checks.sh
 ./scripts/odoo-addon-tests.sh
+

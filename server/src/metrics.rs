@@ -50,6 +50,10 @@ pub struct Metrics {
     pub upstream_retries: Counter,
     pub integration_enabled: Gauge,
     pub unchanged_fast_path: Counter,
+    /// `SYNC_FAILURE_THRESHOLD`, so the failed-row alert compares with what the server uses.
+    pub failure_threshold: Gauge<f64, AtomicU64>,
+    /// When the running batch started (0 when none), for the stuck-sync alert.
+    pub running_since: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
@@ -68,6 +72,18 @@ impl Metrics {
         let upstream_retries = Counter::default();
         let integration_enabled = Gauge::default();
         let unchanged_fast_path = Counter::default();
+        let failure_threshold = Gauge::<f64, AtomicU64>::default();
+        let running_since = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "regnakes_sync_failure_threshold",
+            "SYNC_FAILURE_THRESHOLD: the rejected share above which a batch is failed",
+            failure_threshold.clone(),
+        );
+        registry.register(
+            "regnakes_sync_running_started_timestamp_seconds",
+            "Unix time the running batch started; 0 when none runs",
+            running_since.clone(),
+        );
         registry.register(
             "regnakes_sync_batches",
             "Finished sync batches by status",
@@ -160,6 +176,8 @@ impl Metrics {
             upstream_retries,
             integration_enabled,
             unchanged_fast_path,
+            failure_threshold,
+            running_since,
         }
     }
 
@@ -178,6 +196,11 @@ impl Metrics {
         self.integration_enabled
             .set(i64::from(status["enabled"].as_bool().unwrap_or(false)));
         self.running.set(i64::from(!status["running"].is_null()));
+        let started = status["running"]["started_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0);
+        self.running_since.set(started);
         if let Some(at) = status["last_success_at"]
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())

@@ -101,6 +101,7 @@ impl Application {
         migrate(&db).await?;
         let settings = Arc::new(settings);
         let metrics = Arc::new(Metrics::new());
+        metrics.failure_threshold.set(settings.failure_threshold);
         let service = service(db.clone(), settings.clone(), metrics.clone())?;
         service.recover().await?;
 
