@@ -30,15 +30,18 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# Prometheus (its promtool, and the server the monitoring test scrapes with) and docker-compose.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v docker-compose >/dev/null; then
+  echo "installing prometheus and docker-compose (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus docker-compose >/dev/null
+fi
+
 # The crash test runs the server as a separate process (and kills it), and the addon's client tests run
 # both binaries: build them first.
 cargo build -p regnakes-sync --bin regnakes-sync -p regnakes-sim
 cargo nextest run --workspace --no-fail-fast "$@"
 
 # The monitoring files: Prometheus config and alert rules (with their unit tests), and the compose stack.
-if ! command -v promtool >/dev/null || ! command -v docker-compose >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq prometheus docker-compose >/dev/null
-fi
 (cd docker/prometheus && promtool check config prometheus.yml && promtool test rules rules.test.yml)
 docker-compose -f docker/docker-compose.yml config -q && echo "docker-compose config: valid"
 

@@ -7,6 +7,7 @@ mod cursor;
 mod engine;
 mod fast_path;
 mod faults;
+mod monitoring;
 mod nik_at_rest;
 mod operations;
 mod retention;

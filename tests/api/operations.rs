@@ -146,3 +146,54 @@ async fn counters_exist_at_zero_and_gauges_survive_a_restart_and_agree_between_i
         0.0
     );
 }
+
+/// Every log line of a batch carries its trace and batch ids, the retry warnings of the page fetches
+/// (which run in tasks of their own) included; JSON when LOG_FORMAT=json.
+#[actix_web::test]
+async fn a_batchs_retry_warnings_carry_its_trace_and_batch_ids() {
+    init();
+    let sim = spawn_sim(SimConfig {
+        records: 300,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    sim.state.set_faults(regnakes_sim::FaultPlan {
+        pages: std::collections::HashMap::from([(
+            2,
+            (regnakes_sim::Fault::Status { status: 503 }, 1),
+        )]),
+        ..regnakes_sim::FaultPlan::default()
+    });
+    let database_url = fresh_database(Backend::Postgres).await;
+    let log_path = std::env::temp_dir().join(format!("rs-ops-log-{}.log", uuid::Uuid::new_v4()));
+    let mut env = process_env(
+        &sim.base_url(),
+        &database_url,
+        &[("LOG_FORMAT", "json"), ("REGNAKES_PAGE_SIZE", "100")],
+    );
+    env.push(("RUST_LOG".into(), "info".into()));
+    let process =
+        crate::doubles::spawn_process_logging(&env, std::fs::File::create(&log_path).unwrap());
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
+    wait_until_up(&process.address, &token).await;
+    let started = crate::doubles::rpc_at(&process.address, &token, "sync.start", json!({}))
+        .await
+        .unwrap();
+    let batch_id = started["batch"]["id"].as_str().unwrap().to_string();
+    let trace_id = started["batch"]["trace_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let retry_line = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("retrying")) {
+            break line.to_string();
+        }
+        assert!(Instant::now() < deadline, "no retry warning in:\n{log}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let line: serde_json::Value = serde_json::from_str(&retry_line).expect("a JSON log line");
+    let text = line.to_string();
+    assert!(text.contains(&batch_id), "{text}");
+    assert!(text.contains(&trace_id), "{text}");
+    drop(process);
+    let _ = std::fs::remove_file(log_path);
+}

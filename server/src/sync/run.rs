@@ -140,13 +140,17 @@ async fn fetch_and_store(
         },
         indexer: ctx.indexer.clone(),
     });
-    let fetcher = actix_rt::spawn(fetch_pages(
-        ctx.clone(),
-        plan.clone(),
-        prepare,
-        progress.clone(),
-        pages_tx,
-    ));
+    // In the batch's span, so the fetch's retry and failure lines carry its trace_id and batch_id.
+    let fetcher = actix_rt::spawn(
+        fetch_pages(
+            ctx.clone(),
+            plan.clone(),
+            prepare,
+            progress.clone(),
+            pages_tx,
+        )
+        .in_current_span(),
+    );
     let end = store_pages(ctx, plan, &progress, &mut pages_rx).await;
     // Stop fetching ahead once storing has stopped (cancel, failure).
     fetcher.abort();
@@ -193,14 +197,17 @@ async fn fetch_pages(
                 }
             };
             let short_page = (page.records.len() as u64) < page_size;
-            let task = actix_rt::spawn(ready_page(
-                ctx.clone(),
-                prepare.clone(),
-                progress.clone(),
-                page.records,
-                page.total_page,
-                batch_page,
-            ));
+            let task = actix_rt::spawn(
+                ready_page(
+                    ctx.clone(),
+                    prepare.clone(),
+                    progress.clone(),
+                    page.records,
+                    page.total_page,
+                    batch_page,
+                )
+                .in_current_span(),
+            );
             if pages.send(Ok(task)).await.is_err() {
                 return;
             }
@@ -564,6 +571,8 @@ async fn finish(
     let notifier = ctx.notifier.clone();
     let view = batch_rules::view(&finished);
     let trace_id = plan.trace_id.clone();
-    actix_rt::spawn(async move { notifier.batch_finished(view, action, trace_id).await });
+    actix_rt::spawn(
+        async move { notifier.batch_finished(view, action, trace_id).await }.in_current_span(),
+    );
     Ok(finished)
 }
