@@ -361,3 +361,36 @@ impl TcpProxy {
         }
     }
 }
+
+/// Starts a sync on a server process; returns the batch id.
+pub async fn start_sync_at(address: &str, token: &str, params: Value) -> String {
+    let started = rpc_at(address, token, "sync.start", params)
+        .await
+        .expect("sync.start answers");
+    started["batch"]["id"]
+        .as_str()
+        .expect("a batch id")
+        .to_string()
+}
+
+/// Polls `batch.get` on a server process until `done` holds for the batch (deadline 60 s).
+pub async fn wait_batch_at(
+    address: &str,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(answer) = rpc_at(address, token, "batch.get", json!({"batch_id": id})).await {
+            if done(&answer["batch"]) {
+                return answer["batch"].clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "batch {id} not there within 60 s"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}

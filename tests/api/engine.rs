@@ -187,13 +187,7 @@ async fn incremental_sync_applies_upstream_changes(backend: Backend) {
     assert_eq!(changed["str_status"], json!(4), "{changed}");
     assert_eq!(changed["name"], json!(0), "{changed}");
     assert_eq!(changed["unknown"], json!(0), "{changed}");
-    let list_requests: Vec<_> = app
-        .sim
-        .state
-        .requests()
-        .into_iter()
-        .filter(|r| r.endpoint == "nakes")
-        .collect();
+    let list_requests = app.page_requests();
     assert!(!list_requests.is_empty());
     for r in &list_requests {
         assert!(

@@ -3,8 +3,8 @@
 //! SIGKILL, records sharing an `updated_at` across page and run boundaries, two instances, cancel.
 
 use crate::doubles::{
-    process_env, rpc_at, signature_is_valid, spawn_process, wait_until_up, OdooReceiver,
-    SlackWebhook,
+    process_env, rpc_at, signature_is_valid, spawn_process, start_sync_at, wait_until_up,
+    OdooReceiver, SlackWebhook,
 };
 use crate::helpers::{
     assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options, TestApp, JWT_SECRET,
@@ -375,15 +375,7 @@ async fn kill_9_mid_sync_leaves_no_batch_running_and_the_rerun_stores_everything
     let mut process = spawn_process(&env);
     let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     wait_until_up(&process.address, &token).await;
-    let started = rpc_at(
-        &process.address,
-        &token,
-        "sync.start",
-        json!({"mode": "full"}),
-    )
-    .await
-    .unwrap();
-    let id = started["batch"]["id"].as_str().unwrap().to_string();
+    let id = start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let batch = rpc_at(

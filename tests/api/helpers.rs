@@ -223,6 +223,16 @@ impl TestApp {
         }
     }
 
+    /// The page requests the simulator received (`GET /regnakes/v1/nakes`).
+    pub fn page_requests(&self) -> Vec<regnakes_sim::server::LoggedRequest> {
+        self.sim
+            .state
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint == "nakes")
+            .collect()
+    }
+
     /// A call with the test admin's token; returns the whole response body.
     pub async fn call(&self, method: &str, params: Value) -> Value {
         let body =

@@ -3,7 +3,10 @@
 //! written in clear is encrypted at start-up; `rotate-key` moves every row to the new key and matching
 //! still finds every worker.
 
-use crate::doubles::{process_env, rpc_at, server_binary, spawn_process_logging, wait_until_up};
+use crate::doubles::{
+    process_env, rpc_at, server_binary, spawn_process_logging, start_sync_at, wait_batch_at,
+    wait_until_up,
+};
 use crate::helpers::{
     assert_balanced, fresh_database, init, spawn_app, spawn_server, Backend, Options, TestApp,
     JWT_SECRET, NIK_ENCRYPTION_KEY,
@@ -89,32 +92,8 @@ async fn no_nik_in_a_pg_dump_the_log_or_an_rpc_answer() {
     let process = spawn_process_logging(&env, log);
     let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     wait_until_up(&process.address, &token).await;
-    let started = rpc_at(
-        &process.address,
-        &token,
-        "sync.start",
-        json!({"mode": "full"}),
-    )
-    .await
-    .unwrap();
-    let id = started["batch"]["id"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let batch = loop {
-        let batch = rpc_at(
-            &process.address,
-            &token,
-            "batch.get",
-            json!({"batch_id": id}),
-        )
-        .await
-        .unwrap()["batch"]
-            .clone();
-        if batch["status"] != "running" {
-            break batch;
-        }
-        assert!(std::time::Instant::now() < deadline, "{batch}");
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let id = start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
+    let batch = wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running").await;
     assert_balanced(&batch);
     assert!(batch["inserted"].as_i64().unwrap() > 400);
     let mut answers = String::new();
@@ -199,6 +178,23 @@ async fn no_nik_in_the_sqlite_files_or_an_rpc_answer() {
     assert_eq!(leaked(&text, &niks), Vec::<&str>::new(), "SQLite files");
 }
 
+/// `regnakes-sync rotate-key` on `database_url` with the given current and previous keys.
+fn rotate_key(database_url: &str, current: &str, previous: Option<&str>) -> std::process::Output {
+    let mut command = std::process::Command::new(server_binary());
+    command
+        .arg("rotate-key")
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("RPC_JWT_SECRET", JWT_SECRET)
+        .env("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY)
+        .env("NIK_ENCRYPTION_KEY", current)
+        .env("RUST_LOG", "warn");
+    if let Some(previous) = previous {
+        command.env("NIK_ENCRYPTION_PREVIOUS_KEYS", previous);
+    }
+    command.output().expect("rotate-key runs")
+}
+
 const NEW_KEY: &str = "t2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
 async fn count(app: &TestApp, condition: &str) -> i64 {
@@ -215,19 +211,7 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
     assert_eq!(count(&app, "nik LIKE 'enc:t1:%'").await, stored);
 
     // The operator's command, with the new key and the old one to read.
-    let output = std::process::Command::new(server_binary())
-        .arg("rotate-key")
-        .env_clear()
-        .envs([
-            ("DATABASE_URL", app.database_url.as_str()),
-            ("RPC_JWT_SECRET", JWT_SECRET),
-            ("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY),
-            ("NIK_ENCRYPTION_KEY", NEW_KEY),
-            ("NIK_ENCRYPTION_PREVIOUS_KEYS", NIK_ENCRYPTION_KEY),
-            ("RUST_LOG", "warn"),
-        ])
-        .output()
-        .expect("rotate-key runs");
+    let output = rotate_key(&app.database_url, NEW_KEY, Some(NIK_ENCRYPTION_KEY));
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -250,18 +234,7 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
     assert_eq!(count(&rotated, "nik LIKE 'enc:t2:%'").await, stored);
 
     // Without the old key the command refuses to pretend: rows under an unknown key are reported.
-    let output = std::process::Command::new(server_binary())
-        .arg("rotate-key")
-        .env_clear()
-        .envs([
-            ("DATABASE_URL", app.database_url.as_str()),
-            ("RPC_JWT_SECRET", JWT_SECRET),
-            ("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY),
-            ("NIK_ENCRYPTION_KEY", NIK_ENCRYPTION_KEY),
-            ("RUST_LOG", "error"),
-        ])
-        .output()
-        .expect("rotate-key runs");
+    let output = rotate_key(&app.database_url, NIK_ENCRYPTION_KEY, None);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("{stored} unreadable")));
 }

@@ -176,11 +176,9 @@ async fn a_batchs_retry_warnings_carry_its_trace_and_batch_ids() {
         crate::doubles::spawn_process_logging(&env, std::fs::File::create(&log_path).unwrap());
     let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     wait_until_up(&process.address, &token).await;
-    let started = crate::doubles::rpc_at(&process.address, &token, "sync.start", json!({}))
-        .await
-        .unwrap();
-    let batch_id = started["batch"]["id"].as_str().unwrap().to_string();
-    let trace_id = started["batch"]["trace_id"].as_str().unwrap().to_string();
+    let batch_id = crate::doubles::start_sync_at(&process.address, &token, json!({})).await;
+    let batch = crate::doubles::wait_batch_at(&process.address, &token, &batch_id, |_| true).await;
+    let trace_id = batch["trace_id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
     let retry_line = loop {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();

@@ -213,13 +213,7 @@ async fn a_profession_named_twice_is_fetched_once() {
         .await;
     crate::helpers::assert_balanced(&batch);
     assert_eq!(batch["professions"], json!(["bidan"]));
-    let requests: Vec<_> = app
-        .sim
-        .state
-        .requests()
-        .into_iter()
-        .filter(|r| r.endpoint == "nakes")
-        .collect();
+    let requests = app.page_requests();
     let pages = batch["pages"].as_i64().unwrap() as usize;
     assert_eq!(requests.len(), pages, "each page of bidan once");
     let midwives = app
