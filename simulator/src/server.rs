@@ -42,6 +42,8 @@ pub struct LoggedRequest {
     pub page: u64,
     pub status: u16,
     pub request_id: Option<String>,
+    /// The W3C `traceparent` the client sent, if any.
+    pub traceparent: Option<String>,
     pub query: String,
     /// When the request arrived, in milliseconds since the simulator started.
     pub at_ms: u64,
@@ -202,6 +204,7 @@ async fn token(
         page: 0,
         status,
         request_id,
+        traceparent: header(&req, "traceparent"),
         query: String::new(),
         at_ms,
     });
@@ -268,6 +271,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
         page,
         status: response.status().as_u16(),
         request_id,
+        traceparent: header(&req, "traceparent"),
         query: query_string,
         at_ms,
     });

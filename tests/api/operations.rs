@@ -195,3 +195,79 @@ async fn a_batchs_retry_warnings_carry_its_trace_and_batch_ids() {
     drop(process);
     let _ = std::fs::remove_file(log_path);
 }
+
+/// W3C trace context: a `sync.start` that carries a `traceparent` gets a batch in that trace, and every
+/// request to RegNakes carries the batch's `traceparent` beside `X-Request-ID`; without one, the batch
+/// starts a trace of its own.
+#[actix_web::test]
+async fn the_callers_trace_reaches_the_upstream_requests() {
+    init();
+    let sim = spawn_sim(SimConfig {
+        records: 300,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let database_url = fresh_database(Backend::Postgres).await;
+    let mut env = process_env(
+        &sim.base_url(),
+        &database_url,
+        &[("REGNAKES_PAGE_SIZE", "100")],
+    );
+    env.push(("RUST_LOG".into(), "info".into()));
+    let process = spawn_process(&env);
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
+    wait_until_up(&process.address, &token).await;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let client = awc::Client::default();
+    let mut response = client
+        .post(format!("{}/jsonrpc", process.address))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01")))
+        .send_json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "sync.start", "params": {"mode": "full"}}),
+        )
+        .await
+        .unwrap();
+    let started: serde_json::Value = response.json().await.unwrap();
+    let id = started["result"]["batch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
+        .await;
+    let traced: Vec<String> = sim
+        .state
+        .requests()
+        .iter()
+        .map(|r| r.traceparent.clone().unwrap_or_default())
+        .collect();
+    assert!(traced.len() >= 4, "{traced:?}");
+    for traceparent in &traced {
+        assert!(
+            traceparent.starts_with(&format!("00-{TRACE}-")),
+            "{traced:?}"
+        );
+        assert!(
+            !traceparent.contains("00f067aa0ba902b7"),
+            "the batch's own span, not the caller's"
+        );
+    }
+
+    sim.state.clear_requests();
+    let id = crate::doubles::start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
+    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
+        .await;
+    let own: Vec<String> = sim
+        .state
+        .requests()
+        .iter()
+        .filter_map(|r| r.traceparent.clone())
+        .collect();
+    assert!(!own.is_empty());
+    assert!(
+        own.iter()
+            .all(|t| t.starts_with("00-") && !t.contains(TRACE)),
+        "{own:?}"
+    );
+}

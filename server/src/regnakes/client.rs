@@ -163,12 +163,13 @@ impl RegnakesClient {
             ("client_id", self.settings.client_id.as_str()),
             ("client_secret", self.settings.client_secret.expose()),
         ];
-        let sent = self
-            .http
-            .post(&url)
-            .insert_header(("X-Request-ID", format!("{request_id}/token")))
-            .send_form(&form)
-            .await;
+        let sent = with_trace_context(
+            self.http
+                .post(&url)
+                .insert_header(("X-Request-ID", format!("{request_id}/token"))),
+        )
+        .send_form(&form)
+        .await;
         let mut response = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -285,13 +286,14 @@ impl RegnakesClient {
         token: &Secret,
     ) -> Result<Page, ListFailure> {
         let url = self.list_url(query, page);
-        let sent = self
-            .http
-            .get(&url)
-            .insert_header(("Authorization", format!("Bearer {}", token.expose())))
-            .insert_header(("X-Request-ID", format!("{request_id}/p{page}")))
-            .send()
-            .await;
+        let sent = with_trace_context(
+            self.http
+                .get(&url)
+                .insert_header(("Authorization", format!("Bearer {}", token.expose())))
+                .insert_header(("X-Request-ID", format!("{request_id}/p{page}"))),
+        )
+        .send()
+        .await;
         let mut response = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -441,4 +443,26 @@ fn percent_encode(value: &str) -> String {
         }
     }
     out
+}
+
+/// Adds the W3C trace context (`traceparent`) of the current span (the batch's), beside `X-Request-ID`,
+/// so RegNakes' own traces can be joined to ours.
+fn with_trace_context(request: awc::ClientRequest) -> awc::ClientRequest {
+    use opentelemetry::propagation::Injector;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    struct Headers(Vec<(String, String)>);
+    impl Injector for Headers {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.push((key.to_string(), value));
+        }
+    }
+    let context = tracing::Span::current().context();
+    let mut headers = Headers(Vec::new());
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut headers)
+    });
+    headers
+        .0
+        .into_iter()
+        .fold(request, |request, header| request.insert_header(header))
 }

@@ -52,12 +52,19 @@ pub struct RunPlan {
     pub until: DateTime<Utc>,
     /// Whether finishing this run may move the incremental watermark (unfiltered, not starting later).
     pub moves_watermark: bool,
+    /// The trace the batch belongs to (the starting request's), or an empty context for a new trace.
+    pub parent: opentelemetry::Context,
 }
 
 /// Runs the batch to its end and returns the finished batch row.
 pub async fn run_batch(ctx: RunContext, plan: RunPlan) -> Result<batch::Model, DbErr> {
     let span =
         tracing::info_span!("sync_batch", batch_id = %plan.batch_id, trace_id = %plan.trace_id);
+    if let Err(err) =
+        tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, plan.parent.clone())
+    {
+        tracing::debug!(error = %err, "the batch starts a trace of its own");
+    }
     run_instrumented(ctx, plan).instrument(span).await
 }
 

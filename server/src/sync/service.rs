@@ -452,6 +452,8 @@ impl SyncService {
             queries,
             until: now,
             moves_watermark,
+            // The caller's trace (an RPC request's `traceparent`), so the batch's spans join it.
+            parent: tracing_opentelemetry::OpenTelemetrySpanExt::context(&tracing::Span::current()),
         };
         let (done_tx, done_rx) = oneshot::channel();
         let ctx = self.inner.run.clone();
