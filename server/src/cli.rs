@@ -81,8 +81,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .map_or("127.0.0.1", |(h, _)| h)
                 .to_string();
             let app = Application::build(settings).await?;
-            // The real address (LISTEN_ADDR may say port 0), for operators and supervisors.
-            println!("regnakes-sync listening on http://{host}:{}", app.port());
+            // The real address (LISTEN_ADDR may say port 0), for operators and supervisors: the first line
+            // on stdout, in the log format the operator chose.
+            println!(
+                "{}",
+                listening_line(&format!("http://{host}:{}", app.port()))
+            );
             tracing::info!(port = app.port(), "regnakes-sync serving");
             app.run_until_stopped().await?;
             Ok(0)
@@ -115,6 +119,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             seed,
             keep_data,
         } => demo(records, bad_share, seed, keep_data).await,
+    }
+}
+
+/// `regnakes-sync listening on <url>`, or with `LOG_FORMAT=json` a JSON line whose `listening_on` is the URL.
+fn listening_line(url: &str) -> String {
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let message = format!("regnakes-sync listening on {url}");
+    if json {
+        serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "level": "INFO",
+            "fields": {"message": message, "listening_on": url},
+            "target": "regnakes_sync::cli",
+        })
+        .to_string()
+    } else {
+        message
     }
 }
 

@@ -256,11 +256,15 @@ pub fn spawn_process_logging(env: &[(String, String)], log: impl Into<Stdio>) ->
     std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
         .read_line(&mut line)
         .expect("server prints its address");
-    let address = line
-        .trim()
-        .strip_prefix("regnakes-sync listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
-        .to_string();
+    // Plain, or under LOG_FORMAT=json a JSON line naming the URL.
+    let address = match serde_json::from_str::<Value>(line.trim()) {
+        Ok(json) => json["fields"]["listening_on"].as_str().map(str::to_string),
+        Err(_) => line
+            .trim()
+            .strip_prefix("regnakes-sync listening on ")
+            .map(str::to_string),
+    }
+    .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"));
     ServerProcess { child, address }
 }
 

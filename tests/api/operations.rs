@@ -189,6 +189,8 @@ async fn a_batchs_retry_warnings_carry_its_trace_and_batch_ids() {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     };
     let line: serde_json::Value = serde_json::from_str(&retry_line).expect("a JSON log line");
+    // Every line honours LOG_FORMAT, the address line on stdout too (spawn_process read it as JSON).
+    assert!(process.address.starts_with("http://127.0.0.1:"));
     let text = line.to_string();
     assert!(text.contains(&batch_id), "{text}");
     assert!(text.contains(&trace_id), "{text}");
