@@ -38,7 +38,7 @@ fi
 
 # The crash test runs the server as a separate process (and kills it), and the addon's client tests run
 # both binaries: build them first.
-cargo build -p regnakes-sync --bin regnakes-sync -p regnakes-sim
+cargo build -p regnakes-sync -p regnakes-sim --bins
 cargo nextest run --workspace --no-fail-fast "$@"
 
 # The monitoring files: Prometheus config and alert rules (with their unit tests), and the compose stack.
