@@ -7,6 +7,7 @@
 
 use super::HealthWorker;
 use serde::Serialize;
+use std::fmt::Write;
 
 /// The field groups a batch reports changes for. The order is the fingerprint's layout: append only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -121,7 +122,8 @@ impl HealthWorker {
                     .opt(self.address.province_code.as_deref())
                     .opt(self.address.regency_code.as_deref()),
             };
-            out.push_str(&format!("{:0width$x}", h.0, width = WIDTH));
+            // Into the one string: this runs for every record a sync writes.
+            let _ = write!(out, "{:0width$x}", h.0, width = WIDTH);
         }
         out
     }
