@@ -1,6 +1,6 @@
 //! What a batch's updates changed: `health_worker.field_fingerprint` (one short hash per field group)
-//! and `sync_batch.changed_fields` (the per-field counts of a batch). The initial schema is built from the
-//! entities, so a database created after these columns were added already has them.
+//! and `sync_batch.changed_fields` (the per-field counts of a batch). Releases that built the initial
+//! schema from the entities created them with the tables, so each is added only where missing.
 
 use sea_orm_migration::prelude::*;
 

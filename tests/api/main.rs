@@ -12,4 +12,5 @@ mod nik_at_rest;
 mod operations;
 mod retention;
 mod rpc;
+mod schema;
 mod security;
