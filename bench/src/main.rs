@@ -288,6 +288,29 @@ async fn full_then_unchanged(
     Ok((full, unchanged))
 }
 
+/// The unchanged re-sync again, against an upstream that answers `Connection: close` and closes every
+/// connection (as some gateways do); returns its time.
+async fn unchanged_with_connection_close(
+    rpc: &Rpc,
+    sim: &SimHandle,
+    records: u32,
+) -> anyhow::Result<f64> {
+    sim.state.set_faults(regnakes_sim::FaultPlan {
+        close_connections: true,
+        ..regnakes_sim::FaultPlan::default()
+    });
+    let closing = rpc.sync(json!({"mode": "full"})).await;
+    sim.state.set_faults(regnakes_sim::FaultPlan::default());
+    let (batch, secs) = closing?;
+    line(
+        "PostgreSQL re-sync, Connection: close",
+        &batch,
+        secs,
+        records,
+    );
+    Ok(secs)
+}
+
 fn line(name: &str, batch: &Value, secs: f64, records: u32) {
     let server_secs = batch["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
     println!(
@@ -360,6 +383,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let ((full, full_secs), (_, resync_secs)) =
         full_then_unchanged(&rpc, "PostgreSQL", args.records).await?;
+    let closing_secs = unchanged_with_connection_close(&rpc, &sim, args.records).await?;
     let report = sim.state.advance(&AdvanceSpec {
         changed: args.records / 100,
         ..AdvanceSpec::default()
@@ -435,6 +459,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "  incremental / full sync   {:.3}  (target ≤ 0.05)",
         incr_secs / full_secs
+    );
+    println!(
+        "  Connection: close / keep-alive (unchanged re-sync) {:.2}   (target ≤ 1.5)",
+        closing_secs / resync_secs
     );
     println!("  server peak RSS           {pg_rss:.0} MB (target ≤ 150 MB)");
     println!(

@@ -27,8 +27,15 @@ fn main() {
     keep_large_blocks_out_of_the_heap();
     // One rustls crypto provider for the whole process (awc's rustls features choose none).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    regnakes_sync::telemetry::init("info,sqlx=warn,sea_orm=warn,actix_server=warn");
     let cli = Cli::parse();
+    let telemetry =
+        match regnakes_sync::telemetry::init("info,sqlx=warn,sea_orm=warn,actix_server=warn") {
+            Ok(telemetry) => telemetry,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                std::process::exit(2);
+            }
+        };
     let code = actix_web::rt::System::new().block_on(async move {
         match cli::run(cli).await {
             Ok(code) => code,
@@ -39,5 +46,6 @@ fn main() {
             }
         }
     });
+    telemetry.shutdown();
     std::process::exit(code);
 }

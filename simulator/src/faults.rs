@@ -34,6 +34,9 @@ pub struct FaultPlan {
     pub omit_totals: bool,
     /// `expires_in` of issued tokens, in seconds.
     pub token_lifetime_secs: Option<u64>,
+    /// Answer list requests with `Connection: close` and close the connection after each
+    /// response, as some gateways (and HTTP/1.0 proxies) do.
+    pub close_connections: bool,
 }
 
 impl FaultPlan {

@@ -257,11 +257,22 @@ fn parse_ts(text: Option<&str>, name: &str) -> Result<Option<i64>, String> {
     .transpose()
 }
 
+/// Marks the response `Connection: close` when the fault plan asks for it; actix then closes the
+/// connection once the response is written.
+fn closing_if_asked(mut response: HttpResponse, state: &SimState) -> HttpResponse {
+    if state.faults().close_connections {
+        response
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    response
+}
+
 async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     let at_ms = state.now_ms();
     let request_id = header(&req, "x-request-id");
     let query_string = req.query_string().to_string();
-    let response = list_response(&req, &state).await;
+    let response = closing_if_asked(list_response(&req, &state).await, &state);
     let page = web::Query::<ListQuery>::from_query(&query_string)
         .ok()
         .and_then(|q| q.page.as_deref().and_then(|p| p.parse().ok()))

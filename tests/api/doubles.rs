@@ -127,6 +127,98 @@ pub struct Delivery {
     pub body: Vec<u8>,
 }
 
+/// An OpenTelemetry collector's OTLP/HTTP traces endpoint: `POST /v1/traces` with an
+/// `application/x-protobuf` `ExportTraceServiceRequest`, answered `200` with an (empty)
+/// `ExportTraceServiceResponse`. It keeps the spans it decoded.
+pub struct OtlpCollector {
+    pub endpoint: String,
+    spans: Arc<Mutex<Vec<ExportedSpan>>>,
+}
+
+/// One exported span, ids as lowercase hex.
+#[derive(Debug, Clone)]
+pub struct ExportedSpan {
+    pub service: String,
+    pub name: String,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+}
+
+impl OtlpCollector {
+    pub fn start() -> OtlpCollector {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let shared = spans.clone();
+        let port = serve_on_loopback(move |app| {
+            let spans = shared.clone();
+            app.route(
+                "/v1/traces",
+                web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
+                    let spans = spans.clone();
+                    async move {
+                        let protobuf = req
+                            .headers()
+                            .get("content-type")
+                            .is_some_and(|v| v.as_bytes() == b"application/x-protobuf");
+                        let Ok(request) = ExportTraceServiceRequest::decode(body.as_ref()) else {
+                            return HttpResponse::BadRequest().finish();
+                        };
+                        if !protobuf {
+                            return HttpResponse::UnsupportedMediaType().finish();
+                        }
+                        spans.lock().unwrap().extend(exported_spans(request));
+                        HttpResponse::Ok()
+                            .content_type("application/x-protobuf")
+                            .finish()
+                    }
+                }),
+            );
+        });
+        OtlpCollector {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            spans,
+        }
+    }
+
+    pub fn spans(&self) -> Vec<ExportedSpan> {
+        self.spans.lock().unwrap().clone()
+    }
+}
+
+fn exported_spans(
+    request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+) -> Vec<ExportedSpan> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+    let mut out = Vec::new();
+    for resource_spans in request.resource_spans {
+        let service = resource_spans
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .and_then(|a| a.value.as_ref()?.value.as_ref())
+            .map(|v| match v {
+                AnyValue::StringValue(s) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .unwrap_or_default();
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                out.push(ExportedSpan {
+                    service: service.clone(),
+                    name: span.name,
+                    trace_id: hex::encode(span.trace_id),
+                    span_id: hex::encode(span.span_id),
+                    parent_span_id: hex::encode(span.parent_span_id),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The Odoo addon's notification endpoint (`/sdmk_regnakes/notify`): records every POST; the first
 /// `fail_first` are answered 503, as an Odoo being restarted would.
 pub struct OdooReceiver {

@@ -93,7 +93,9 @@ pub fn postgres_base() -> String {
 
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    regnakes_sync::telemetry::init(&std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()));
+    let _ = regnakes_sync::telemetry::init(
+        &std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+    );
 }
 
 /// A fresh, empty database URL for `backend`.

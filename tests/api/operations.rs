@@ -2,7 +2,9 @@
 //! the database is gone, counters that exist before their first increment, and gauges read from the
 //! database, the same on every instance and after a restart.
 
-use crate::doubles::{process_env, server_binary, spawn_process, wait_until_up, TcpProxy};
+use crate::doubles::{
+    process_env, server_binary, spawn_process, wait_until_up, ExportedSpan, OtlpCollector, TcpProxy,
+};
 use crate::helpers::{fresh_database, init, spawn_app, spawn_server, Backend, Options};
 use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
 use serde_json::json;
@@ -200,9 +202,10 @@ async fn a_batchs_retry_warnings_carry_its_trace_and_batch_ids() {
 
 /// W3C trace context: a `sync.start` that carries a `traceparent` gets a batch in that trace, and every
 /// request to RegNakes carries the batch's `traceparent` beside `X-Request-ID`; without one, the batch
-/// starts a trace of its own.
+/// starts a trace of its own. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the batch's spans reach an OTLP/HTTP
+/// collector under the caller's trace, each page request a child of the batch.
 #[actix_web::test]
-async fn the_callers_trace_reaches_the_upstream_requests() {
+async fn the_callers_trace_reaches_the_upstream_and_the_collector() {
     init();
     let sim = spawn_sim(SimConfig {
         records: 300,
@@ -216,6 +219,12 @@ async fn the_callers_trace_reaches_the_upstream_requests() {
         &[("REGNAKES_PAGE_SIZE", "100")],
     );
     env.push(("RUST_LOG".into(), "info".into()));
+    let collector = OtlpCollector::start();
+    env.push((
+        "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+        collector.endpoint.clone(),
+    ));
+    env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
     let process = spawn_process(&env);
     let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
     wait_until_up(&process.address, &token).await;
@@ -256,6 +265,8 @@ async fn the_callers_trace_reaches_the_upstream_requests() {
         );
     }
 
+    assert_batch_exported(&collector, TRACE, &traced).await;
+
     sim.state.clear_requests();
     let id = crate::doubles::start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
     crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
@@ -272,4 +283,52 @@ async fn the_callers_trace_reaches_the_upstream_requests() {
             .all(|t| t.starts_with("00-") && !t.contains(TRACE)),
         "{own:?}"
     );
+}
+
+/// The collector holds the batch's spans in `trace`: the batch span under the RPC request that started
+/// it, three `store_page` and the page requests as its children, and each upstream `traceparent` names one
+/// of those page-request spans.
+async fn assert_batch_exported(collector: &OtlpCollector, trace: &str, upstream: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let spans = loop {
+        let spans: Vec<ExportedSpan> = collector
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id == trace)
+            .collect();
+        let stored = spans.iter().filter(|s| s.name == "store_page").count();
+        if stored >= 3 && spans.iter().any(|s| s.name == "sync_batch") {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "spans exported: {spans:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        spans.iter().all(|s| s.service == "regnakes-sync"),
+        "{spans:?}"
+    );
+    let batch = spans.iter().find(|s| s.name == "sync_batch").unwrap();
+    let request = spans
+        .iter()
+        .find(|s| s.span_id == batch.parent_span_id)
+        .expect("the batch's parent (the sync.start request) is exported");
+    assert_eq!(request.parent_span_id, "00f067aa0ba902b7", "{request:?}");
+    let fetches: Vec<&ExportedSpan> = spans
+        .iter()
+        .filter(|s| s.name == "regnakes.fetch_page")
+        .collect();
+    assert_eq!(fetches.len(), 3, "{spans:?}");
+    for child in spans
+        .iter()
+        .filter(|s| s.name == "store_page" || s.name == "regnakes.fetch_page")
+    {
+        assert_eq!(child.parent_span_id, batch.span_id, "{child:?}");
+    }
+    for traceparent in upstream.iter().filter(|t| !t.is_empty()) {
+        let parent = traceparent.split('-').nth(2).unwrap_or_default();
+        assert!(
+            spans.iter().any(|s| s.span_id == parent),
+            "{traceparent} names an exported span"
+        );
+    }
 }

@@ -217,6 +217,7 @@ impl RegnakesClient {
 
     /// One page of the health-worker list, retried per the policy; a 401 `invalid-access-token` renews
     /// the token once and repeats the request.
+    #[tracing::instrument(name = "regnakes.fetch_page", skip_all, fields(page))]
     pub async fn fetch_page(
         &self,
         query: &PageQuery,
@@ -445,8 +446,8 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
-/// Adds the W3C trace context (`traceparent`) of the current span (the batch's), beside `X-Request-ID`,
-/// so RegNakes' own traces can be joined to ours.
+/// Adds the W3C trace context (`traceparent`) of the current span (the page request's, in the batch's
+/// trace) beside `X-Request-ID`, so RegNakes' own traces can be joined to ours.
 fn with_trace_context(request: awc::ClientRequest) -> awc::ClientRequest {
     use opentelemetry::propagation::Injector;
     use tracing_opentelemetry::OpenTelemetrySpanExt;

@@ -436,10 +436,11 @@ async fn store_pages(
             first_load: progress.first_load.clone(),
         };
         let db = ctx.db.clone();
-        let task =
-            actix_rt::spawn(
-                async move { store_page(&db, prepared, looked_up, input, handoff).await },
-            );
+        let span = tracing::info_span!("store_page", page = batch_page);
+        let task = actix_rt::spawn(
+            async move { store_page(&db, prepared, looked_up, input, handoff).await }
+                .instrument(span),
+        );
         // The page before finishes (its commit lets this one commit) before the next page is taken.
         if let Some(storing) = in_flight.take() {
             if let Err(end) = state.finish(storing).await {

@@ -1,5 +1,8 @@
 //! Logging and tracing: a `tracing` subscriber (text or JSON), OpenTelemetry context propagation for
-//! incoming `traceparent`, and `X-Request-ID` on every request and response.
+//! incoming `traceparent`, OTLP export of spans when a collector is configured, and `X-Request-ID` on
+//! every request and response.
+
+pub mod otlp;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -7,6 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::layer::SubscriberExt;
@@ -19,16 +23,38 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Installs the global subscriber once (later calls, e.g. from tests, are ignored).
-pub fn init(default_filter: &str) {
+/// The tracer provider, kept so that spans still queued for export are sent before the process exits.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    /// Exports what is still queued (bounded by the exporter's timeout); a no-op without a collector.
+    pub fn shutdown(self) {
+        if let Err(err) = self.provider.shutdown() {
+            tracing::warn!(error = %err, "spans could not all be exported at shutdown");
+        }
+    }
+}
+
+/// Installs the global subscriber once (later calls, e.g. from tests, are ignored). Spans are exported
+/// over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; an endpoint the exporter cannot use is an
+/// error, so a mistyped setting is seen at start rather than as missing traces.
+pub fn init(default_filter: &str) -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource());
+    if let Some(endpoint) = otlp::configured_endpoint() {
+        let exporter = otlp::span_exporter(&endpoint)
+            .map_err(|err| anyhow::anyhow!("OTEL_EXPORTER_OTLP_ENDPOINT {endpoint}: {err}"))?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
     let tracer = provider.tracer("regnakes-sync");
-    opentelemetry::global::set_tracer_provider(provider);
+    opentelemetry::global::set_tracer_provider(provider.clone());
     let otel = tracing_opentelemetry::layer().with_tracer(tracer);
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
@@ -45,6 +71,20 @@ pub fn init(default_filter: &str) {
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
             .try_init()
     };
+    Ok(Telemetry { provider })
+}
+
+/// `service.name` is `regnakes-sync` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say
+/// otherwise (the SDK's builder reads both).
+fn resource() -> opentelemetry_sdk::Resource {
+    let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|n| !n.is_empty())
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|a| a.contains("service.name="));
+    let builder = opentelemetry_sdk::Resource::builder();
+    if named {
+        builder.build()
+    } else {
+        builder.with_service_name("regnakes-sync").build()
+    }
 }
 
 fn acceptable(id: &str) -> bool {
