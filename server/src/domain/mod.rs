@@ -8,6 +8,7 @@ pub mod profession;
 pub mod reason;
 pub mod sanitize;
 pub mod str_number;
+pub mod time;
 pub mod worker_fields;
 
 pub use health_worker::{HealthWorker, Sex, StrCertificate, StrStatus};

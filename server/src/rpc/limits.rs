@@ -3,19 +3,11 @@
 //! Requests that fail authentication are limited per peer address on a budget of their own, so a flood of
 //! bad tokens never touches a valid caller's. Both maps are pruned, so they stay bounded.
 
+pub use crate::config::LimitSettings;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
-
-/// Budgets: calls per second and burst, per caller and per failing address.
-#[derive(Debug, Clone, Copy)]
-pub struct LimitSettings {
-    pub calls_per_second: u32,
-    pub calls_burst: u32,
-    pub auth_failures_per_second: u32,
-    pub auth_failures_burst: u32,
-}
 
 pub struct Limits {
     per_caller: DefaultKeyedRateLimiter<String>,

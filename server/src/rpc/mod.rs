@@ -140,8 +140,12 @@ async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Op
             return Some(envelope::error_body(id, &error));
         }
     };
-    let result = match required_role(&request.method) {
-        Some(role) if ctx.caller.role < role => {
+    let result = match Method::named(&request.method) {
+        None => Err(RpcError::new(
+            ErrorCode::MethodNotFound,
+            format!("method not found: {:?}", request.method),
+        )),
+        Some((_, role)) if ctx.caller.role < role => {
             tracing::info!(method = %request.method, login = %ctx.caller.login, "RPC call refused: role");
             Err(RpcError::new(
                 ErrorCode::Forbidden,
@@ -152,7 +156,7 @@ async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Op
                 ),
             ))
         }
-        _ => dispatch(&request.method, request.params, service, ctx).await,
+        Some((method, _)) => dispatch(method, request.params, service, ctx).await,
     };
     if let Err(error) = &result {
         if error.code.is_bad_input() {
@@ -168,12 +172,44 @@ async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Op
 }
 
 /// The least role a method needs (CONTRACT §3); `None` for an unknown method.
-fn required_role(method: &str) -> Option<Role> {
-    match method {
-        "sync.start" | "sync.cancel" | "integration.set_enabled" => Some(Role::Admin),
-        "sync.status" | "batch.list" | "batch.get" | "batch.errors" | "batch.warnings"
-        | "worker.search" => Some(Role::Viewer),
-        _ => None,
+/// The methods of the RPC surface (CONTRACT §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    SyncStart,
+    SyncStatus,
+    SyncCancel,
+    BatchList,
+    BatchGet,
+    BatchErrors,
+    BatchWarnings,
+    IntegrationSetEnabled,
+    WorkerSearch,
+}
+
+/// Each method's wire name and the least role that may call it: the one list of the surface (`dispatch`
+/// must handle every `Method`, the compiler sees to that).
+const METHODS: [(&str, Method, Role); 9] = [
+    ("sync.start", Method::SyncStart, Role::Admin),
+    ("sync.status", Method::SyncStatus, Role::Viewer),
+    ("sync.cancel", Method::SyncCancel, Role::Admin),
+    ("batch.list", Method::BatchList, Role::Viewer),
+    ("batch.get", Method::BatchGet, Role::Viewer),
+    ("batch.errors", Method::BatchErrors, Role::Viewer),
+    ("batch.warnings", Method::BatchWarnings, Role::Viewer),
+    (
+        "integration.set_enabled",
+        Method::IntegrationSetEnabled,
+        Role::Admin,
+    ),
+    ("worker.search", Method::WorkerSearch, Role::Viewer),
+];
+
+impl Method {
+    fn named(name: &str) -> Option<(Method, Role)> {
+        METHODS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|&(_, method, role)| (method, role))
     }
 }
 
@@ -182,26 +218,54 @@ fn is_forbidden(response: &Value) -> bool {
 }
 
 async fn dispatch(
-    method: &str,
+    method: Method,
     params: Value,
     service: &SyncService,
     ctx: &CallContext,
 ) -> Result<Value, RpcError> {
     match method {
-        "sync.start" => sync::start(service, params::parse(params)?, ctx).await,
-        "sync.status" => sync::status(service, params::parse(params)?).await,
-        "sync.cancel" => sync::cancel(service, params::parse(params)?, ctx).await,
-        "batch.list" => batch::list(service, params::parse(params)?).await,
-        "batch.get" => batch::get(service, params::parse(params)?).await,
-        "batch.errors" => batch::issues(service, params::parse(params)?, "error").await,
-        "batch.warnings" => batch::issues(service, params::parse(params)?, "warning").await,
-        "integration.set_enabled" => {
+        Method::SyncStart => sync::start(service, params::parse(params)?, ctx).await,
+        Method::SyncStatus => sync::status(service, params::parse(params)?).await,
+        Method::SyncCancel => sync::cancel(service, params::parse(params)?, ctx).await,
+        Method::BatchList => batch::list(service, params::parse(params)?).await,
+        Method::BatchGet => batch::get(service, params::parse(params)?).await,
+        Method::BatchErrors => batch::issues(service, params::parse(params)?, "error").await,
+        Method::BatchWarnings => batch::issues(service, params::parse(params)?, "warning").await,
+        Method::IntegrationSetEnabled => {
             integration::set_enabled(service, params::parse(params)?, ctx).await
         }
-        "worker.search" => worker::search(service, params::parse(params)?).await,
-        other => Err(RpcError::new(
-            ErrorCode::MethodNotFound,
-            format!("method not found: {other:?}"),
-        )),
+        Method::WorkerSearch => worker::search(service, params::parse(params)?).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Method, METHODS};
+    use crate::rpc::auth::Role;
+
+    #[test]
+    fn every_method_is_listed_once_and_only_the_changing_ones_need_an_admin() {
+        for (i, (name, method, _)) in METHODS.iter().enumerate() {
+            assert!(
+                METHODS[i + 1..]
+                    .iter()
+                    .all(|(n, m, _)| n != name && m != method),
+                "{name} listed twice"
+            );
+        }
+        let admin: Vec<&str> = METHODS
+            .iter()
+            .filter(|(_, _, role)| *role == Role::Admin)
+            .map(|(name, _, _)| *name)
+            .collect();
+        assert_eq!(
+            admin,
+            ["sync.start", "sync.cancel", "integration.set_enabled"]
+        );
+        assert_eq!(
+            Method::named("batch.get"),
+            Some((Method::BatchGet, Role::Viewer))
+        );
+        assert_eq!(Method::named("batch.delete"), None);
     }
 }

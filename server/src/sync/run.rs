@@ -139,10 +139,7 @@ async fn fetch_and_store(
     });
     let prepare = Arc::new(PrepareContext {
         transform: TransformContext {
-            today: plan
-                .until
-                .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7"))
-                .date_naive(),
+            today: crate::domain::time::jakarta_date(plan.until),
             catalogue: ProfessionCatalogue::national(),
         },
         indexer: ctx.indexer.clone(),

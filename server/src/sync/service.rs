@@ -7,7 +7,7 @@ use super::lease;
 use super::nik_keys;
 use super::retention;
 use super::run::{run_batch, RunContext, RunPlan};
-use super::scheduler::Schedule;
+use crate::config::Schedule;
 use crate::config::Settings;
 use crate::domain::{Nik, ProfessionCatalogue};
 use crate::metrics::Metrics;

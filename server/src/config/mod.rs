@@ -2,6 +2,9 @@
 //! environment. Secrets are typed so that they cannot be printed by accident, and may come from the
 //! environment, a `*_FILE`, or Vault KV v2.
 
+pub mod schedule;
+
+pub use schedule::Schedule;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -180,7 +183,7 @@ pub struct Settings {
     pub nik_keys: Option<NikKeys>,
     pub lease_ttl: Duration,
     /// Calls per second and burst per caller (`sub`), and failed authentications per peer address.
-    pub rpc_limits: crate::rpc::limits::LimitSettings,
+    pub rpc_limits: LimitSettings,
     /// How long batches and their rejected rows are kept (`RETENTION_DAYS`); `None` keeps them forever.
     pub retention: Option<chrono::Duration>,
     /// The longest token lifetime accepted (`exp` − `iat`).
@@ -266,8 +269,7 @@ impl Layers {
             Some(s) => s,
             None => default.to_string(),
         };
-        crate::sync::scheduler::Schedule::parse(&expr)
-            .map_err(|problem| ConfigError::Invalid { key, problem })?;
+        Schedule::parse(&expr).map_err(|problem| ConfigError::Invalid { key, problem })?;
         Ok(Some(expr))
     }
 
@@ -391,7 +393,7 @@ impl Settings {
             nik_index_key: layers.secret("NIK_INDEX_KEY")?,
             nik_keys: NikKeys::load(layers)?,
             lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
-            rpc_limits: crate::rpc::limits::LimitSettings {
+            rpc_limits: LimitSettings {
                 calls_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
                 calls_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
                 auth_failures_per_second: layers.parsed("RPC_AUTH_FAILURES_PER_SECOND", 5)?,
@@ -493,6 +495,15 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// RPC abuse budgets (`rpc::limits`): calls per second and burst, per caller and per failing address.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    pub calls_per_second: u32,
+    pub calls_burst: u32,
+    pub auth_failures_per_second: u32,
+    pub auth_failures_burst: u32,
 }
 
 #[cfg(test)]
