@@ -90,7 +90,33 @@ impl Mode {
 pub enum RunEnd {
     Completed,
     Cancelled,
-    Failed(String),
+    Failed(RunError),
+}
+
+/// Why a run stopped before its end. The text is the batch's `error`, shown to operators in Odoo and
+/// `batch.get`; the cause chain of each is logged where it happens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// RegNakes did not give a page, retries and a token renewal included.
+    #[error("page {page}: {cause}")]
+    Fetch { page: u64, cause: String },
+    /// Scanning or preparing a fetched page's records stopped (a panicked task).
+    #[error("page {page}: preparing the records failed")]
+    Prepare { page: u64 },
+    /// The task making a page ready stopped before it could say which page.
+    #[error("preparing a page failed: {cause}")]
+    PrepareStopped { cause: String },
+    /// The page's transaction failed and was rolled back.
+    #[error("page {page}: storing failed: {cause}")]
+    Store { page: i64, cause: String },
+    /// The task storing the page stopped (panicked or was cancelled).
+    #[error("page {page}: storing stopped: {cause}")]
+    StoreStopped { page: i64, cause: String },
+    /// Another instance could take the lease over, so this run stops rather than sync twice.
+    #[error(
+        "lost the sync lease (heartbeats were late); stopped to avoid a second concurrent sync"
+    )]
+    LeaseLost,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,7 +147,7 @@ pub fn final_status(
     threshold: f64,
 ) -> (BatchStatus, Option<String>) {
     match end {
-        RunEnd::Failed(error) => (BatchStatus::Failed, Some(error.clone())),
+        RunEnd::Failed(error) => (BatchStatus::Failed, Some(error.to_string())),
         RunEnd::Cancelled => (BatchStatus::Cancelled, Some("cancelled by request".into())),
         RunEnd::Completed if counts.rejected == 0 => (BatchStatus::Succeeded, None),
         RunEnd::Completed if counts.failure_rate() > threshold => (
@@ -196,7 +222,7 @@ mod tests {
             (RunEnd::Completed, counts(10, 3), BatchStatus::Failed),
             (RunEnd::Cancelled, counts(100, 0), BatchStatus::Cancelled),
             (
-                RunEnd::Failed("x".into()),
+                RunEnd::Failed(RunError::LeaseLost),
                 counts(100, 0),
                 BatchStatus::Failed,
             ),

@@ -20,7 +20,7 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 const ISSUE_ROWS_PER_STATEMENT: usize = 200;
 
 /// What matching needs of a stored worker, plus its STR state for the history.
-#[derive(Debug, FromQueryResult)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct LookupRow {
     pub id: Uuid,
     pub str_number: String,

@@ -4,6 +4,7 @@
 //! stale by the time it is stored: it notes how many pages were committed before its first read, and the
 //! store loop checks it against what the pages committed since then wrote (`RecentWrites`).
 
+use super::batch::RunError;
 use super::bulk;
 use super::first_load::FirstLoad;
 use super::run::RunContext;
@@ -49,10 +50,10 @@ pub async fn ready_page(
     records: Vec<Box<RawValue>>,
     total_pages: Option<u64>,
     page_no: u64,
-) -> Result<ReadyPage, String> {
+) -> Result<ReadyPage, RunError> {
     let failed = |err: tokio::task::JoinError| {
         tracing::error!(error = %err, page = page_no, "preparing a page failed");
-        format!("page {page_no}: preparing the records failed")
+        RunError::Prepare { page: page_no }
     };
     let fast_path = progress.fast_path.get();
     let scanned = tokio::task::spawn_blocking(move || scan_page(records, fast_path))

@@ -1,7 +1,7 @@
 //! Runs one batch: fetch page n+1 while page n is stored, heartbeat the lease, stop at a page boundary on
 //! cancel, and finish the batch (status, watermark, lease, metrics, notifications) exactly once.
 
-use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd};
+use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd, RunError};
 use super::bulk;
 use super::first_load::{FirstLoad, KeyFilter};
 use super::identity::NikIndexer;
@@ -93,9 +93,7 @@ async fn keep_lease(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
         actix_rt::time::sleep(period).await;
         match lease::heartbeat(&ctx.db, plan.batch_id, ctx.settings.lease_ttl, Utc::now()).await {
             Ok(true) => {}
-            Ok(false) => {
-                return RunEnd::Failed("lost the sync lease (heartbeats were late); stopped to avoid a second concurrent sync".into())
-            }
+            Ok(false) => return RunEnd::Failed(RunError::LeaseLost),
             Err(err) => tracing::warn!(error = %err, "lease heartbeat failed; will retry"),
         }
     }
@@ -108,7 +106,7 @@ const ANALYZE_FIRST_AT: i64 = 10_000;
 const PIPELINE_DEPTH: usize = 2;
 
 /// A fetched page being made ready, in a task of its own (`read_ahead`).
-type PageTask = tokio::task::JoinHandle<Result<ReadyPage, String>>;
+type PageTask = tokio::task::JoinHandle<Result<ReadyPage, RunError>>;
 
 /// A key filter for the batch when it starts on an empty store (`first_load`); none if the store holds
 /// workers or cannot tell (then every page looks its keys up).
@@ -169,7 +167,7 @@ async fn fetch_pages(
     plan: RunPlan,
     prepare: Arc<PrepareContext>,
     progress: Rc<Progress>,
-    pages: tokio::sync::mpsc::Sender<Result<PageTask, String>>,
+    pages: tokio::sync::mpsc::Sender<Result<PageTask, RunError>>,
 ) {
     let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
     let concurrency = ctx.settings.regnakes.concurrency;
@@ -196,7 +194,11 @@ async fn fetch_pages(
                 Ok(page) => page,
                 Err(err) => {
                     tracing::error!(error = %err, page = batch_page, "RegNakes page could not be fetched");
-                    let _ = pages.send(Err(format!("page {batch_page}: {err}"))).await;
+                    let failed = RunError::Fetch {
+                        page: batch_page,
+                        cause: err.to_string(),
+                    };
+                    let _ = pages.send(Err(failed)).await;
                     return;
                 }
             };
@@ -224,12 +226,14 @@ async fn fetch_pages(
 
 /// The next page, ready to store, in page order.
 async fn next_page(
-    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, String>>,
-) -> Option<Result<ReadyPage, String>> {
+    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, RunError>>,
+) -> Option<Result<ReadyPage, RunError>> {
     Some(match pages.recv().await? {
-        Ok(task) => task
-            .await
-            .unwrap_or_else(|err| Err(format!("preparing a page failed: {err}"))),
+        Ok(task) => task.await.unwrap_or_else(|err| {
+            Err(RunError::PrepareStopped {
+                cause: err.to_string(),
+            })
+        }),
         Err(error) => Err(error),
     })
 }
@@ -266,15 +270,17 @@ impl StoreState<'_> {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => {
                 tracing::error!(error = %err, page, "storing a page failed; the page was rolled back");
-                return Err(RunEnd::Failed(format!(
-                    "page {page}: storing failed: {err}"
-                )));
+                return Err(RunEnd::Failed(RunError::Store {
+                    page,
+                    cause: err.to_string(),
+                }));
             }
             Err(err) => {
                 tracing::error!(error = %err, page, "storing a page stopped");
-                return Err(RunEnd::Failed(format!(
-                    "page {page}: storing stopped: {err}"
-                )));
+                return Err(RunEnd::Failed(RunError::StoreStopped {
+                    page,
+                    cause: err.to_string(),
+                }));
             }
         };
         let ctx = self.ctx;
@@ -330,7 +336,7 @@ async fn store_pages(
     ctx: &RunContext,
     plan: &RunPlan,
     progress: &Progress,
-    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, String>>,
+    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, RunError>>,
 ) -> RunEnd {
     let mut state = StoreState {
         ctx,

@@ -1,30 +1,25 @@
-//! One page, in three steps. `scan_page` reads each record only for its STR number and hashes it, and one
-//! query finds the records the store holds byte for byte (`unchanged`); `prepare_page` is pure CPU work on
-//! the rest (transform, NIK index, content hash) and runs off the async thread, overlapping the database. `store_page` loads what the store holds
-//! for the page's keys with one query, decides each record in page order (`matching`), and writes
-//! inserts/updates, STR history, rejections, warnings and the batch counters in one transaction: a page is
-//! committed whole or not at all.
+//! One page. `scan_page` reads each record only for its STR number and hashes it, and one query finds
+//! the records the store holds byte for byte (`unchanged`); `prepare_page` is pure CPU work on the rest
+//! (transform, NIK index, content hash) and runs off the async thread, overlapping the database.
+//! `store_page` then runs three steps in one transaction: look up what the store holds for the page's
+//! keys (one query), decide every record (`decide::decide_page`, pure), and write the plan (workers, STR
+//! history, rejections, warnings, the batch counters): a page is committed whole or not at all.
 
 use super::batch::Counts;
-use super::bulk::{self, HistoryRow};
+use super::bulk;
+use super::decide::{decide_page, PagePlan};
 use super::first_load::FirstLoad;
 use super::identity::{NikColumns, NikIndexer};
-use super::matching::{Decision, Incoming, MatchView, StoredWorker};
 use super::page_txn::PageTxn;
 use super::transform::{transform, Candidate, Rejection, TransformContext, Transformed};
 use super::unchanged::{self, Probe, Skipped};
-use crate::domain::health_worker::StrActivity;
-use crate::domain::nik::mask;
 use crate::domain::worker_fields::FieldCounts;
 use crate::domain::RejectReason;
-use chrono::{DateTime, NaiveDate, Utc};
-use entity::{batch, batch_issue, health_worker};
+use chrono::{DateTime, Utc};
+use entity::batch;
 use foldhash::{HashMap, HashMapExt, HashSet};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,14 +27,14 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// A valid record ready for matching.
-struct Prepared {
-    candidate: Box<Candidate>,
-    nik: NikColumns,
-    hash: String,
+pub struct Prepared {
+    pub(super) candidate: Box<Candidate>,
+    pub(super) nik: NikColumns,
+    pub(super) hash: String,
     /// Per field group (`domain::worker_fields`): what an update changed.
-    fingerprint: String,
-    source_hash: String,
-    position: usize,
+    pub(super) fingerprint: String,
+    pub(super) source_hash: String,
+    pub(super) position: usize,
 }
 
 /// What transforming a record needs besides the record.
@@ -57,13 +52,13 @@ pub struct ScannedPage {
 /// A page after the CPU work: records found unchanged on the fast path, valid records, rejections, and
 /// how often each STR number occurs.
 pub struct PreparedPage {
-    records: Vec<Box<RawValue>>,
-    skipped: Vec<Skipped>,
-    valid: Vec<Prepared>,
-    rejections: Vec<(usize, Option<String>, Rejection)>,
-    str_counts: HashMap<String, u32>,
-    last_updated_at: Option<DateTime<Utc>>,
-    context: Arc<PrepareContext>,
+    pub(super) records: Vec<Box<RawValue>>,
+    pub(super) skipped: Vec<Skipped>,
+    pub(super) valid: Vec<Prepared>,
+    pub(super) rejections: Vec<(usize, Option<String>, Rejection)>,
+    pub(super) str_counts: HashMap<String, u32>,
+    pub(super) last_updated_at: Option<DateTime<Utc>>,
+    pub(super) context: Arc<PrepareContext>,
 }
 
 pub struct PageInput {
@@ -85,14 +80,6 @@ pub struct PageOutcome {
     pub fast_path: i64,
     /// Which field groups the page's updates changed.
     pub changed_fields: FieldCounts,
-}
-
-/// A worker's STR as the history records it: number, status and validity.
-#[derive(Clone, PartialEq, Eq)]
-struct StrState {
-    number: String,
-    status: String,
-    valid_until: Option<NaiveDate>,
 }
 
 /// Finds the records that may take the fast path; `fast_path` off (a first load) skips even that.
@@ -254,9 +241,9 @@ pub struct LookedUp {
 /// Workers a page wrote, by id and by their (new) STR number and NIK index.
 #[derive(Debug, Default, Clone)]
 pub struct Written {
-    ids: HashSet<Uuid>,
-    str_numbers: HashSet<String>,
-    nik_indexes: HashSet<String>,
+    pub(super) ids: HashSet<Uuid>,
+    pub(super) str_numbers: HashSet<String>,
+    pub(super) nik_indexes: HashSet<String>,
 }
 
 /// Reads ahead, in a transaction of its own, what `store_page` would look up for `page`.
@@ -276,6 +263,11 @@ pub async fn look_ahead(
 }
 
 impl LookedUp {
+    #[cfg(test)]
+    pub(super) fn from_rows(rows: Vec<bulk::LookupRow>) -> Self {
+        LookedUp { rows }
+    }
+
     /// Whether rows read while `previous` was being written are still what the store holds for `page`.
     /// The sync is the only writer of workers (one sync at a time), and a lookup is one statement, so it
     /// saw the previous page whole or not at all; if not, a worker it returned may since have changed
@@ -360,175 +352,25 @@ pub async fn store_page(
         let keys = lookup_keys(&page.valid, &page.str_counts, &input.first_load);
         stored = bulk::lookup(&mut txn, &keys).await?;
     }
-    let PreparedPage {
-        records,
-        skipped,
-        valid,
-        mut rejections,
-        str_counts,
-        last_updated_at,
-        context: _,
-    } = page;
-    let mut outcome = PageOutcome {
-        last_updated_at,
-        ..PageOutcome::default()
-    };
-    outcome.counts.received = records.len() as i64;
-    outcome.counts.unchanged = skipped.len() as i64;
-    outcome.fast_path = skipped.len() as i64;
-    // The source hash each stored worker was written from: one found unchanged by matching but written
-    // from other bytes gets the new hash, so the next re-sync finds it on the fast path.
-    let source_hashes: HashMap<Uuid, Option<String>> = stored
-        .iter()
-        .map(|r| (r.id, r.source_hash.clone()))
-        .collect();
-    let mut refreshed: Vec<(Uuid, String)> = Vec::new();
     let looked_up_at = started.elapsed();
-    // The STR each worker holds now; when an update changes it, the previous one goes to the history (the
-    // current one lives on the worker row, so a new worker costs no history row).
-    let mut str_states: HashMap<Uuid, StrState> = stored
-        .iter()
-        .map(|r| {
-            let state = StrState {
-                number: r.str_number.clone(),
-                status: r.str_status.clone(),
-                valid_until: r.str_valid_until,
-            };
-            (r.id, state)
-        })
-        .collect();
-    let mut view = MatchView::new(stored.into_iter().map(|r| StoredWorker {
-        id: r.id,
-        str_number: r.str_number,
-        nik_index: r.nik_index,
-        nik_masked: r.nik_masked,
-        name_norm: r.name_norm,
-        birth_place_norm: r.birth_place_norm,
-        content_hash: r.content_hash,
-        field_fingerprint: r.field_fingerprint,
-    }));
-
-    // Rows keyed by worker id: a worker touched twice in a page is written once, with its last state
-    // (an insert stays an insert).
-    // (Rows are large: sized once, and never copied into other vectors.)
-    let mut inserts: Vec<health_worker::Model> = Vec::with_capacity(valid.len());
-    let mut updates: Vec<health_worker::Model> = Vec::new();
-    let mut row_slot: HashMap<Uuid, (bool, usize)> = HashMap::with_capacity(valid.len());
-    let mut history = Vec::new();
-    let mut issues = Vec::new();
-
-    for prepared in &valid {
-        let worker = &prepared.candidate.worker;
-        let cert = &worker.str_certificate;
-        let incoming = Incoming {
-            str_number: cert.number.as_str(),
-            nik_index: &prepared.nik.index,
-            nik_masked: &prepared.nik.masked,
-            name_norm: worker.name.normalized(),
-            birth_place_norm: worker.birth_place.normalized(),
-            content_hash: &prepared.hash,
-            field_fingerprint: &prepared.fingerprint,
-            inactive: inactive_rejection(prepared),
-        };
-        let repeated = str_counts.get(cert.number.as_str()).copied().unwrap_or(0) > 1;
-        let (id, is_new) = match view.decide(&incoming, repeated) {
-            Decision::Reject(rejection) => {
-                rejections.push((prepared.position, Some(cert.number.to_string()), rejection));
-                continue;
-            }
-            Decision::Unchanged { id } => {
-                outcome.counts.unchanged += 1;
-                if let Some(stored) = source_hashes.get(&id) {
-                    if stored.as_deref() != Some(prepared.source_hash.as_str()) {
-                        refreshed.push((id, prepared.source_hash.clone()));
-                    }
-                }
-                continue;
-            }
-            Decision::Insert { id } => {
-                outcome.counts.inserted += 1;
-                (id, true)
-            }
-            Decision::Update { id, changed, .. } => {
-                outcome.counts.updated += 1;
-                outcome.changed_fields.add(changed);
-                (id, false)
-            }
-        };
-        let state = StrState {
-            number: cert.number.to_string(),
-            status: cert.status.code().to_string(),
-            valid_until: cert.valid_until,
-        };
-        if let Some(previous) = str_states.insert(id, state.clone()).filter(|p| *p != state) {
-            history.push(HistoryRow {
-                worker_id: id,
-                str_number: previous.number,
-                str_status: previous.status,
-                str_valid_until: previous.valid_until,
-                batch_id: input.batch_id,
-                recorded_at: input.now,
-            });
-        }
-        outcome.counts.warnings += prepared.candidate.warnings.len() as i64;
-        for warning in &prepared.candidate.warnings {
-            issues.push(issue(
-                &input,
-                "warning",
-                Some(cert.number.to_string()),
-                warning.code,
-                &warning.message,
-                None,
-            ));
-        }
-        let row = worker_row(id, prepared, &input);
-        let (slot_new, slot) = *row_slot.entry(id).or_insert_with(|| {
-            let rows = if is_new { &inserts } else { &updates };
-            (is_new, rows.len())
-        });
-        let rows = if slot_new { &mut inserts } else { &mut updates };
-        match rows.get_mut(slot) {
-            Some(existing) => *existing = row,
-            None => rows.push(row),
-        }
-    }
+    let plan = decide_page(page, stored, &input);
     let decided_at = started.elapsed();
-
-    for (position, str_number, rejection) in &rejections {
-        *outcome
-            .rejected_by_reason
-            .entry(rejection.reason)
-            .or_default() += 1;
-        issues.push(issue(
-            &input,
-            "error",
-            str_number.clone(),
-            rejection.reason.code(),
-            &rejection.message,
-            Some(masked_raw(records[*position].get())),
-        ));
-    }
-    outcome.counts.rejected = rejections.len() as i64;
-
-    // A worker written from this page already carries the page's hash.
-    refreshed.retain(|(id, _)| !row_slot.contains_key(id));
-    outcome
-        .written
-        .ids
-        .extend(refreshed.iter().map(|(id, _)| *id));
-    for row in inserts.iter().chain(&updates) {
-        outcome.written.ids.insert(row.id);
-        outcome.written.str_numbers.insert(row.str_number.clone());
-        outcome.written.nik_indexes.insert(row.nik_index.clone());
-    }
     if let Some(filter) = &input.first_load {
         let mut filter = filter.borrow_mut();
-        let written = &outcome.written;
+        let written = &plan.outcome.written;
         for key in written.str_numbers.iter().chain(&written.nik_indexes) {
             filter.insert(key);
         }
     }
-    let _ = decided.send(outcome.written.clone());
+    let _ = decided.send(plan.outcome.written.clone());
+    let PagePlan {
+        mut outcome,
+        inserts,
+        updates,
+        refreshed,
+        history,
+        issues,
+    } = plan;
     bulk::write_workers(&mut txn, inserts, updates).await?;
     bulk::refresh_source_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
@@ -547,106 +389,6 @@ pub async fn store_page(
         "page timing"
     );
     Ok(outcome)
-}
-
-fn inactive_rejection(prepared: &Prepared) -> Option<Rejection> {
-    let cert = &prepared.candidate.worker.str_certificate;
-    match prepared.candidate.activity {
-        StrActivity::Active => None,
-        StrActivity::Inactive => Some(Rejection {
-            reason: RejectReason::StrInactive,
-            message: format!(
-                "field `str.status` value {:?}: STR {} is not active and the worker is not known",
-                cert.status.code(),
-                cert.number
-            ),
-        }),
-        StrActivity::Expired => Some(Rejection {
-            reason: RejectReason::StrExpired,
-            message: format!(
-                "field `str.berlaku_sampai` value {:?}: STR {} expired and the worker is not known",
-                cert.valid_until.map(|d| d.to_string()).unwrap_or_default(),
-                cert.number
-            ),
-        }),
-    }
-}
-
-fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::Model {
-    let w = &prepared.candidate.worker;
-    let cert = &w.str_certificate;
-    health_worker::Model {
-        id,
-        str_number: cert.number.to_string(),
-        nik_index: prepared.nik.index.clone(),
-        nik: prepared.nik.stored.clone(),
-        nik_masked: prepared.nik.masked.clone(),
-        name: w.name.as_str().to_string(),
-        name_norm: w.name.normalized().to_string(),
-        sex: w.sex.map(|s| s.code().to_string()),
-        birth_place: w.birth_place.as_str().to_string(),
-        birth_place_norm: w.birth_place.normalized().to_string(),
-        birth_date: w.birth_date,
-        profession_code: w.profession.code.to_string(),
-        profession_group: w.profession.group_code.to_string(),
-        str_kind: cert.kind.clone(),
-        str_council: cert.council.clone(),
-        str_issued_on: cert.issued_on,
-        str_valid_until: cert.valid_until,
-        str_status: cert.status.code().to_string(),
-        licences_json: serde_json::to_string(&w.licences).unwrap_or_else(|_| "[]".into()),
-        address_line: w.address.line.clone(),
-        province_code: w.address.province_code.clone(),
-        regency_code: w.address.regency_code.clone(),
-        content_hash: prepared.hash.clone(),
-        source_hash: Some(prepared.source_hash.clone()),
-        field_fingerprint: Some(prepared.fingerprint.clone()),
-        upstream_updated_at: w.upstream_updated_at,
-        // Kept on conflict (bulk::UPSERT_KEEPS): an update keeps the creation time and first batch.
-        first_batch_id: input.batch_id,
-        last_batch_id: input.batch_id,
-        created_at: input.now,
-        updated_at: input.now,
-    }
-}
-
-fn issue(
-    input: &PageInput,
-    severity: &str,
-    str_number: Option<String>,
-    reason: &str,
-    message: &str,
-    raw: Option<String>,
-) -> batch_issue::ActiveModel {
-    batch_issue::ActiveModel {
-        id: NotSet,
-        batch_id: Set(input.batch_id),
-        severity: Set(severity.to_string()),
-        str_number: Set(str_number),
-        reason: Set(reason.to_string()),
-        message: Set(message.to_string()),
-        page: Set(input.page_no),
-        raw: Set(raw),
-        created_at: Set(input.now),
-    }
-}
-
-/// The raw record as received, for human review, with the NIK masked (it may be kept for years).
-fn masked_raw(raw: &str) -> String {
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(raw) else {
-        return raw.to_string();
-    };
-    if let Some(nik) = value.get_mut("nik") {
-        let text = match nik {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
-        if let Some(text) = text {
-            *nik = serde_json::Value::String(mask(&text));
-        }
-    }
-    value.to_string()
 }
 
 /// Adds the page's counts to its batch in the page's transaction, so counts always match stored data;

@@ -1,0 +1,634 @@
+//! The page decision, pure: from a prepared page and the stored workers its records may match, what the
+//! page writes (`PagePlan`): each valid record matched in page order (`matching`), a worker touched twice
+//! written once with its last state, the STR a change replaces kept as history, rejections and warnings
+//! as issues with the raw record (NIK masked), and what the page writes for the pages after it to check
+//! their reads against (`Written`). No I/O: `store::store_page` looks up before and writes after.
+
+use super::bulk::{HistoryRow, LookupRow};
+use super::matching::{Decision, Incoming, MatchView, StoredWorker};
+use super::store::{PageInput, PageOutcome, Prepared, PreparedPage};
+use super::transform::Rejection;
+use crate::domain::health_worker::StrActivity;
+use crate::domain::nik::mask;
+use crate::domain::RejectReason;
+use chrono::NaiveDate;
+use entity::{batch_issue, health_worker};
+use foldhash::{HashMap, HashMapExt};
+use sea_orm::ActiveValue::{NotSet, Set};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+/// What a page writes, and its outcome (counts, reasons, what it wrote).
+pub struct PagePlan {
+    pub outcome: PageOutcome,
+    pub inserts: Vec<health_worker::Model>,
+    pub updates: Vec<health_worker::Model>,
+    /// Workers matching found unchanged but written from other bytes: their new source hash, so the
+    /// next re-sync finds them on the fast path.
+    pub refreshed: Vec<(Uuid, String)>,
+    pub history: Vec<HistoryRow>,
+    pub issues: Vec<batch_issue::ActiveModel>,
+}
+
+/// A worker's STR as the history records it: number, status and validity.
+#[derive(Clone, PartialEq, Eq)]
+struct StrState {
+    number: String,
+    status: String,
+    valid_until: Option<NaiveDate>,
+}
+
+/// Decides every record of `page` against `stored`, the workers the store holds for its keys.
+pub fn decide_page(page: PreparedPage, stored: Vec<LookupRow>, input: &PageInput) -> PagePlan {
+    let PreparedPage {
+        records,
+        skipped,
+        valid,
+        rejections,
+        str_counts,
+        last_updated_at,
+        context: _,
+    } = page;
+    let mut decider = Decider::new(stored, input, valid.len(), rejections);
+    decider.outcome.last_updated_at = last_updated_at;
+    decider.outcome.counts.received = records.len() as i64;
+    decider.outcome.counts.unchanged = skipped.len() as i64;
+    decider.outcome.fast_path = skipped.len() as i64;
+    for prepared in &valid {
+        let number = prepared.candidate.worker.str_certificate.number.as_str();
+        let repeated = str_counts.get(number).copied().unwrap_or(0) > 1;
+        decider.decide(prepared, repeated);
+    }
+    decider.finish(&records)
+}
+
+/// The decision's state while it walks a page.
+struct Decider<'a> {
+    input: &'a PageInput,
+    view: MatchView,
+    /// The source hash each stored worker was written from.
+    source_hashes: HashMap<Uuid, Option<String>>,
+    /// The STR each worker holds now; when an update changes it, the previous one goes to the history
+    /// (the current one lives on the worker row, so a new worker costs no history row).
+    str_states: HashMap<Uuid, StrState>,
+    outcome: PageOutcome,
+    // Rows are large: sized once, and never copied into other vectors.
+    inserts: Vec<health_worker::Model>,
+    updates: Vec<health_worker::Model>,
+    /// Worker id → (in `inserts`?, position): a worker touched twice is written once, with its last
+    /// state (an insert stays an insert).
+    row_slot: HashMap<Uuid, (bool, usize)>,
+    history: Vec<HistoryRow>,
+    issues: Vec<batch_issue::ActiveModel>,
+    refreshed: Vec<(Uuid, String)>,
+    /// (position in the page, STR number, why).
+    rejections: Vec<(usize, Option<String>, Rejection)>,
+}
+
+impl<'a> Decider<'a> {
+    fn new(
+        stored: Vec<LookupRow>,
+        input: &'a PageInput,
+        valid: usize,
+        rejections: Vec<(usize, Option<String>, Rejection)>,
+    ) -> Self {
+        let source_hashes = stored
+            .iter()
+            .map(|r| (r.id, r.source_hash.clone()))
+            .collect();
+        let str_states = stored
+            .iter()
+            .map(|r| {
+                let state = StrState {
+                    number: r.str_number.clone(),
+                    status: r.str_status.clone(),
+                    valid_until: r.str_valid_until,
+                };
+                (r.id, state)
+            })
+            .collect();
+        let view = MatchView::new(stored.into_iter().map(|r| StoredWorker {
+            id: r.id,
+            str_number: r.str_number,
+            nik_index: r.nik_index,
+            nik_masked: r.nik_masked,
+            name_norm: r.name_norm,
+            birth_place_norm: r.birth_place_norm,
+            content_hash: r.content_hash,
+            field_fingerprint: r.field_fingerprint,
+        }));
+        Decider {
+            input,
+            view,
+            source_hashes,
+            str_states,
+            outcome: PageOutcome::default(),
+            inserts: Vec::with_capacity(valid),
+            updates: Vec::new(),
+            row_slot: HashMap::with_capacity(valid),
+            history: Vec::new(),
+            issues: Vec::new(),
+            refreshed: Vec::new(),
+            rejections,
+        }
+    }
+
+    fn decide(&mut self, prepared: &Prepared, repeated: bool) {
+        let worker = &prepared.candidate.worker;
+        let incoming = Incoming {
+            str_number: worker.str_certificate.number.as_str(),
+            nik_index: &prepared.nik.index,
+            nik_masked: &prepared.nik.masked,
+            name_norm: worker.name.normalized(),
+            birth_place_norm: worker.birth_place.normalized(),
+            content_hash: &prepared.hash,
+            field_fingerprint: &prepared.fingerprint,
+            inactive: inactive_rejection(prepared),
+        };
+        match self.view.decide(&incoming, repeated) {
+            Decision::Reject(rejection) => {
+                let number = Some(worker.str_certificate.number.to_string());
+                self.rejections.push((prepared.position, number, rejection));
+            }
+            Decision::Unchanged { id } => {
+                self.outcome.counts.unchanged += 1;
+                if let Some(stored) = self.source_hashes.get(&id) {
+                    if stored.as_deref() != Some(prepared.source_hash.as_str()) {
+                        self.refreshed.push((id, prepared.source_hash.clone()));
+                    }
+                }
+            }
+            Decision::Insert { id } => {
+                self.outcome.counts.inserted += 1;
+                self.write(id, true, prepared);
+            }
+            Decision::Update { id, changed, .. } => {
+                self.outcome.counts.updated += 1;
+                self.outcome.changed_fields.add(changed);
+                self.write(id, false, prepared);
+            }
+        }
+    }
+
+    /// The worker's row, its replaced STR as history, and its warnings.
+    fn write(&mut self, id: Uuid, is_new: bool, prepared: &Prepared) {
+        let cert = &prepared.candidate.worker.str_certificate;
+        let state = StrState {
+            number: cert.number.to_string(),
+            status: cert.status.code().to_string(),
+            valid_until: cert.valid_until,
+        };
+        let replaced = self.str_states.insert(id, state.clone());
+        if let Some(previous) = replaced.filter(|p| *p != state) {
+            self.history.push(HistoryRow {
+                worker_id: id,
+                str_number: previous.number,
+                str_status: previous.status,
+                str_valid_until: previous.valid_until,
+                batch_id: self.input.batch_id,
+                recorded_at: self.input.now,
+            });
+        }
+        self.outcome.counts.warnings += prepared.candidate.warnings.len() as i64;
+        for warning in &prepared.candidate.warnings {
+            let number = Some(cert.number.to_string());
+            let issue = issue(
+                self.input,
+                "warning",
+                number,
+                warning.code,
+                &warning.message,
+                None,
+            );
+            self.issues.push(issue);
+        }
+        let row = worker_row(id, prepared, self.input);
+        let (inserts, updates) = (&self.inserts, &self.updates);
+        let (slot_new, slot) = *self
+            .row_slot
+            .entry(id)
+            .or_insert_with(|| (is_new, if is_new { inserts.len() } else { updates.len() }));
+        let rows = if slot_new {
+            &mut self.inserts
+        } else {
+            &mut self.updates
+        };
+        match rows.get_mut(slot) {
+            Some(existing) => *existing = row,
+            None => rows.push(row),
+        }
+    }
+
+    /// Rejections become issues with the raw record; what the page writes is gathered for the pages
+    /// after it.
+    fn finish(mut self, records: &[Box<RawValue>]) -> PagePlan {
+        for (position, str_number, rejection) in &self.rejections {
+            *self
+                .outcome
+                .rejected_by_reason
+                .entry(rejection.reason)
+                .or_default() += 1;
+            self.issues.push(issue(
+                self.input,
+                "error",
+                str_number.clone(),
+                rejection.reason.code(),
+                &rejection.message,
+                Some(masked_raw(records[*position].get())),
+            ));
+        }
+        self.outcome.counts.rejected = self.rejections.len() as i64;
+        // A worker written from this page already carries the page's hash.
+        let row_slot = &self.row_slot;
+        self.refreshed.retain(|(id, _)| !row_slot.contains_key(id));
+        let written = &mut self.outcome.written;
+        written.ids.extend(self.refreshed.iter().map(|(id, _)| *id));
+        for row in self.inserts.iter().chain(&self.updates) {
+            written.ids.insert(row.id);
+            written.str_numbers.insert(row.str_number.clone());
+            written.nik_indexes.insert(row.nik_index.clone());
+        }
+        PagePlan {
+            outcome: self.outcome,
+            inserts: self.inserts,
+            updates: self.updates,
+            refreshed: self.refreshed,
+            history: self.history,
+            issues: self.issues,
+        }
+    }
+}
+
+fn inactive_rejection(prepared: &Prepared) -> Option<Rejection> {
+    let cert = &prepared.candidate.worker.str_certificate;
+    match prepared.candidate.activity {
+        StrActivity::Active => None,
+        StrActivity::Inactive => Some(Rejection {
+            reason: RejectReason::StrInactive,
+            message: format!(
+                "field `str.status` value {:?}: STR {} is not active and the worker is not known",
+                cert.status.code(),
+                cert.number
+            ),
+        }),
+        StrActivity::Expired => Some(Rejection {
+            reason: RejectReason::StrExpired,
+            message: format!(
+                "field `str.berlaku_sampai` value {:?}: STR {} expired and the worker is not known",
+                cert.valid_until.map(|d| d.to_string()).unwrap_or_default(),
+                cert.number
+            ),
+        }),
+    }
+}
+
+fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::Model {
+    let w = &prepared.candidate.worker;
+    let cert = &w.str_certificate;
+    health_worker::Model {
+        id,
+        str_number: cert.number.to_string(),
+        nik_index: prepared.nik.index.clone(),
+        nik: prepared.nik.stored.clone(),
+        nik_masked: prepared.nik.masked.clone(),
+        name: w.name.as_str().to_string(),
+        name_norm: w.name.normalized().to_string(),
+        sex: w.sex.map(|s| s.code().to_string()),
+        birth_place: w.birth_place.as_str().to_string(),
+        birth_place_norm: w.birth_place.normalized().to_string(),
+        birth_date: w.birth_date,
+        profession_code: w.profession.code.to_string(),
+        profession_group: w.profession.group_code.to_string(),
+        str_kind: cert.kind.clone(),
+        str_council: cert.council.clone(),
+        str_issued_on: cert.issued_on,
+        str_valid_until: cert.valid_until,
+        str_status: cert.status.code().to_string(),
+        licences_json: serde_json::to_string(&w.licences).unwrap_or_else(|_| "[]".into()),
+        address_line: w.address.line.clone(),
+        province_code: w.address.province_code.clone(),
+        regency_code: w.address.regency_code.clone(),
+        content_hash: prepared.hash.clone(),
+        source_hash: Some(prepared.source_hash.clone()),
+        field_fingerprint: Some(prepared.fingerprint.clone()),
+        upstream_updated_at: w.upstream_updated_at,
+        // Kept on conflict (bulk::UPSERT_KEEPS): an update keeps the creation time and first batch.
+        first_batch_id: input.batch_id,
+        last_batch_id: input.batch_id,
+        created_at: input.now,
+        updated_at: input.now,
+    }
+}
+
+fn issue(
+    input: &PageInput,
+    severity: &str,
+    str_number: Option<String>,
+    reason: &str,
+    message: &str,
+    raw: Option<String>,
+) -> batch_issue::ActiveModel {
+    batch_issue::ActiveModel {
+        id: NotSet,
+        batch_id: Set(input.batch_id),
+        severity: Set(severity.to_string()),
+        str_number: Set(str_number),
+        reason: Set(reason.to_string()),
+        message: Set(message.to_string()),
+        page: Set(input.page_no),
+        raw: Set(raw),
+        created_at: Set(input.now),
+    }
+}
+
+/// The raw record as received, for human review, with the NIK masked (it may be kept for years).
+fn masked_raw(raw: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return raw.to_string();
+    };
+    if let Some(nik) = value.get_mut("nik") {
+        let text = match nik {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        if let Some(text) = text {
+            *nik = serde_json::Value::String(mask(&text));
+        }
+    }
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NikKey, NikKeys, Secret};
+    use crate::domain::ProfessionCatalogue;
+    use crate::sync::identity::NikIndexer;
+    use crate::sync::store::{prepare_page, scan_page, PrepareContext};
+    use crate::sync::transform::TransformContext;
+    use chrono::{TimeZone, Utc};
+    use serde_json::{json, Value};
+    use std::sync::Arc;
+
+    fn context() -> Arc<PrepareContext> {
+        let keys = NikKeys {
+            current: NikKey::parse("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
+            previous: Vec::new(),
+        };
+        Arc::new(PrepareContext {
+            transform: TransformContext {
+                today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+                catalogue: ProfessionCatalogue::national(),
+            },
+            indexer: NikIndexer::new(Secret::new("index-key"), &keys),
+        })
+    }
+
+    /// Siti, a nurse with an active lifetime STR.
+    fn siti() -> Value {
+        json!({
+            "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
+            "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
+            "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
+            "str":{"nomor":"1234567887654321","jenis":"seumur_hidup","konsil":"KKI",
+                   "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
+            "sip":[],"alamat":{"line":"Komplek Kesehatan","kode_provinsi":"32","kode_kabkota":"3205"},
+            "updated_at":"2025-03-01T10:11:12+07:00"})
+    }
+
+    /// Budi, another person.
+    fn budi() -> Value {
+        let mut r = siti();
+        r["nik"] = json!("3205191508850001");
+        r["nama"] = json!("Budi Santoso");
+        r["jenis_kelamin"] = json!("male");
+        r["tanggal_lahir"] = json!("1985-08-15");
+        r["str"]["nomor"] = json!("9876543212345678");
+        r
+    }
+
+    fn with(mut record: Value, path: &[&str], value: Value) -> Value {
+        let (last, parents) = path.split_last().unwrap();
+        let target = parents.iter().fold(&mut record, |t, key| &mut t[*key]);
+        target[*last] = value;
+        record
+    }
+
+    fn input() -> PageInput {
+        PageInput {
+            batch_id: Uuid::nil(),
+            page_no: 1,
+            now: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
+            first_load: None,
+        }
+    }
+
+    fn page(records: &[Value]) -> PreparedPage {
+        let raw = records
+            .iter()
+            .map(|r| RawValue::from_string(r.to_string()).unwrap())
+            .collect();
+        prepare_page(scan_page(raw, false), &[], context())
+    }
+
+    /// The store as it is after these records were written (each its own page, in order).
+    fn store_of(records: &[Value]) -> Vec<LookupRow> {
+        let mut stored: Vec<LookupRow> = Vec::new();
+        for record in records {
+            let plan = decide_page(page(std::slice::from_ref(record)), stored.clone(), &input());
+            for row in plan.inserts.into_iter().chain(plan.updates) {
+                stored.retain(|s| s.id != row.id);
+                stored.push(LookupRow {
+                    id: row.id,
+                    str_number: row.str_number,
+                    nik_index: row.nik_index,
+                    nik_masked: row.nik_masked,
+                    name_norm: row.name_norm,
+                    birth_place_norm: row.birth_place_norm,
+                    content_hash: row.content_hash,
+                    source_hash: row.source_hash,
+                    str_status: row.str_status,
+                    str_valid_until: row.str_valid_until,
+                    field_fingerprint: row.field_fingerprint,
+                });
+            }
+        }
+        stored
+    }
+
+    /// What a case expects of the plan.
+    #[derive(Debug, PartialEq)]
+    struct Expect {
+        inserted: i64,
+        updated: i64,
+        unchanged: i64,
+        rejected: Vec<&'static str>,
+        /// Worker rows written (a worker touched twice is one row).
+        rows: usize,
+        /// STR numbers moved to the history.
+        history: Vec<&'static str>,
+    }
+
+    fn expect(inserted: i64, updated: i64, unchanged: i64, rows: usize) -> Expect {
+        Expect {
+            inserted,
+            updated,
+            unchanged,
+            rejected: Vec::new(),
+            rows,
+            history: Vec::new(),
+        }
+    }
+
+    fn observed(plan: &PagePlan) -> Expect {
+        let c = &plan.outcome.counts;
+        let mut rejected: Vec<&'static str> = Vec::new();
+        for (reason, n) in &plan.outcome.rejected_by_reason {
+            rejected.extend(std::iter::repeat_n(reason.code(), *n as usize));
+        }
+        let history = plan
+            .history
+            .iter()
+            .map(|h| match h.str_number.as_str() {
+                "1234567887654321" => "siti's first STR",
+                "9876543212345678" => "budi's STR",
+                _ => "another STR",
+            })
+            .collect();
+        Expect {
+            inserted: c.inserted,
+            updated: c.updated,
+            unchanged: c.unchanged,
+            rejected,
+            rows: plan.inserts.len() + plan.updates.len(),
+            history,
+        }
+    }
+
+    #[test]
+    fn each_record_is_decided_against_the_store_and_the_page_before_it() {
+        let renewed = with(siti(), &["str", "nomor"], json!("1111222233334444"));
+        let moved = with(siti(), &["alamat", "line"], json!("Jl. Baru 2"));
+        let inactive = with(siti(), &["str", "status"], json!("nonaktif"));
+        let siti_with_budis_str = with(siti(), &["str", "nomor"], json!("9876543212345678"));
+        let other_nik = with(siti(), &["nik"], json!("3205195211900011"));
+        let cases: Vec<(&str, Vec<Value>, Vec<Value>, Expect)> = vec![
+            ("a new worker is inserted", vec![], vec![siti()], expect(1, 0, 0, 1)),
+            ("the same record again is unchanged", vec![siti()], vec![siti()], expect(0, 0, 1, 0)),
+            ("a changed address updates the worker", vec![siti()], vec![moved.clone()], expect(0, 1, 0, 1)),
+            (
+                "a renewal (new STR number, same person) updates and keeps the old STR as history",
+                vec![siti()],
+                vec![renewed.clone()],
+                Expect { history: vec!["siti's first STR"], ..expect(0, 1, 0, 1) },
+            ),
+            (
+                "a known worker's STR turning inactive updates it and keeps the active one as history",
+                vec![siti()],
+                vec![inactive.clone()],
+                Expect { history: vec!["siti's first STR"], ..expect(0, 1, 0, 1) },
+            ),
+            (
+                "an inactive STR of an unknown worker is rejected",
+                vec![],
+                vec![inactive],
+                Expect { rejected: vec!["str_inactive"], ..expect(0, 0, 0, 0) },
+            ),
+            (
+                "an STR held by another NIK is an identity conflict",
+                vec![siti()],
+                vec![other_nik],
+                Expect { rejected: vec!["identity_conflict"], ..expect(0, 0, 0, 0) },
+            ),
+            (
+                "a renewal to an STR number another person holds is refused as an identity conflict",
+                vec![siti(), budi()],
+                vec![siti_with_budis_str.clone()],
+                Expect { rejected: vec!["identity_conflict"], ..expect(0, 0, 0, 0) },
+            ),
+            (
+                "one person twice in a page is one row with the later state (an insert stays an insert)",
+                vec![],
+                vec![siti(), moved.clone()],
+                expect(1, 1, 0, 1),
+            ),
+            (
+                "two people with one STR number in a page: the second is a duplicate",
+                vec![],
+                vec![budi(), siti_with_budis_str],
+                Expect { rejected: vec!["duplicate_str"], ..expect(1, 0, 0, 1) },
+            ),
+            (
+                "a record matches what an earlier record of the same page wrote",
+                vec![siti()],
+                vec![renewed.clone(), with(renewed, &["alamat", "line"], json!("Jl. Baru 2"))],
+                Expect { history: vec!["siti's first STR"], ..expect(0, 2, 0, 1) },
+            ),
+            (
+                "a record that does not parse is rejected with its reason, the rest go on",
+                vec![],
+                vec![with(siti(), &["tanggal_lahir"], json!("kemarin")), budi()],
+                Expect { rejected: vec!["invalid_birth_date"], ..expect(1, 0, 0, 1) },
+            ),
+        ];
+        for (name, stored, records, expected) in cases {
+            let plan = decide_page(page(&records), store_of(&stored), &input());
+            assert_eq!(observed(&plan), expected, "{name}");
+            let c = &plan.outcome.counts;
+            assert_eq!(
+                c.received,
+                c.inserted + c.updated + c.unchanged + c.rejected,
+                "{name}: every record counted once"
+            );
+            assert_eq!(
+                plan.issues.len() as i64,
+                c.rejected + c.warnings,
+                "{name}: an issue per rejection and warning"
+            );
+        }
+    }
+
+    #[test]
+    fn rejected_rows_keep_the_raw_record_with_the_nik_masked() {
+        let plan = decide_page(
+            page(&[with(siti(), &["str", "status"], json!("nonaktif"))]),
+            vec![],
+            &input(),
+        );
+        let raw = match &plan.issues[0].raw {
+            sea_orm::ActiveValue::Set(Some(raw)) => raw.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(raw.contains("3205**********03"), "{raw}");
+        assert!(!raw.contains("3205195211900003"), "{raw}");
+    }
+
+    #[test]
+    fn what_a_page_writes_is_told_to_the_pages_after_it() {
+        let stored = store_of(&[siti()]);
+        let renewed = with(siti(), &["str", "nomor"], json!("1111222233334444"));
+        let plan = decide_page(page(&[renewed, budi()]), stored.clone(), &input());
+        let written = &plan.outcome.written;
+        assert!(written.ids.contains(&stored[0].id));
+        assert!(written.str_numbers.contains("1111222233334444"));
+        assert!(written.str_numbers.contains("9876543212345678"));
+        assert_eq!(written.nik_indexes.len(), 2);
+        // A page read while that one was written no longer holds if it looked up one of its workers or
+        // one of its records carries an STR number or NIK that page wrote.
+        let later = page(&[budi()]);
+        assert!(!crate::sync::store::LookedUp::from_rows(stored.clone())
+            .still_valid_after(&later, written));
+        let unrelated = page(&[with(
+            with(
+                with(budi(), &["nik"], json!("3205191508850019")),
+                &["nama"],
+                json!("Ani"),
+            ),
+            &["str", "nomor"],
+            json!("5555666677778888"),
+        )]);
+        assert!(crate::sync::store::LookedUp::from_rows(Vec::new())
+            .still_valid_after(&unrelated, written));
+    }
+}
