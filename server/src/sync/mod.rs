@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod bulk;
+pub mod commit_chain;
 pub mod decide;
 pub mod first_load;
 pub mod identity;

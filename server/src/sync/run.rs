@@ -3,11 +3,12 @@
 
 use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd, RunError};
 use super::bulk;
+use super::commit_chain::{CommitChain, Finished, Raced};
 use super::first_load::{FirstLoad, KeyFilter};
 use super::identity::NikIndexer;
 use super::lease;
 use super::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
-use super::store::{store_page, Handoff, PageInput, PageOutcome, PrepareContext, Written};
+use super::store::{store_page, PageInput, PageOutcome, PrepareContext};
 use super::transform::TransformContext;
 use crate::config::Settings;
 use crate::domain::worker_fields::FieldCounts;
@@ -28,7 +29,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::oneshot;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -238,16 +238,6 @@ async fn next_page(
     })
 }
 
-/// A page being stored in a task of its own.
-struct Storing {
-    page: i64,
-    task: tokio::task::JoinHandle<Result<PageOutcome, DbErr>>,
-    /// What it writes, once decided.
-    decided: Option<oneshot::Receiver<Written>>,
-    /// Its commit, for the page after it.
-    committed: Option<oneshot::Receiver<bool>>,
-}
-
 /// What the store loop keeps between pages.
 struct StoreState<'a> {
     ctx: &'a RunContext,
@@ -261,12 +251,9 @@ struct StoreState<'a> {
 impl StoreState<'_> {
     /// Takes a stored page's outcome in: metrics, statistics, what it wrote. A failed or cancelled page
     /// ends the run.
-    fn page_done(
-        &mut self,
-        page: i64,
-        joined: Result<Result<PageOutcome, DbErr>, tokio::task::JoinError>,
-    ) -> Result<(), RunEnd> {
-        let outcome = match joined {
+    fn page_done(&mut self, finished: Finished<Result<PageOutcome, DbErr>>) -> Result<(), RunEnd> {
+        let page = finished.page;
+        let outcome = match finished.result {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => {
                 tracing::error!(error = %err, page, "storing a page failed; the page was rolled back");
@@ -322,16 +309,11 @@ impl StoreState<'_> {
         self.recent.push(page, outcome.written);
         Ok(())
     }
-
-    /// Waits for the page in flight to finish and takes its outcome in.
-    async fn finish(&mut self, storing: Storing) -> Result<(), RunEnd> {
-        let joined = storing.task.await;
-        self.page_done(storing.page, joined)
-    }
 }
 
-/// Stores pages in order. Page n+1 is decided and written while page n is still being written, once
-/// page n has decided (its reads are checked against what page n writes), and commits after it.
+/// Stores pages in order through the commit chain (`commit_chain`): page n+1 is decided and written
+/// while page n is still being written, once page n has decided (its reads are checked against what
+/// page n writes), and commits after it.
 async fn store_pages(
     ctx: &RunContext,
     plan: &RunPlan,
@@ -346,29 +328,12 @@ async fn store_pages(
         analyze_at: ANALYZE_FIRST_AT,
         analyzing: None,
     };
+    let mut chain = CommitChain::default();
     let mut batch_page: i64 = 0;
-    let mut in_flight: Option<Storing> = None;
     loop {
-        // The next page, while the one in flight is stored; if that one ends first, its outcome is
-        // taken in at once (a failure or cancel does not wait for the next page).
-        let next = {
-            let following = next_page(pages);
-            futures_util::pin_mut!(following);
-            match in_flight.take() {
-                None => following.await,
-                Some(mut storing) => match future::select(following, &mut storing.task).await {
-                    Either::Left((next, _)) => {
-                        in_flight = Some(storing);
-                        next
-                    }
-                    Either::Right((joined, following)) => {
-                        if let Err(end) = state.page_done(storing.page, joined) {
-                            return end;
-                        }
-                        following.await
-                    }
-                },
-            }
+        let next = match next_ready(&mut chain, &mut state, pages).await {
+            Ok(next) => next,
+            Err(end) => return end,
         };
         let ReadyPage {
             mut prepared,
@@ -378,8 +343,8 @@ async fn store_pages(
         } = match next {
             None | Some(Err(_)) => {
                 // The page in flight is whole and valid: let it commit before the run ends.
-                if let Some(storing) = in_flight.take() {
-                    if let Err(end) = state.finish(storing).await {
+                if let Some(finished) = chain.drain().await {
+                    if let Err(end) = state.page_done(finished) {
                         return end;
                     }
                 }
@@ -392,46 +357,26 @@ async fn store_pages(
         };
         batch_page += 1;
         if batch_page == 1 {
-            if let Some(total) = total_pages {
-                let _ = batch::Entity::update_many()
-                    .col_expr(batch::Column::TotalPages, Expr::value(total as i64))
-                    .filter(batch::Column::Id.eq(plan.batch_id))
-                    .exec(&ctx.db)
-                    .await;
-            }
+            record_total_pages(ctx, plan, total_pages).await;
         }
-
-        // This page's reads are checked against the pages committed since, and the one in flight.
-        let mut after = None;
-        let mut in_flight_writes = None;
-        if let Some(storing) = in_flight.as_mut() {
-            match storing.decided.take().expect("decided once").await {
-                Ok(written) => {
-                    in_flight_writes = Some(written);
-                    after = storing.committed.take();
-                }
-                // It stopped before deciding: its outcome tells why.
-                Err(_) => {
-                    let storing = in_flight.take().expect("in flight");
-                    if let Err(end) = state.finish(storing).await {
+        let link = loop {
+            match chain.link().await {
+                Ok(link) => break link,
+                // The page in flight stopped before deciding: its outcome tells why.
+                Err(finished) => {
+                    if let Err(end) = state.page_done(finished) {
                         return end;
                     }
                 }
             }
-        }
+        };
+        let (handoff, in_flight_writes, started) = link.split();
+        // This page's reads are checked against the pages committed since, and the one in flight.
         let since = state.recent.since(read_after, batch_page).map(|mut since| {
             since.extend(in_flight_writes.as_ref());
             since
         });
         let looked_up = prepared.revalidate(looked_up, since);
-
-        let (decided_tx, decided_rx) = oneshot::channel();
-        let (committed_tx, committed_rx) = oneshot::channel();
-        let handoff = Handoff {
-            after,
-            decided: decided_tx,
-            committed: committed_tx,
-        };
         let input = PageInput {
             batch_id: plan.batch_id,
             page_no: batch_page,
@@ -445,19 +390,42 @@ async fn store_pages(
                 .instrument(span),
         );
         // The page before finishes (its commit lets this one commit) before the next page is taken.
-        if let Some(storing) = in_flight.take() {
-            if let Err(end) = state.finish(storing).await {
+        if let Some(before) = chain.start(batch_page, task, started) {
+            if let Err(end) = state.page_done(before.finish().await) {
                 // This page waits on that commit and rolls back without it.
-                let _ = task.await;
+                let _ = chain.drain().await;
                 return end;
             }
         }
-        in_flight = Some(Storing {
-            page: batch_page,
-            task,
-            decided: Some(decided_rx),
-            committed: Some(committed_rx),
-        });
+    }
+}
+
+/// The next page, while the page in flight is stored; if that one ends first, its outcome is taken in
+/// at once (a failure or cancel does not wait for the next page).
+async fn next_ready(
+    chain: &mut CommitChain<Result<PageOutcome, DbErr>>,
+    state: &mut StoreState<'_>,
+    pages: &mut tokio::sync::mpsc::Receiver<Result<PageTask, RunError>>,
+) -> Result<Option<Result<ReadyPage, RunError>>, RunEnd> {
+    let following = next_page(pages);
+    futures_util::pin_mut!(following);
+    match chain.race(following.as_mut()).await {
+        Raced::Next(next) => Ok(next),
+        Raced::Finished(finished) => {
+            state.page_done(finished)?;
+            Ok(following.await)
+        }
+    }
+}
+
+/// The first page tells how many pages the window has: the batch shows it as its progress' total.
+async fn record_total_pages(ctx: &RunContext, plan: &RunPlan, total_pages: Option<u64>) {
+    if let Some(total) = total_pages {
+        let _ = batch::Entity::update_many()
+            .col_expr(batch::Column::TotalPages, Expr::value(total as i64))
+            .filter(batch::Column::Id.eq(plan.batch_id))
+            .exec(&ctx.db)
+            .await;
     }
 }
 
