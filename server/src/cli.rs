@@ -4,11 +4,11 @@
 //! process, on an embedded database).
 
 use crate::config::{Layers, Secret, Settings};
+use crate::domain::batch::{BatchStatus, Mode, Trigger};
 use crate::metrics::Metrics;
 use crate::rpc::auth::{issue_token, Role};
+use crate::service::StartRequest;
 use crate::startup::{self, Application};
-use crate::sync::batch::{BatchStatus, Mode, Trigger};
-use crate::sync::service::StartRequest;
 use clap::{Parser, Subcommand};
 use entity::batch;
 use sea_orm::EntityTrait;

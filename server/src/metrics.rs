@@ -140,7 +140,7 @@ impl Metrics {
             unchanged_fast_path.clone(),
         );
         // Pre-create the label values so dashboards and alert rules see zeros rather than no data.
-        for status in crate::sync::batch::BatchStatus::FINISHED {
+        for status in crate::domain::batch::BatchStatus::FINISHED {
             let _ = batches.get_or_create(&StatusLabel {
                 status: status.code().into(),
             });
@@ -192,23 +192,21 @@ impl Metrics {
 
     /// Sets the gauges that describe the shared state from a `sync.status` answer, so every instance
     /// reports the same, before and after a restart.
-    pub fn set_shared_state(&self, status: &serde_json::Value) {
-        self.integration_enabled
-            .set(i64::from(status["enabled"].as_bool().unwrap_or(false)));
-        self.running.set(i64::from(!status["running"].is_null()));
-        let started = status["running"]["started_at"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0);
-        self.running_since.set(started);
-        if let Some(at) = status["last_success_at"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        {
-            self.last_success.set(at.timestamp_millis() as f64 / 1000.0);
+    pub fn set_shared_state(&self, status: &crate::domain::batch::SyncStatus) {
+        let seconds = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis() as f64 / 1000.0;
+        self.integration_enabled.set(i64::from(status.enabled));
+        self.running.set(i64::from(status.running.is_some()));
+        self.running_since.set(
+            status
+                .running
+                .as_ref()
+                .map_or(0.0, |b| seconds(b.started_at)),
+        );
+        if let Some(at) = status.last_success_at {
+            self.last_success.set(seconds(at));
         }
-        if let Some(ratio) = status["last"]["failure_rate"].as_f64() {
-            self.last_failure_ratio.set(ratio);
+        if let Some(last) = &status.last {
+            self.last_failure_ratio.set(last.failure_rate);
         }
     }
 

@@ -6,9 +6,9 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::rpc::limits::{self, Limits};
 use crate::rpc::{self, auth::JwtVerifier, RpcState};
-use crate::sync::identity::NikIndexer;
-use crate::sync::scheduler;
-use crate::sync::service::SyncService;
+use crate::rules::identity::NikIndexer;
+use crate::service::scheduler;
+use crate::service::SyncService;
 use crate::telemetry::{self, RequestIdRootSpan};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
@@ -189,7 +189,7 @@ async fn purge_until_stopped(service: SyncService) {
         actix_rt::time::sleep(wait).await;
         wait = Duration::from_secs(3600);
         if let Err(err) = service
-            .purge_expired(chrono::Utc::now(), crate::sync::retention::CHUNK)
+            .purge_expired(chrono::Utc::now(), crate::store::retention::CHUNK)
             .await
         {
             tracing::warn!(error = ?anyhow::Error::from(err), "purging expired batches failed; retried in an hour");

@@ -5,7 +5,7 @@
 use crate::helpers::{assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options};
 use crate::on_both_backends;
 use regnakes_sim::AdvanceSpec;
-use regnakes_sync::sync::batch::Mode;
+use regnakes_sync::domain::batch::Mode;
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 4;

@@ -174,7 +174,7 @@ async fn incremental_sync_applies_upstream_changes(backend: Backend) {
         - chrono::Duration::minutes(10);
     assert_eq!(
         batch["since"].as_str(),
-        Some(regnakes_sync::sync::batch::ts(lookback_start).as_str())
+        Some(regnakes_sync::views::ts(lookback_start).as_str())
     );
     // What the updates changed: content changes touch the licences and (unless the record has no
     // address) the address, renewals the STR number and its issue date, revocations the STR status.

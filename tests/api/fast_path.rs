@@ -1,4 +1,4 @@
-//! The fast path for unchanged records (`sync::unchanged`), page by page on a real database: when another
+//! The fast path for unchanged records (`rules::unchanged`), page by page on a real database: when another
 //! record of the page, or the page written just before, reaches a worker the fast path found unchanged,
 //! the page is decided as the full path would decide it.
 
@@ -6,12 +6,12 @@ use crate::helpers::{fresh_database, init, Backend};
 use crate::on_both_backends;
 use migration::{Migrator, MigratorTrait};
 use regnakes_sync::domain::ProfessionCatalogue;
-use regnakes_sync::sync::bulk;
-use regnakes_sync::sync::store::{
-    prepare_page, scan_page, store_page, Handoff, PageInput, PageOutcome, PrepareContext,
-    PreparedPage, Written,
+use regnakes_sync::rules::page::{
+    prepare_page, scan_page, PageInput, PageOutcome, PrepareContext, PreparedPage, Written,
 };
-use regnakes_sync::sync::transform::TransformContext;
+use regnakes_sync::rules::transform::TransformContext;
+use regnakes_sync::store::page::{store_page, Handoff};
+use regnakes_sync::store::writes;
 use sea_orm::{Database, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -65,7 +65,7 @@ impl Store {
     async fn prepare(&self, records: Vec<Box<RawValue>>) -> PreparedPage {
         let scanned = scan_page(records, self.fast_path);
         let found = if self.fast_path {
-            bulk::find_unchanged(&self.db, scanned.probes())
+            writes::find_unchanged(&self.db, scanned.probes())
                 .await
                 .expect("fast-path query")
         } else {

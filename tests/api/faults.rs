@@ -11,7 +11,7 @@ use crate::helpers::{
 };
 use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
 use regnakes_sim::{Fault, FaultPlan};
-use regnakes_sync::sync::batch::Mode;
+use regnakes_sync::domain::batch::Mode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

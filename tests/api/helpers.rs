@@ -4,8 +4,8 @@
 use regnakes_sim::server::{spawn, SimConfig, SimHandle};
 use regnakes_sync::config::{Layers, Secret, Settings};
 use regnakes_sync::rpc::auth::{issue_token, Role};
+use regnakes_sync::service::SyncService;
 use regnakes_sync::startup::Application;
-use regnakes_sync::sync::service::SyncService;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -26,8 +26,8 @@ pub fn token_for(sub: &str, role: Role) -> String {
 }
 
 /// The NIK columns as the suite's servers write them (to read a stored NIK back in a test).
-pub fn test_indexer() -> regnakes_sync::sync::identity::NikIndexer {
-    regnakes_sync::sync::identity::NikIndexer::new(
+pub fn test_indexer() -> regnakes_sync::rules::identity::NikIndexer {
+    regnakes_sync::rules::identity::NikIndexer::new(
         Secret::new(NIK_INDEX_KEY),
         &regnakes_sync::config::NikKeys {
             current: regnakes_sync::config::NikKey::parse(NIK_ENCRYPTION_KEY)

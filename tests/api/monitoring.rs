@@ -139,8 +139,7 @@ async fn prometheus_sees_the_batches_and_the_alerts_fire() {
     .await;
 
     // A good batch (a window with nothing in it), then the failing one, which stays the last batch.
-    let a_minute_ago =
-        regnakes_sync::sync::batch::ts(chrono::Utc::now() - chrono::Duration::minutes(1));
+    let a_minute_ago = regnakes_sync::views::ts(chrono::Utc::now() - chrono::Duration::minutes(1));
     let good = app
         .sync(json!({"mode": "incremental", "updated_since": a_minute_ago}))
         .await;

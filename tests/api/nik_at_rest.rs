@@ -335,7 +335,7 @@ async fn credentials_and_nik_keys_come_from_vault() {
     let service = app.service();
     actix_rt::spawn(app.run_until_stopped());
     let started = service
-        .start(regnakes_sync::sync::service::StartRequest::default())
+        .start(regnakes_sync::service::StartRequest::default())
         .await
         .unwrap();
     let finished = started.finished.unwrap().await.unwrap().unwrap();

@@ -1,7 +1,7 @@
 //! The JSON-RPC surface (CONTRACT §3): every method, every error code, params validation, request ids.
 
 use crate::helpers::{spawn_app, Backend, Options, JWT_SECRET};
-use regnakes_sync::sync::batch::Mode;
+use regnakes_sync::domain::batch::Mode;
 use serde_json::{json, Value};
 
 fn code(body: &Value) -> i64 {

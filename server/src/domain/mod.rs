@@ -1,6 +1,7 @@
 //! The health-worker domain: values that cannot exist in an invalid state past the edge
 //! ("parse, don't validate"). Nothing here does I/O or knows about the wire or the database.
 
+pub mod batch;
 pub mod health_worker;
 pub mod name;
 pub mod nik;

@@ -1,7 +1,7 @@
 //! Time in Indonesia's capital: schedules are written and dates (an STR valid "until today") are judged
 //! in Asia/Jakarta time, WIB, UTC+7 all year (no daylight saving).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
 
 /// WIB, UTC+7.
 pub const JAKARTA: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
@@ -12,6 +12,11 @@ pub const JAKARTA: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
 /// The calendar date in Jakarta at instant `t`.
 pub fn jakarta_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&JAKARTA).date_naive()
+}
+
+/// An instant as the wire and the schedule slots write it: RFC 3339, UTC, milliseconds.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

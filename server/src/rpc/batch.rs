@@ -2,8 +2,9 @@
 
 use super::envelope::RpcError;
 use super::params;
-use crate::sync::batch::{view, BatchStatus};
-use crate::sync::service::{issue_view, SyncService};
+use crate::domain::batch::BatchStatus;
+use crate::service::SyncService;
+use crate::views::{issue_view, view};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -1,6 +1,6 @@
 //! JSON-RPC 2.0 envelope and the error codes of CONTRACT §3, defined once.
 
-use crate::sync::service::ServiceError;
+use crate::service::ServiceError;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

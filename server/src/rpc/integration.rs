@@ -2,7 +2,7 @@
 
 use super::envelope::RpcError;
 use super::CallContext;
-use crate::sync::service::SyncService;
+use crate::service::SyncService;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -11,7 +11,7 @@ pub mod params;
 pub mod sync;
 pub mod worker;
 
-use crate::sync::service::SyncService;
+use crate::service::SyncService;
 use crate::telemetry::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use auth::{Caller, JwtVerifier, Role};

@@ -3,8 +3,9 @@
 use super::envelope::RpcError;
 use super::params;
 use super::CallContext;
-use crate::sync::batch::{view, Mode, Trigger};
-use crate::sync::service::{StartRequest, SyncService};
+use crate::domain::batch::{Mode, Trigger};
+use crate::service::{StartRequest, SyncService};
+use crate::views::view;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -74,7 +75,7 @@ pub async fn start(
 pub struct StatusParams {}
 
 pub async fn status(service: &SyncService, _p: StatusParams) -> Result<Value, RpcError> {
-    Ok(service.status().await?)
+    Ok(crate::views::status(&*service.status().await?))
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,8 @@
 use super::envelope::RpcError;
 use super::params;
 use crate::domain::ProfessionCatalogue;
-use crate::sync::service::{worker_view, SyncService};
+use crate::service::SyncService;
+use crate::views::worker_view;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

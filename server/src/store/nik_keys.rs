@@ -3,7 +3,7 @@
 //! `regnakes-sync rotate-key`. Each row is rewritten only if it still holds what was read (a sync that
 //! wrote it meanwhile already used the current key), so a run can stop anywhere and start again.
 
-use super::identity::NikIndexer;
+use crate::rules::identity::NikIndexer;
 use entity::health_worker;
 use sea_orm::sea_query::Expr;
 use sea_orm::{

@@ -1,18 +1,24 @@
 //! The one way to start, run, cancel and report a sync: called by the RPC handlers, the scheduler and
 //! the `sync` CLI alike.
 
-use super::batch::{self as batch_rules, BatchStatus, Mode, Trigger};
-use super::identity::NikIndexer;
-use super::lease;
-use super::nik_keys;
-use super::retention;
-use super::run::{run_batch, RunContext, RunPlan};
+pub mod scheduler;
+mod status_cache;
+
+use status_cache::{StatusCache, StatusLookup};
+
 use crate::config::Schedule;
 use crate::config::Settings;
+use crate::domain::batch::{BatchStatus, Mode, SyncStatus, Trigger};
+use crate::domain::time::ts;
 use crate::domain::{Nik, ProfessionCatalogue};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
+use crate::pipeline::run::{run_batch, RunContext, RunPlan};
 use crate::regnakes::PageQuery;
+use crate::rules::identity::NikIndexer;
+use crate::store::lease;
+use crate::store::nik_keys;
+use crate::store::retention;
 use chrono::{DateTime, Utc};
 use entity::{batch, batch_issue, health_worker, integration_audit, integration_setting};
 use sea_orm::sea_query::Expr;
@@ -20,7 +26,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{oneshot, Mutex};
 use uuid::Uuid;
@@ -90,86 +96,13 @@ pub struct SyncService {
 
 struct Inner {
     run: RunContext,
+    status_cache: Arc<StatusCache<Arc<SyncStatus>>>,
     /// The built-in schedules: incremental (`SYNC_SCHEDULE`) and full (`SYNC_FULL_SCHEDULE`).
     schedules: Vec<ScheduledRun>,
     /// Runs batches off the HTTP workers: the transform is CPU work and the awc client is per thread.
     runner: actix_rt::ArbiterHandle,
     /// SQLite cannot arbitrate two concurrent starts by row locks; PostgreSQL can, and this costs it nothing.
     start_gate: Mutex<()>,
-}
-
-/// `sync.status` is polled by dashboards; under load it is answered from a copy at most this old (plus,
-/// while one request refreshes it, that refresh's time: the others are not queued behind it). This
-/// instance's own changes (start, finish, cancel, enable) drop the copy at once.
-const STATUS_TTL: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// The last `sync.status` answer, refreshed by one request at a time.
-#[derive(Default)]
-pub struct StatusCache(std::sync::Mutex<StatusCacheState>);
-
-#[derive(Default)]
-struct StatusCacheState {
-    answer: Option<(std::time::Instant, Value)>,
-    /// Bumped by every invalidation: a refresh that began before it must not store its answer.
-    generation: u64,
-    refreshing: bool,
-}
-
-enum StatusLookup<'a> {
-    Answer(Value),
-    /// Compute the answer and give it to the refresh.
-    Refresh(StatusRefresh<'a>),
-}
-
-/// The one refresh in flight; dropped without an answer (an error, a request cancelled mid-way), it
-/// ends and the next request refreshes.
-struct StatusRefresh<'a> {
-    cache: &'a StatusCache,
-    generation: u64,
-}
-
-impl StatusRefresh<'_> {
-    fn finish(self, answer: Value) {
-        // Dropping `self` afterwards only ends the refresh again.
-        self.cache.put(self.generation, Some(answer));
-    }
-}
-
-impl Drop for StatusRefresh<'_> {
-    fn drop(&mut self) {
-        self.cache.put(self.generation, None);
-    }
-}
-
-impl StatusCache {
-    fn lookup(&self) -> StatusLookup<'_> {
-        let mut state = self.0.lock().expect("status cache lock");
-        if let Some((at, answer)) = &state.answer {
-            if at.elapsed() < STATUS_TTL || state.refreshing {
-                return StatusLookup::Answer(answer.clone());
-            }
-        }
-        state.refreshing = true;
-        StatusLookup::Refresh(StatusRefresh {
-            cache: self,
-            generation: state.generation,
-        })
-    }
-
-    /// Stores a computed answer (`None`: the refresh failed) and ends the refresh.
-    fn put(&self, generation: u64, answer: Option<Value>) {
-        let mut state = self.0.lock().expect("status cache lock");
-        state.refreshing = false;
-        if let Some(answer) = answer.filter(|_| state.generation == generation) {
-            state.answer = Some((std::time::Instant::now(), answer));
-        }
-    }
-
-    pub fn invalidate(&self) {
-        let mut state = self.0.lock().expect("status cache lock");
-        state.answer = None;
-        state.generation += 1;
-    }
 }
 
 impl SyncService {
@@ -197,10 +130,12 @@ impl SyncService {
             odoo_notify_url: settings.odoo_notify_url.clone(),
             signing_secret: settings.rpc_jwt_secret.clone(),
         };
+        let status_cache = Arc::new(StatusCache::default());
         SyncService {
             inner: Arc::new(Inner {
+                status_cache: status_cache.clone(),
                 run: RunContext {
-                    status_cache: Arc::new(StatusCache::default()),
+                    status: status_cache,
                     indexer,
                     db,
                     settings,
@@ -244,7 +179,7 @@ impl SyncService {
         let purged = retention::purge(self.db(), cutoff, chunk).await?;
         if purged != retention::Purged::default() {
             let detail = json!({
-                "cutoff": batch_rules::ts(cutoff),
+                "cutoff": ts(cutoff),
                 "batches": purged.batches,
                 "issues": purged.issues,
             });
@@ -256,7 +191,7 @@ impl SyncService {
             )
             .await?;
             tracing::info!(batches = purged.batches, issues = purged.issues, cutoff = %cutoff, "expired batches purged");
-            self.inner.run.status_cache.invalidate();
+            self.inner.status_cache.invalidate();
         }
         Ok(Some(purged))
     }
@@ -294,7 +229,7 @@ impl SyncService {
     pub async fn sweep_interrupted(&self) -> Result<u64, ServiceError> {
         let marked = lease::recover_interrupted(self.db(), Utc::now()).await?;
         if marked > 0 {
-            self.inner.run.status_cache.invalidate();
+            self.inner.status_cache.invalidate();
             let m = &self.inner.run.metrics;
             m.batches
                 .get_or_create(&crate::metrics::StatusLabel {
@@ -427,7 +362,7 @@ impl SyncService {
         .insert(&txn)
         .await?;
         txn.commit().await?;
-        self.inner.run.status_cache.invalidate();
+        self.inner.status_cache.invalidate();
 
         let base = PageQuery {
             updated_since: since,
@@ -478,8 +413,8 @@ impl SyncService {
         // A full and an incremental fire at the same minute are two slots (one of them then finds the
         // other running).
         let slot_key = match mode {
-            Mode::Incremental => batch_rules::ts(slot),
-            Mode::Full => format!("full {}", batch_rules::ts(slot)),
+            Mode::Incremental => ts(slot),
+            Mode::Full => format!("full {}", ts(slot)),
         };
         if !self.is_enabled().await? {
             let now = Utc::now();
@@ -529,17 +464,17 @@ impl SyncService {
         Ok(())
     }
 
-    pub async fn status(&self) -> Result<Value, ServiceError> {
-        let refresh = match self.inner.run.status_cache.lookup() {
+    pub async fn status(&self) -> Result<Arc<SyncStatus>, ServiceError> {
+        let refresh = match self.inner.status_cache.lookup() {
             StatusLookup::Answer(answer) => return Ok(answer),
             StatusLookup::Refresh(refresh) => refresh,
         };
-        let status = self.compute_status().await?;
+        let status = Arc::new(self.compute_status().await?);
         refresh.finish(status.clone());
         Ok(status)
     }
 
-    async fn compute_status(&self) -> Result<Value, ServiceError> {
+    async fn compute_status(&self) -> Result<SyncStatus, ServiceError> {
         let db = self.db();
         let enabled = self.is_enabled().await?;
         let state = lease::state(db).await?;
@@ -561,14 +496,14 @@ impl SyncService {
         } else {
             None
         };
-        Ok(json!({
-            "enabled": enabled,
-            "running": running.as_ref().map(batch_rules::view),
-            "last": last.as_ref().map(batch_rules::view),
-            "last_success_at": state.last_success_at.map(batch_rules::ts),
-            "next_run_at": next_run_at.map(batch_rules::ts),
-            "watermark": state.watermark.map(batch_rules::ts),
-        }))
+        Ok(SyncStatus {
+            enabled,
+            running,
+            last,
+            last_success_at: state.last_success_at,
+            next_run_at,
+            watermark: state.watermark,
+        })
     }
 
     pub async fn get(&self, batch_id: Uuid) -> Result<batch::Model, ServiceError> {
@@ -594,7 +529,7 @@ impl SyncService {
                 Some(format!("batch {batch_id}")),
             )
             .await?;
-            self.inner.run.status_cache.invalidate();
+            self.inner.status_cache.invalidate();
         }
         self.get(batch_id).await
     }
@@ -653,7 +588,7 @@ impl SyncService {
         let detail = json!({"enabled": enabled, "reason": reason}).to_string();
         audit(&txn, "integration.set_enabled", actor, Some(detail)).await?;
         txn.commit().await?;
-        self.inner.run.status_cache.invalidate();
+        self.inner.status_cache.invalidate();
         self.inner
             .run
             .metrics
@@ -751,97 +686,4 @@ fn is_unique_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
-}
-
-/// The `worker.search` row (CONTRACT §3): the NIK only masked.
-pub fn worker_view(w: &health_worker::Model) -> Value {
-    json!({
-        "id": w.id,
-        "str_number": w.str_number,
-        "name": w.name,
-        "profession": w.profession_code,
-        "profession_group": w.profession_group,
-        "str_status": w.str_status,
-        "str_valid_until": w.str_valid_until.map(|d| d.to_string()),
-        "birth_place": w.birth_place,
-        "nik_masked": w.nik_masked,
-        "updated_at": batch_rules::ts(w.updated_at),
-    })
-}
-
-pub fn issue_view(i: &batch_issue::Model) -> Value {
-    json!({
-        "str_number": i.str_number,
-        "reason": i.reason,
-        "message": i.message,
-        "page": i.page,
-        "raw": i.raw.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).or_else(|| i.raw.clone().map(Value::String)),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn refresh(cache: &StatusCache) -> StatusRefresh<'_> {
-        match cache.lookup() {
-            StatusLookup::Refresh(refresh) => refresh,
-            StatusLookup::Answer(answer) => panic!("expected a refresh, got {answer}"),
-        }
-    }
-
-    fn answer(cache: &StatusCache) -> Option<Value> {
-        match cache.lookup() {
-            StatusLookup::Answer(answer) => Some(answer),
-            StatusLookup::Refresh(_) => None,
-        }
-    }
-
-    fn age(cache: &StatusCache, by: std::time::Duration) {
-        let mut state = cache.0.lock().unwrap();
-        if let Some((at, _)) = state.answer.as_mut() {
-            *at -= by;
-        }
-    }
-
-    #[test]
-    fn one_request_refreshes_while_the_others_get_the_last_answer() {
-        let cache = StatusCache::default();
-        refresh(&cache).finish(json!(1));
-        assert_eq!(answer(&cache), Some(json!(1)), "fresh: served");
-
-        age(&cache, STATUS_TTL);
-        let first = refresh(&cache);
-        assert_eq!(
-            answer(&cache),
-            Some(json!(1)),
-            "stale, but being refreshed: the last answer, no second query"
-        );
-        first.finish(json!(2));
-        assert_eq!(answer(&cache), Some(json!(2)));
-    }
-
-    #[test]
-    fn a_failed_or_cancelled_refresh_lets_the_next_request_refresh() {
-        let cache = StatusCache::default();
-        refresh(&cache).finish(json!(1));
-        age(&cache, STATUS_TTL);
-        drop(refresh(&cache));
-        assert_eq!(answer(&cache), None, "the next request refreshes");
-    }
-
-    #[test]
-    fn an_invalidation_wins_over_a_refresh_begun_before_it() {
-        let cache = StatusCache::default();
-        let before = refresh(&cache);
-        cache.invalidate();
-        before.finish(json!("before the change"));
-        assert_eq!(
-            answer(&cache),
-            None,
-            "an answer from before the change is not kept"
-        );
-        refresh(&cache).finish(json!("after"));
-        assert_eq!(answer(&cache), Some(json!("after")));
-    }
 }

@@ -4,13 +4,13 @@
 //! as issues with the raw record (NIK masked), and what the page writes for the pages after it to check
 //! their reads against (`Written`). No I/O: `store::store_page` looks up before and writes after.
 
-use super::bulk::{HistoryRow, LookupRow};
-use super::matching::{Decision, Incoming, MatchView, StoredWorker};
-use super::store::{PageInput, PageOutcome, Prepared, PreparedPage};
-use super::transform::Rejection;
 use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::mask;
 use crate::domain::RejectReason;
+use crate::rules::matching::{Decision, Incoming, MatchView, StoredWorker};
+use crate::rules::page::{HistoryRow, LookupRow};
+use crate::rules::page::{PageInput, PageOutcome, Prepared, PreparedPage};
+use crate::rules::transform::Rejection;
 use chrono::NaiveDate;
 use entity::{batch_issue, health_worker};
 use foldhash::{HashMap, HashMapExt};
@@ -312,7 +312,7 @@ fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker
         source_hash: Some(prepared.source_hash.clone()),
         field_fingerprint: Some(prepared.fingerprint.clone()),
         upstream_updated_at: w.upstream_updated_at,
-        // Kept on conflict (bulk::UPSERT_KEEPS): an update keeps the creation time and first batch.
+        // Kept on conflict (writes::UPSERT_KEEPS): an update keeps the creation time and first batch.
         first_batch_id: input.batch_id,
         last_batch_id: input.batch_id,
         created_at: input.now,
@@ -364,9 +364,9 @@ mod tests {
     use super::*;
     use crate::config::{NikKey, NikKeys, Secret};
     use crate::domain::ProfessionCatalogue;
-    use crate::sync::identity::NikIndexer;
-    use crate::sync::store::{prepare_page, scan_page, PrepareContext};
-    use crate::sync::transform::TransformContext;
+    use crate::rules::identity::NikIndexer;
+    use crate::rules::page::{prepare_page, scan_page, PrepareContext};
+    use crate::rules::transform::TransformContext;
     use chrono::{TimeZone, Utc};
     use serde_json::{json, Value};
     use std::sync::Arc;
@@ -617,7 +617,7 @@ mod tests {
         // A page read while that one was written no longer holds if it looked up one of its workers or
         // one of its records carries an STR number or NIK that page wrote.
         let later = page(&[budi()]);
-        assert!(!crate::sync::store::LookedUp::from_rows(stored.clone())
+        assert!(!crate::rules::page::LookedUp::from_rows(stored.clone())
             .still_valid_after(&later, written));
         let unrelated = page(&[with(
             with(
@@ -628,7 +628,7 @@ mod tests {
             &["str", "nomor"],
             json!("5555666677778888"),
         )]);
-        assert!(crate::sync::store::LookedUp::from_rows(Vec::new())
+        assert!(crate::rules::page::LookedUp::from_rows(Vec::new())
             .still_valid_after(&unrelated, written));
     }
 }

@@ -1,40 +1,32 @@
-//! One page. `scan_page` reads each record only for its STR number and hashes it, and one query finds
-//! the records the store holds byte for byte (`unchanged`); `prepare_page` is pure CPU work on the rest
-//! (transform, NIK index, content hash) and runs off the async thread, overlapping the database.
-//! `store_page` then runs three steps in one transaction: look up what the store holds for the page's
-//! keys (one query), decide every record (`decide::decide_page`, pure), and write the plan (workers, STR
-//! history, rejections, warnings, the batch counters): a page is committed whole or not at all.
+//! A page before it meets the store, pure CPU work: `scan_page` reads each record only for its STR number
+//! and hashes it (the fast path's probes); `prepare_page` transforms the rest (transform, NIK columns,
+//! content hash and field fingerprint). Also what the page's lookup asks for (`lookup_keys`), what a
+//! page writes (`Written`), and the rules that keep pages decided while the page before is still being
+//! written correct (`PreparedPage::revalidate`, `LookedUp::still_valid_after`).
 
-use super::batch::Counts;
-use super::bulk;
-use super::decide::{decide_page, PagePlan};
 use super::first_load::FirstLoad;
 use super::identity::{NikColumns, NikIndexer};
-use super::page_txn::PageTxn;
 use super::transform::{transform, Candidate, Rejection, TransformContext, Transformed};
 use super::unchanged::{self, Probe, Skipped};
+use crate::domain::batch::Counts;
 use crate::domain::worker_fields::FieldCounts;
 use crate::domain::RejectReason;
 use chrono::{DateTime, Utc};
-use entity::batch;
 use foldhash::{HashMap, HashMapExt, HashSet};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// A valid record ready for matching.
 pub struct Prepared {
-    pub(super) candidate: Box<Candidate>,
-    pub(super) nik: NikColumns,
-    pub(super) hash: String,
+    pub(crate) candidate: Box<Candidate>,
+    pub(crate) nik: NikColumns,
+    pub(crate) hash: String,
     /// Per field group (`domain::worker_fields`): what an update changed.
-    pub(super) fingerprint: String,
-    pub(super) source_hash: String,
-    pub(super) position: usize,
+    pub(crate) fingerprint: String,
+    pub(crate) source_hash: String,
+    pub(crate) position: usize,
 }
 
 /// What transforming a record needs besides the record.
@@ -52,13 +44,13 @@ pub struct ScannedPage {
 /// A page after the CPU work: records found unchanged on the fast path, valid records, rejections, and
 /// how often each STR number occurs.
 pub struct PreparedPage {
-    pub(super) records: Vec<Box<RawValue>>,
-    pub(super) skipped: Vec<Skipped>,
-    pub(super) valid: Vec<Prepared>,
-    pub(super) rejections: Vec<(usize, Option<String>, Rejection)>,
-    pub(super) str_counts: HashMap<String, u32>,
-    pub(super) last_updated_at: Option<DateTime<Utc>>,
-    pub(super) context: Arc<PrepareContext>,
+    pub(crate) records: Vec<Box<RawValue>>,
+    pub(crate) skipped: Vec<Skipped>,
+    pub(crate) valid: Vec<Prepared>,
+    pub(crate) rejections: Vec<(usize, Option<String>, Rejection)>,
+    pub(crate) str_counts: HashMap<String, u32>,
+    pub(crate) last_updated_at: Option<DateTime<Utc>>,
+    pub(crate) context: Arc<PrepareContext>,
 }
 
 pub struct PageInput {
@@ -159,7 +151,7 @@ impl PreparedPage {
 
     /// Sends the records found unchanged on the fast path through the full path after all (transform,
     /// lookup, matching), in page order.
-    fn transform_skipped(&mut self) {
+    pub fn transform_skipped(&mut self) {
         for skipped in std::mem::take(&mut self.skipped) {
             self.prepare_record(skipped.position, None);
         }
@@ -198,7 +190,7 @@ impl PreparedPage {
 
     /// Whether the stored workers loaded for the page's other records include one found unchanged: a
     /// record of the page may then change it, and matching must see the page whole.
-    fn reaches_skipped(&self, stored: &[bulk::LookupRow]) -> bool {
+    pub fn reaches_skipped(&self, stored: &[LookupRow]) -> bool {
         if self.skipped.is_empty() {
             return false;
         }
@@ -208,17 +200,17 @@ impl PreparedPage {
 }
 
 /// The keys a page's lookup asks for: in a first load, only those the store may hold.
-fn lookup_keys<'a>(
+pub fn lookup_keys<'a>(
     valid: &'a [Prepared],
     str_counts: &HashMap<String, u32>,
     first_load: &FirstLoad,
-) -> Vec<bulk::LookupKey<'a>> {
+) -> Vec<LookupKey<'a>> {
     let filter = first_load.as_ref().map(|f| f.borrow());
     valid
         .iter()
         .map(|p| {
             let str_number = p.candidate.worker.str_certificate.number.as_str();
-            bulk::LookupKey {
+            LookupKey {
                 str_number,
                 nik_index: &p.nik.index,
                 str_repeated: str_counts.get(str_number).copied().unwrap_or(0) > 1,
@@ -235,36 +227,19 @@ fn lookup_keys<'a>(
 /// The stored workers a page's records may match, read before the page's own transaction (while the
 /// previous page is being written).
 pub struct LookedUp {
-    rows: Vec<bulk::LookupRow>,
+    pub(crate) rows: Vec<LookupRow>,
 }
 
 /// Workers a page wrote, by id and by their (new) STR number and NIK index.
 #[derive(Debug, Default, Clone)]
 pub struct Written {
-    pub(super) ids: HashSet<Uuid>,
-    pub(super) str_numbers: HashSet<String>,
-    pub(super) nik_indexes: HashSet<String>,
-}
-
-/// Reads ahead, in a transaction of its own, what `store_page` would look up for `page`.
-pub async fn look_ahead(
-    db: &DatabaseConnection,
-    page: &PreparedPage,
-    first_load: &FirstLoad,
-) -> Result<LookedUp, DbErr> {
-    let keys = lookup_keys(&page.valid, &page.str_counts, first_load);
-    if keys.is_empty() {
-        return Ok(LookedUp { rows: Vec::new() });
-    }
-    let mut txn = PageTxn::begin(db).await?;
-    let rows = bulk::lookup(&mut txn, &keys).await?;
-    txn.commit().await?;
-    Ok(LookedUp { rows })
+    pub(crate) ids: HashSet<Uuid>,
+    pub(crate) str_numbers: HashSet<String>,
+    pub(crate) nik_indexes: HashSet<String>,
 }
 
 impl LookedUp {
-    #[cfg(test)]
-    pub(super) fn from_rows(rows: Vec<bulk::LookupRow>) -> Self {
+    pub fn from_rows(rows: Vec<LookupRow>) -> Self {
         LookedUp { rows }
     }
 
@@ -284,138 +259,37 @@ impl LookedUp {
     }
 }
 
-/// How a page's transaction meets the one before it, which may still be open: pages are decided and
-/// written while the page before is written too, and committed in order.
-pub struct Handoff {
-    /// Resolves when the page before has committed: `true` to go on, `false` or dropped to roll back.
-    /// `None` when it is committed already.
-    pub after: Option<oneshot::Receiver<bool>>,
-    /// Told what this page writes, once decided and before writing: the next page checks its reads
-    /// against it.
-    pub decided: oneshot::Sender<Written>,
-    /// Told when this page has committed, and whether the run goes on (no cancel).
-    pub committed: oneshot::Sender<bool>,
+/// What matching needs of a stored worker, plus its STR state for the history.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct LookupRow {
+    pub id: Uuid,
+    pub str_number: String,
+    pub nik_index: String,
+    pub nik_masked: String,
+    pub name_norm: String,
+    pub birth_place_norm: String,
+    pub content_hash: String,
+    pub source_hash: Option<String>,
+    pub str_status: String,
+    pub str_valid_until: Option<chrono::NaiveDate>,
+    pub field_fingerprint: Option<String>,
 }
 
-impl Handoff {
-    /// For a page stored on its own, after every page before it.
-    pub fn alone() -> Handoff {
-        Handoff {
-            after: None,
-            decided: oneshot::channel().0,
-            committed: oneshot::channel().0,
-        }
-    }
+/// The matching keys of one record of the page.
+pub struct LookupKey<'a> {
+    pub str_number: &'a str,
+    pub nik_index: &'a str,
+    /// The STR number occurs more than once in the page: matching falls back on the NIK whatever.
+    pub str_repeated: bool,
 }
 
-/// Waits until the page before has committed: a read in this transaction must see its writes, and
-/// this page must not commit before it (its checkpoint would cover that page's records).
-async fn settle(after: &mut Option<oneshot::Receiver<bool>>) -> Result<(), DbErr> {
-    match after.take() {
-        None => Ok(()),
-        Some(committed) => match committed.await {
-            Ok(true) => Ok(()),
-            _ => Err(DbErr::Custom(
-                "the page before was not stored; this page is rolled back with it".into(),
-            )),
-        },
-    }
-}
-
-/// Stores a page in one transaction. `looked_up`, when given, replaces the lookup in the transaction:
-/// `PreparedPage::revalidate` has checked it still holds, including against the page before's writes.
-pub async fn store_page(
-    db: &DatabaseConnection,
-    mut page: PreparedPage,
-    looked_up: Option<LookedUp>,
-    input: PageInput,
-    handoff: Handoff,
-) -> Result<PageOutcome, DbErr> {
-    let started = std::time::Instant::now();
-    let Handoff {
-        mut after,
-        decided,
-        committed,
-    } = handoff;
-    let mut txn = PageTxn::begin(db).await?;
-    let mut stored = match looked_up {
-        Some(ahead) => ahead.rows,
-        None => {
-            settle(&mut after).await?;
-            let keys = lookup_keys(&page.valid, &page.str_counts, &input.first_load);
-            bulk::lookup(&mut txn, &keys).await?
-        }
-    };
-    if page.reaches_skipped(&stored) {
-        settle(&mut after).await?;
-        page.transform_skipped();
-        let keys = lookup_keys(&page.valid, &page.str_counts, &input.first_load);
-        stored = bulk::lookup(&mut txn, &keys).await?;
-    }
-    let looked_up_at = started.elapsed();
-    let plan = decide_page(page, stored, &input);
-    let decided_at = started.elapsed();
-    if let Some(filter) = &input.first_load {
-        let mut filter = filter.borrow_mut();
-        let written = &plan.outcome.written;
-        for key in written.str_numbers.iter().chain(&written.nik_indexes) {
-            filter.insert(key);
-        }
-    }
-    let _ = decided.send(plan.outcome.written.clone());
-    let PagePlan {
-        mut outcome,
-        inserts,
-        updates,
-        refreshed,
-        history,
-        issues,
-    } = plan;
-    bulk::write_workers(&mut txn, inserts, updates).await?;
-    bulk::refresh_source_hashes(&mut txn, refreshed).await?;
-    let written_at = started.elapsed();
-    bulk::insert_history(&mut txn, history).await?;
-    bulk::insert_issues(&mut txn, issues).await?;
-    settle(&mut after).await?;
-    outcome.cancel_requested = add_counts(&mut txn, &input, &outcome).await?;
-    txn.commit().await?;
-    let _ = committed.send(!outcome.cancel_requested);
-    tracing::debug!(
-        page = input.page_no,
-        lookup_ms = looked_up_at.as_millis() as u64,
-        decide_ms = (decided_at - looked_up_at).as_millis() as u64,
-        write_workers_ms = (written_at - decided_at).as_millis() as u64,
-        rest_ms = (started.elapsed() - written_at).as_millis() as u64,
-        "page timing"
-    );
-    Ok(outcome)
-}
-
-/// Adds the page's counts to its batch in the page's transaction, so counts always match stored data;
-/// returns whether a cancel was requested (checked at every page boundary).
-async fn add_counts(
-    txn: &mut PageTxn,
-    input: &PageInput,
-    outcome: &PageOutcome,
-) -> Result<bool, DbErr> {
-    use batch::Column as B;
-    let c = &outcome.counts;
-    let mut update = batch::Entity::update_many()
-        .col_expr(B::Pages, Expr::col(B::Pages).add(1))
-        .col_expr(B::Received, Expr::col(B::Received).add(c.received))
-        .col_expr(B::Inserted, Expr::col(B::Inserted).add(c.inserted))
-        .col_expr(B::Updated, Expr::col(B::Updated).add(c.updated))
-        .col_expr(B::Unchanged, Expr::col(B::Unchanged).add(c.unchanged))
-        .col_expr(B::Rejected, Expr::col(B::Rejected).add(c.rejected))
-        .col_expr(B::Warnings, Expr::col(B::Warnings).add(c.warnings));
-    if let Some(at) = outcome.last_updated_at {
-        update = update.col_expr(B::Checkpoint, Expr::value(at));
-    }
-    // The cancel flag comes back with the update: one round trip.
-    let mut update = update.filter(B::Id.eq(input.batch_id)).into_query();
-    update.returning_col(B::CancelRequested);
-    match txn.query_all(txn.backend().build(&update)).await?.first() {
-        Some(row) => row.try_get_by_index::<bool>(0),
-        None => Ok(false),
-    }
+/// A worker's replaced STR, for `str_history`.
+#[derive(serde::Serialize, Clone)]
+pub struct HistoryRow {
+    pub worker_id: Uuid,
+    pub str_number: String,
+    pub str_status: String,
+    pub str_valid_until: Option<chrono::NaiveDate>,
+    pub batch_id: Uuid,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
 }

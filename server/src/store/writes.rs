@@ -4,8 +4,9 @@
 //! are multi-row upserts of a few fixed lengths (`sqlite_chunks`), cached the same way; the page's few
 //! other rows go through SeaORM's multi-row `VALUES`.
 
-use super::page_txn::{sqlx_err, PageTxn};
-use super::unchanged::Probe;
+pub use crate::rules::page::{HistoryRow, LookupKey, LookupRow};
+use crate::rules::unchanged::Probe;
+use crate::store::page_txn::{sqlx_err, PageTxn};
 use entity::{batch_issue, health_worker, str_history};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
@@ -18,22 +19,6 @@ use uuid::Uuid;
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Rows per multi-row INSERT of batch issues (9 columns).
 const ISSUE_ROWS_PER_STATEMENT: usize = 200;
-
-/// What matching needs of a stored worker, plus its STR state for the history.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct LookupRow {
-    pub id: Uuid,
-    pub str_number: String,
-    pub nik_index: String,
-    pub nik_masked: String,
-    pub name_norm: String,
-    pub birth_place_norm: String,
-    pub content_hash: String,
-    pub source_hash: Option<String>,
-    pub str_status: String,
-    pub str_valid_until: Option<chrono::NaiveDate>,
-    pub field_fingerprint: Option<String>,
-}
 
 /// `health_worker` columns with their PostgreSQL types, in table order; `UPSERT_KEEPS` are never
 /// updated (an update keeps the creation time and first batch).
@@ -136,14 +121,6 @@ async fn execute_with_rows<T: serde::Serialize>(
 async fn execute_query<Q: QueryTrait>(txn: &mut PageTxn, query: &Q) -> Result<(), DbErr> {
     let stmt = query.build(txn.backend());
     txn.execute(stmt).await
-}
-
-/// The matching keys of one record of the page.
-pub struct LookupKey<'a> {
-    pub str_number: &'a str,
-    pub nik_index: &'a str,
-    /// The STR number occurs more than once in the page: matching falls back on the NIK whatever.
-    pub str_repeated: bool,
 }
 
 /// Stored workers that matching may need for the page's records, in one query per page: each STR's
@@ -465,16 +442,6 @@ pub async fn refresh_statistics<C: ConnectionTrait>(db: &C) -> Result<(), DbErr>
             .await?;
     }
     Ok(())
-}
-
-#[derive(serde::Serialize, Clone)]
-pub struct HistoryRow {
-    pub worker_id: Uuid,
-    pub str_number: String,
-    pub str_status: String,
-    pub str_valid_until: Option<chrono::NaiveDate>,
-    pub batch_id: Uuid,
-    pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn insert_history(txn: &mut PageTxn, rows: Vec<HistoryRow>) -> Result<(), DbErr> {

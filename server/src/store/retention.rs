@@ -3,7 +3,7 @@
 //! deleted something is audited. Younger batch summaries stay, so the dashboard's history is whole up to
 //! the period. Workers and their STR history are SDMK's data, not logs: they are never purged here.
 
-use super::batch::BatchStatus;
+use crate::domain::batch::BatchStatus;
 use chrono::{DateTime, Utc};
 use entity::{batch, batch_issue};
 use sea_orm::{

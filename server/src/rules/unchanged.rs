@@ -9,9 +9,9 @@
 //! decision, provided no other record of the page reaches that worker (`store` checks; if one does, the
 //! page is transformed whole) and the page written just before did not change it (checked like reads ahead).
 
-use super::transform::upstream_time;
 use crate::domain::sanitize::clean_text;
 use crate::domain::StrNumber;
+use crate::rules::transform::upstream_time;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;

@@ -1,21 +1,23 @@
 //! Runs one batch: fetch page n+1 while page n is stored, heartbeat the lease, stop at a page boundary on
 //! cancel, and finish the batch (status, watermark, lease, metrics, notifications) exactly once.
 
-use super::batch::{self as batch_rules, BatchStatus, Counts, RunEnd, RunError};
-use super::bulk;
-use super::commit_chain::{CommitChain, Finished, Raced};
-use super::first_load::{FirstLoad, KeyFilter};
-use super::identity::NikIndexer;
-use super::lease;
-use super::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
-use super::store::{store_page, PageInput, PageOutcome, PrepareContext};
-use super::transform::TransformContext;
 use crate::config::Settings;
+use crate::domain::batch::{BatchStatus, Counts};
 use crate::domain::worker_fields::FieldCounts;
 use crate::domain::ProfessionCatalogue;
 use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
 use crate::notify::{alert_action, AlertAction, Notifier};
+use crate::pipeline::commit_chain::{CommitChain, Finished, Raced};
+use crate::pipeline::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
 use crate::regnakes::{PageQuery, RegnakesClient};
+use crate::rules::first_load::{FirstLoad, KeyFilter};
+use crate::rules::identity::NikIndexer;
+use crate::rules::outcome::{self as batch_rules, RunEnd, RunError};
+use crate::rules::page::{PageInput, PageOutcome, PrepareContext};
+use crate::rules::transform::TransformContext;
+use crate::store::lease;
+use crate::store::page::store_page;
+use crate::store::writes;
 use chrono::{DateTime, Utc};
 use entity::{batch, health_worker, sync_state};
 use futures_util::future::{self, Either};
@@ -32,6 +34,11 @@ use std::time::Instant;
 use tracing::Instrument;
 use uuid::Uuid;
 
+/// Told when a run changes what `sync.status` shows (the service's status cache listens).
+pub trait StatusListener: Send + Sync {
+    fn status_changed(&self);
+}
+
 /// Everything a run needs, built once by the service.
 #[derive(Clone)]
 pub struct RunContext {
@@ -40,7 +47,8 @@ pub struct RunContext {
     pub metrics: Arc<Metrics>,
     pub indexer: NikIndexer,
     pub notifier: Notifier,
-    pub status_cache: Arc<super::service::StatusCache>,
+    /// Told when the run changes what `sync.status` shows.
+    pub status: Arc<dyn StatusListener>,
 }
 
 /// What to fetch: one query per requested profession (or one unfiltered), all pinned to `until`.
@@ -205,7 +213,7 @@ async fn fetch_pages(
             let short_page = (page.records.len() as u64) < page_size;
             let task = actix_rt::spawn(
                 ready_page(
-                    ctx.clone(),
+                    ctx.db.clone(),
                     prepare.clone(),
                     progress.clone(),
                     page.records,
@@ -281,7 +289,7 @@ impl StoreState<'_> {
             // second, which the run need not wait for.
             let db = ctx.db.clone();
             self.analyzing = Some(actix_rt::spawn(async move {
-                if let Err(err) = bulk::refresh_statistics(&db).await {
+                if let Err(err) = writes::refresh_statistics(&db).await {
                     tracing::warn!(error = %err, "refreshing planner statistics failed");
                 }
             }));
@@ -429,7 +437,7 @@ async fn record_total_pages(ctx: &RunContext, plan: &RunPlan, total_pages: Optio
     }
 }
 
-fn record_page_metrics(metrics: &Metrics, outcome: &super::store::PageOutcome) {
+fn record_page_metrics(metrics: &Metrics, outcome: &crate::rules::page::PageOutcome) {
     let c = &outcome.counts;
     metrics.unchanged_fast_path.inc_by(outcome.fast_path as u64);
     for (name, value) in [
@@ -514,7 +522,7 @@ async fn finish(
     state_update.update(&txn).await?;
     lease::release(&txn, plan.batch_id).await?;
     txn.commit().await?;
-    ctx.status_cache.invalidate();
+    ctx.status.status_changed();
 
     let m = &ctx.metrics;
     m.batches
@@ -548,7 +556,7 @@ async fn finish(
         );
     }
     let notifier = ctx.notifier.clone();
-    let view = batch_rules::view(&finished);
+    let view = crate::views::view(&finished);
     let trace_id = plan.trace_id.clone();
     actix_rt::spawn(
         async move { notifier.batch_finished(view, action, trace_id).await }.in_current_span(),

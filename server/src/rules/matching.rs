@@ -3,9 +3,9 @@
 //! in-memory view, so a later record of the page sees what earlier ones did. The store loads the view with
 //! one query per page and applies the decisions in one transaction.
 
-use super::transform::Rejection;
 use crate::domain::worker_fields::ChangedFields;
 use crate::domain::RejectReason;
+use crate::rules::transform::Rejection;
 // foldhash: the page's keys are hashed several times per record, and SipHash's resistance to chosen
 // keys buys nothing for one page's worth of upstream data.
 use foldhash::HashMap;

@@ -4,15 +4,16 @@
 //! stale by the time it is stored: it notes how many pages were committed before its first read, and the
 //! store loop checks it against what the pages committed since then wrote (`RecentWrites`).
 
-use super::batch::RunError;
-use super::bulk;
-use super::first_load::FirstLoad;
-use super::run::RunContext;
-use super::store::{
-    look_ahead, prepare_page, scan_page, LookedUp, PrepareContext, PreparedPage, Written,
-};
 use crate::domain::worker_fields::FieldCounts;
-use sea_orm::DbBackend;
+
+use crate::rules::first_load::FirstLoad;
+use crate::rules::outcome::RunError;
+use crate::rules::page::{
+    prepare_page, scan_page, LookedUp, PrepareContext, PreparedPage, Written,
+};
+use crate::store::page::look_ahead;
+use crate::store::writes;
+use sea_orm::{DatabaseConnection, DbBackend};
 use serde_json::value::RawValue;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -44,7 +45,7 @@ pub struct ReadyPage {
 
 /// Makes a fetched page ready: scan, fast-path query, transform of the rest, read-ahead lookup.
 pub async fn ready_page(
-    ctx: RunContext,
+    db: DatabaseConnection,
     context: Arc<PrepareContext>,
     progress: Rc<Progress>,
     records: Vec<Box<RawValue>>,
@@ -61,7 +62,7 @@ pub async fn ready_page(
         .map_err(failed)?;
     let read_after = progress.committed.get();
     let found = if fast_path {
-        bulk::find_unchanged(&ctx.db, scanned.probes())
+        writes::find_unchanged(&db, scanned.probes())
             .await
             .unwrap_or_else(|err| {
                 tracing::warn!(error = %err, page = page_no, "finding unchanged records failed; the page takes the full path");
@@ -73,8 +74,8 @@ pub async fn ready_page(
     let prepared = tokio::task::spawn_blocking(move || prepare_page(scanned, &found, context))
         .await
         .map_err(failed)?;
-    let looked_up = if ctx.db.get_database_backend() == DbBackend::Postgres {
-        match look_ahead(&ctx.db, &prepared, &progress.first_load).await {
+    let looked_up = if db.get_database_backend() == DbBackend::Postgres {
+        match look_ahead(&db, &prepared, &progress.first_load).await {
             Ok(looked_up) => Some(looked_up),
             Err(err) => {
                 tracing::warn!(error = %err, page = page_no, "reading ahead failed; the page's transaction looks up instead");

@@ -2,7 +2,7 @@
 //! a cron expression in Asia/Jakarta time (`config::schedule`).
 //! Which instance runs a fire is settled by the database (`sync::service::run_scheduled`).
 
-use super::service::{ScheduledRun, SyncService};
+use crate::service::{ScheduledRun, SyncService};
 use chrono::Utc;
 
 /// Fires one schedule's runs until the process stops.

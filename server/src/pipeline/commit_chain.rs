@@ -9,7 +9,8 @@
 //! 3. at most one page is in flight: the caller finishes page n (takes its outcome in) before it takes
 //!    page n+2, so a failure or a cancel stops the run at a page boundary.
 
-use super::store::{Handoff, Written};
+use crate::rules::page::Written;
+use crate::store::page::Handoff;
 use futures_util::future::{self, Either};
 use std::future::Future;
 use std::pin::Pin;

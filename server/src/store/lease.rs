@@ -3,7 +3,7 @@
 //! batch runs, released when it finishes. A crashed holder's lease expires and the next starter marks its
 //! batch `failed` (interrupted) instead of leaving it `running` forever.
 
-use super::batch::BatchStatus;
+use crate::domain::batch::BatchStatus;
 use chrono::{DateTime, Utc};
 use entity::{batch, sync_state};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};

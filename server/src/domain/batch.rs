@@ -1,0 +1,114 @@
+//! Batch vocabulary defined once: status, trigger, mode, and a batch's record counts.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchStatus {
+    Running,
+    Succeeded,
+    Partial,
+    Failed,
+    Cancelled,
+    Skipped,
+}
+
+impl BatchStatus {
+    pub const FINISHED: [BatchStatus; 5] = [
+        BatchStatus::Succeeded,
+        BatchStatus::Partial,
+        BatchStatus::Failed,
+        BatchStatus::Cancelled,
+        BatchStatus::Skipped,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            BatchStatus::Running => "running",
+            BatchStatus::Succeeded => "succeeded",
+            BatchStatus::Partial => "partial",
+            BatchStatus::Failed => "failed",
+            BatchStatus::Cancelled => "cancelled",
+            BatchStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<BatchStatus> {
+        [BatchStatus::Running]
+            .into_iter()
+            .chain(Self::FINISHED)
+            .find(|s| s.code() == code)
+    }
+
+    /// Whether the stored data is now up to date with the window: the watermark and
+    /// `last_success_at` move.
+    pub fn counts_as_success(self) -> bool {
+        matches!(self, BatchStatus::Succeeded | BatchStatus::Partial)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Schedule,
+    Cron,
+    Manual,
+}
+
+impl Trigger {
+    pub fn code(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Cron => "cron",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Incremental,
+    Full,
+}
+
+impl Mode {
+    pub fn code(self) -> &'static str {
+        match self {
+            Mode::Incremental => "incremental",
+            Mode::Full => "full",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub received: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub rejected: i64,
+    pub warnings: i64,
+}
+
+impl Counts {
+    pub fn failure_rate(&self) -> f64 {
+        if self.received == 0 {
+            0.0
+        } else {
+            self.rejected as f64 / self.received as f64
+        }
+    }
+}
+
+/// What `sync.status` shows: whether the integration is enabled, the running and the last batch, the
+/// last success, the next scheduled run and the watermark.
+#[derive(Debug, Clone)]
+pub struct SyncStatus {
+    pub enabled: bool,
+    pub running: Option<entity::batch::Model>,
+    pub last: Option<entity::batch::Model>,
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub next_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub watermark: Option<chrono::DateTime<chrono::Utc>>,
+}

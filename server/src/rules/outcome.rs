@@ -1,0 +1,99 @@
+//! How a batch ends, pure: the run's end and its counts give the final status of CONTRACT §3 and the
+//! error an operator reads.
+
+use crate::domain::batch::{BatchStatus, Counts};
+
+/// How a run ended, before the rejected share is judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    Completed,
+    Cancelled,
+    Failed(RunError),
+}
+
+/// Why a run stopped before its end. The text is the batch's `error`, shown to operators in Odoo and
+/// `batch.get`; the cause chain of each is logged where it happens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// RegNakes did not give a page, retries and a token renewal included.
+    #[error("page {page}: {cause}")]
+    Fetch { page: u64, cause: String },
+    /// Scanning or preparing a fetched page's records stopped (a panicked task).
+    #[error("page {page}: preparing the records failed")]
+    Prepare { page: u64 },
+    /// The task making a page ready stopped before it could say which page.
+    #[error("preparing a page failed: {cause}")]
+    PrepareStopped { cause: String },
+    /// The page's transaction failed and was rolled back.
+    #[error("page {page}: storing failed: {cause}")]
+    Store { page: i64, cause: String },
+    /// The task storing the page stopped (panicked or was cancelled).
+    #[error("page {page}: storing stopped: {cause}")]
+    StoreStopped { page: i64, cause: String },
+    /// Another instance could take the lease over, so this run stops rather than sync twice.
+    #[error(
+        "lost the sync lease (heartbeats were late); stopped to avoid a second concurrent sync"
+    )]
+    LeaseLost,
+}
+
+/// CONTRACT §3: succeeded (nothing rejected), partial (some, at most the threshold), failed (above it, or
+/// the run itself failed), cancelled.
+pub fn final_status(
+    end: &RunEnd,
+    counts: &Counts,
+    threshold: f64,
+) -> (BatchStatus, Option<String>) {
+    match end {
+        RunEnd::Failed(error) => (BatchStatus::Failed, Some(error.to_string())),
+        RunEnd::Cancelled => (BatchStatus::Cancelled, Some("cancelled by request".into())),
+        RunEnd::Completed if counts.rejected == 0 => (BatchStatus::Succeeded, None),
+        RunEnd::Completed if counts.failure_rate() > threshold => (
+            BatchStatus::Failed,
+            Some(format!(
+                "{} of {} records rejected ({:.1}%), above the {:.0}% threshold; valid records were stored",
+                counts.rejected,
+                counts.received,
+                counts.failure_rate() * 100.0,
+                threshold * 100.0
+            )),
+        ),
+        RunEnd::Completed => (BatchStatus::Partial, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_rules() {
+        let counts = |received, rejected| Counts {
+            received,
+            rejected,
+            inserted: received - rejected,
+            ..Counts::default()
+        };
+        let cases = [
+            (RunEnd::Completed, counts(100, 0), BatchStatus::Succeeded),
+            (RunEnd::Completed, counts(0, 0), BatchStatus::Succeeded),
+            (RunEnd::Completed, counts(100, 1), BatchStatus::Partial),
+            (RunEnd::Completed, counts(100, 20), BatchStatus::Partial),
+            (RunEnd::Completed, counts(100, 21), BatchStatus::Failed),
+            (RunEnd::Completed, counts(10, 3), BatchStatus::Failed),
+            (RunEnd::Cancelled, counts(100, 0), BatchStatus::Cancelled),
+            (
+                RunEnd::Failed(RunError::LeaseLost),
+                counts(100, 0),
+                BatchStatus::Failed,
+            ),
+        ];
+        for (end, counts, expected) in cases {
+            assert_eq!(
+                final_status(&end, &counts, 0.20).0,
+                expected,
+                "{end:?} {counts:?}"
+            );
+        }
+    }
+}

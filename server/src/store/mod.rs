@@ -1,0 +1,10 @@
+//! The database only: one page's transaction (`page`: look up, write the plan, count), the writes per
+//! backend (`writes`: PostgreSQL `UNNEST`/`COPY`-like statements, SQLite batches), the single-flight
+//! lease, retention, and NIK key rotation.
+
+pub mod lease;
+pub mod nik_keys;
+pub mod page;
+pub mod page_txn;
+pub mod retention;
+pub mod writes;

@@ -1,0 +1,78 @@
+//! The JSON views of CONTRACT §3: what the RPC surface answers, and the `Batch` the Odoo notification
+//! carries. The service returns models and `SyncStatus`; only this module knows the wire format.
+
+use crate::domain::batch::SyncStatus;
+use crate::domain::worker_fields::FieldCounts;
+use entity::{batch, batch_issue, health_worker};
+use serde_json::{json, Value};
+
+pub use crate::domain::time::ts;
+
+/// The `Batch` object of CONTRACT §3 (plus a few extra fields).
+pub fn view(model: &batch::Model) -> Value {
+    json!({
+        "id": model.id,
+        "trace_id": model.trace_id,
+        "trigger": model.trigger,
+        "mode": model.mode,
+        "status": model.status,
+        "started_at": ts(model.started_at),
+        "finished_at": model.finished_at.map(ts),
+        "duration_ms": model.duration_ms,
+        "pages": model.pages,
+        "total_pages": model.total_pages,
+        "received": model.received,
+        "inserted": model.inserted,
+        "updated": model.updated,
+        "unchanged": model.unchanged,
+        "rejected": model.rejected,
+        "warnings": model.warnings,
+        "failure_rate": model.failure_rate,
+        "error": model.error,
+        "requested_by": model.requested_by,
+        "professions": model.professions.as_deref().map(|p| p.split(',').collect::<Vec<_>>()),
+        // The window of upstream `updated_at` the run read: [since, until). An incremental run's
+        // `since` is the watermark minus SYNC_LOOKBACK.
+        "since": model.window_since.map(ts),
+        "until": model.window_until.map(ts),
+        "changed_fields": FieldCounts::from_json(model.changed_fields.as_deref()).to_json(),
+    })
+}
+
+/// The `worker.search` row (CONTRACT §3): the NIK only masked.
+pub fn worker_view(w: &health_worker::Model) -> Value {
+    json!({
+        "id": w.id,
+        "str_number": w.str_number,
+        "name": w.name,
+        "profession": w.profession_code,
+        "profession_group": w.profession_group,
+        "str_status": w.str_status,
+        "str_valid_until": w.str_valid_until.map(|d| d.to_string()),
+        "birth_place": w.birth_place,
+        "nik_masked": w.nik_masked,
+        "updated_at": ts(w.updated_at),
+    })
+}
+
+pub fn issue_view(i: &batch_issue::Model) -> Value {
+    json!({
+        "str_number": i.str_number,
+        "reason": i.reason,
+        "message": i.message,
+        "page": i.page,
+        "raw": i.raw.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).or_else(|| i.raw.clone().map(Value::String)),
+    })
+}
+
+/// `sync.status` (CONTRACT §3).
+pub fn status(s: &SyncStatus) -> Value {
+    json!({
+        "enabled": s.enabled,
+        "running": s.running.as_ref().map(view),
+        "last": s.last.as_ref().map(view),
+        "last_success_at": s.last_success_at.map(ts),
+        "next_run_at": s.next_run_at.map(ts),
+        "watermark": s.watermark.map(ts),
+    })
+}
