@@ -325,22 +325,14 @@ fn print_summary(b: &batch::Model) {
     println!("└────────────┴──────────────────────────────────────────────┘");
 }
 
-async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyhow::Result<i32> {
-    let sim = regnakes_sim::server::spawn(regnakes_sim::SimConfig {
-        records,
-        seed,
-        bad_share: bad_share.clamp(0.0, 1.0),
-        ..Default::default()
-    })?;
-    let db_path = "data/demo.db";
-    if !keep_data {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{db_path}{suffix}"));
-        }
-    }
+/// The demo's settings: the embedded database, the simulator, its own keys; the operator's environment
+/// still wins (LISTEN_ADDR, SYNC_SCHEDULE, …).
+fn demo_settings(
+    sim: &regnakes_sim::server::SimHandle,
+    db_path: &str,
+    jwt_secret: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let (nik_index_key, nik_encryption_key) = demo_nik_keys()?;
-    let jwt_secret = std::env::var("RPC_JWT_SECRET")
-        .unwrap_or_else(|_| format!("demo-{}", uuid::Uuid::new_v4().simple()));
     let mut layers: Vec<(String, String)> = vec![
         (
             "DATABASE_URL".into(),
@@ -355,7 +347,7 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
             "REGNAKES_CLIENT_SECRET".into(),
             sim.state.config.client_secret.clone(),
         ),
-        ("RPC_JWT_SECRET".into(), jwt_secret.clone()),
+        ("RPC_JWT_SECRET".into(), jwt_secret.to_string()),
         ("NIK_INDEX_KEY".into(), nik_index_key.expose().to_string()),
         (
             "NIK_ENCRYPTION_KEY".into(),
@@ -364,7 +356,6 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
         ("SYNC_SCHEDULE".into(), "*/10 * * * *".into()),
         ("RETRY_BASE_DELAY_MS".into(), "200".into()),
     ];
-    // The operator's own environment still wins (LISTEN_ADDR, SYNC_SCHEDULE, …).
     for (key, value) in std::env::vars() {
         if let Some(slot) = layers.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;
@@ -372,6 +363,25 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
             layers.push((key, value));
         }
     }
+    Ok(layers)
+}
+
+async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyhow::Result<i32> {
+    let sim = regnakes_sim::server::spawn(regnakes_sim::SimConfig {
+        records,
+        seed,
+        bad_share: bad_share.clamp(0.0, 1.0),
+        ..Default::default()
+    })?;
+    let db_path = "data/demo.db";
+    if !keep_data {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{db_path}{suffix}"));
+        }
+    }
+    let jwt_secret = std::env::var("RPC_JWT_SECRET")
+        .unwrap_or_else(|_| format!("demo-{}", uuid::Uuid::new_v4().simple()));
+    let layers = demo_settings(&sim, db_path, &jwt_secret)?;
     let pairs: Vec<(&str, &str)> = layers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

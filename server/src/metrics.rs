@@ -58,126 +58,128 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let batches = Family::<StatusLabel, Counter>::default();
-        let records = Family::<OutcomeLabel, Counter>::default();
-        let rejected = Family::<ReasonLabel, Counter>::default();
-        let batch_duration = Histogram::new([
-            1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0,
-        ]);
-        let last_success = Gauge::<f64, AtomicU64>::default();
-        let running = Gauge::default();
-        let last_failure_ratio = Gauge::<f64, AtomicU64>::default();
-        let upstream_requests = Family::<UpstreamLabel, Counter>::default();
-        let upstream_retries = Counter::default();
-        let integration_enabled = Gauge::default();
-        let unchanged_fast_path = Counter::default();
-        let failure_threshold = Gauge::<f64, AtomicU64>::default();
-        let running_since = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "regnakes_sync_failure_threshold",
-            "SYNC_FAILURE_THRESHOLD: the rejected share above which a batch is failed",
-            failure_threshold.clone(),
-        );
-        registry.register(
-            "regnakes_sync_running_started_timestamp_seconds",
-            "Unix time the running batch started; 0 when none runs",
-            running_since.clone(),
-        );
-        registry.register(
+        let mut metrics = Metrics {
+            registry: Registry::default(),
+            batches: Family::default(),
+            records: Family::default(),
+            rejected: Family::default(),
+            batch_duration: Histogram::new([
+                1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0,
+            ]),
+            last_success: Gauge::default(),
+            running: Gauge::default(),
+            last_failure_ratio: Gauge::default(),
+            upstream_requests: Family::default(),
+            upstream_retries: Counter::default(),
+            integration_enabled: Gauge::default(),
+            unchanged_fast_path: Counter::default(),
+            failure_threshold: Gauge::default(),
+            running_since: Gauge::default(),
+        };
+        metrics.register_batch_metrics();
+        metrics.register_state_and_upstream_metrics();
+        metrics.precreate_label_values();
+        metrics
+    }
+
+    fn register_batch_metrics(&mut self) {
+        let r = &mut self.registry;
+        r.register(
             "regnakes_sync_batches",
             "Finished sync batches by status",
-            batches.clone(),
+            self.batches.clone(),
         );
-        registry.register(
+        r.register(
             "regnakes_sync_records",
             "Upstream records by outcome",
-            records.clone(),
+            self.records.clone(),
         );
-        registry.register(
+        r.register(
             "regnakes_sync_rejected",
             "Rejected records by reason",
-            rejected.clone(),
+            self.rejected.clone(),
         );
-        registry.register(
+        r.register(
             "regnakes_sync_batch_duration_seconds",
             "Duration of finished sync batches",
-            batch_duration.clone(),
+            self.batch_duration.clone(),
         );
-        registry.register(
-            "regnakes_sync_last_success_timestamp_seconds",
-            "Unix time of the last succeeded or partial batch",
-            last_success.clone(),
-        );
-        registry.register(
-            "regnakes_sync_running",
-            "1 while a sync runs (any instance sharing the database)",
-            running.clone(),
-        );
-        registry.register(
+        r.register(
             "regnakes_sync_last_batch_failure_ratio",
             "Rejected share of the last finished batch",
-            last_failure_ratio.clone(),
+            self.last_failure_ratio.clone(),
         );
-        registry.register(
-            "regnakes_upstream_requests",
-            "Requests to RegNakes by endpoint and HTTP status",
-            upstream_requests.clone(),
+        r.register(
+            "regnakes_sync_failure_threshold",
+            "SYNC_FAILURE_THRESHOLD: the rejected share above which a batch is failed",
+            self.failure_threshold.clone(),
         );
-        registry.register(
-            "regnakes_upstream_retries",
-            "Retried RegNakes requests",
-            upstream_retries.clone(),
-        );
-        registry.register(
-            "regnakes_integration_enabled",
-            "1 when the RegNakes integration is enabled",
-            integration_enabled.clone(),
-        );
-        registry.register(
+        r.register(
             "regnakes_sync_unchanged_fast_path_records",
             "Records found unchanged from their bytes alone (no transform, no matching); also counted as unchanged",
-            unchanged_fast_path.clone(),
+            self.unchanged_fast_path.clone(),
         );
-        // Pre-create the label values so dashboards and alert rules see zeros rather than no data.
+    }
+
+    fn register_state_and_upstream_metrics(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "regnakes_sync_last_success_timestamp_seconds",
+            "Unix time of the last succeeded or partial batch",
+            self.last_success.clone(),
+        );
+        r.register(
+            "regnakes_sync_running",
+            "1 while a sync runs (any instance sharing the database)",
+            self.running.clone(),
+        );
+        r.register(
+            "regnakes_sync_running_started_timestamp_seconds",
+            "Unix time the running batch started; 0 when none runs",
+            self.running_since.clone(),
+        );
+        r.register(
+            "regnakes_integration_enabled",
+            "1 when the RegNakes integration is enabled",
+            self.integration_enabled.clone(),
+        );
+        r.register(
+            "regnakes_upstream_requests",
+            "Requests to RegNakes by endpoint and HTTP status",
+            self.upstream_requests.clone(),
+        );
+        r.register(
+            "regnakes_upstream_retries",
+            "Retried RegNakes requests",
+            self.upstream_retries.clone(),
+        );
+    }
+
+    /// Every label value the server knows exists from the start, so dashboards and alert rules see
+    /// zeros rather than no data (and `rate()` sees the first increment).
+    fn precreate_label_values(&self) {
         for status in crate::domain::batch::BatchStatus::FINISHED {
-            let _ = batches.get_or_create(&StatusLabel {
+            let _ = self.batches.get_or_create(&StatusLabel {
                 status: status.code().into(),
             });
         }
         for outcome in ["inserted", "updated", "unchanged", "rejected"] {
-            let _ = records.get_or_create(&OutcomeLabel {
+            let _ = self.records.get_or_create(&OutcomeLabel {
                 outcome: outcome.into(),
             });
         }
         for reason in crate::domain::RejectReason::ALL {
-            let _ = rejected.get_or_create(&ReasonLabel {
+            let _ = self.rejected.get_or_create(&ReasonLabel {
                 reason: reason.code().into(),
             });
         }
         for endpoint in UPSTREAM_ENDPOINTS {
             for status in UPSTREAM_STATUSES {
-                let _ = upstream_requests.get_or_create(&UpstreamLabel {
+                let _ = self.upstream_requests.get_or_create(&UpstreamLabel {
                     endpoint: endpoint.into(),
                     status: status.into(),
                 });
             }
-        }
-        Metrics {
-            registry,
-            batches,
-            records,
-            rejected,
-            batch_duration,
-            last_success,
-            running,
-            last_failure_ratio,
-            upstream_requests,
-            upstream_retries,
-            integration_enabled,
-            unchanged_fast_path,
-            failure_threshold,
-            running_since,
         }
     }
 

@@ -409,27 +409,7 @@ impl Dataset {
                     superseded_ms: i64::MAX,
                     ..old
                 };
-                let old_str = str_number(u64::from(idx), u32::from(old.renewals));
-                match kind {
-                    0 => {
-                        v.changes += 1;
-                        report.changed.push(old_str);
-                    }
-                    1 => {
-                        v.renewals += 1;
-                        report
-                            .renewed
-                            .push((old_str, str_number(u64::from(idx), u32::from(v.renewals))));
-                    }
-                    2 => {
-                        v.revoked = true;
-                        report.revoked.push(old_str);
-                    }
-                    _ => {
-                        v.nik_conflict = true;
-                        report.nik_conflicts.push(old_str);
-                    }
-                }
+                apply_change(kind, idx, &mut v, &mut report);
                 v.str_key = self.str_key(&v);
                 self.versions[self.current[idx as usize] as usize].superseded_ms = stamp_ms;
                 new_versions.push(v);
@@ -582,6 +562,32 @@ pub struct Expected {
 impl Expected {
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
+    }
+}
+
+/// One kind of upstream change to a worker's new version (0 changed, 1 renewed, 2 revoked, 3 NIK
+/// conflict), reported by the STR number it had.
+fn apply_change(kind: u8, idx: u32, v: &mut Version, report: &mut AdvanceReport) {
+    let old_str = str_number(u64::from(idx), u32::from(v.renewals));
+    match kind {
+        0 => {
+            v.changes += 1;
+            report.changed.push(old_str);
+        }
+        1 => {
+            v.renewals += 1;
+            report
+                .renewed
+                .push((old_str, str_number(u64::from(idx), u32::from(v.renewals))));
+        }
+        2 => {
+            v.revoked = true;
+            report.revoked.push(old_str);
+        }
+        _ => {
+            v.nik_conflict = true;
+            report.nik_conflicts.push(old_str);
+        }
     }
 }
 

@@ -289,15 +289,13 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     response
 }
 
-async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
-    let latency = state.faults().latency_ms;
-    if latency > 0 {
-        actix_web::rt::time::sleep(Duration::from_millis(latency)).await;
-    }
+/// Whether the request's bearer token is one the simulator issued, unexpired and not used up (it
+/// counts the use).
+fn token_accepted(req: &HttpRequest, state: &SimState) -> bool {
     let bearer =
         header(req, "authorization").and_then(|h| h.strip_prefix("Bearer ").map(str::to_string));
     let max_uses = state.faults().token_max_uses;
-    let token_ok = bearer.is_some_and(|t| {
+    bearer.is_some_and(|t| {
         let mut tokens = state.tokens.lock().expect("token lock");
         match tokens.get_mut(&t) {
             Some((expires, uses))
@@ -308,8 +306,28 @@ async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
             }
             _ => false,
         }
-    });
-    if !token_ok {
+    })
+}
+
+/// The page and page size asked for, or what is wrong with them.
+fn page_and_limit(query: &ListQuery) -> Result<(u64, u64), &'static str> {
+    let page: u64 = match query.page.as_deref().map(str::parse).transpose() {
+        Ok(p) if p.unwrap_or(1) >= 1 => p.unwrap_or(1),
+        _ => return Err("page must be a whole number from 1"),
+    };
+    let limit: u64 = match query.limit.as_deref().map(str::parse).transpose() {
+        Ok(l) if (1..=2000).contains(&l.unwrap_or(100)) => l.unwrap_or(100),
+        _ => return Err("limit must be between 1 and 2000"),
+    };
+    Ok((page, limit))
+}
+
+async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
+    let latency = state.faults().latency_ms;
+    if latency > 0 {
+        actix_web::rt::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if !token_accepted(req, state) {
         return outcome(
             401,
             "invalid-access-token",
@@ -320,13 +338,9 @@ async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
         Ok(q) => q.into_inner(),
         Err(e) => return outcome(400, "value", &format!("bad query: {e}")),
     };
-    let page: u64 = match query.page.as_deref().map(str::parse).transpose() {
-        Ok(p) if p.unwrap_or(1) >= 1 => p.unwrap_or(1),
-        _ => return outcome(400, "value", "page must be a whole number from 1"),
-    };
-    let limit: u64 = match query.limit.as_deref().map(str::parse).transpose() {
-        Ok(l) if (1..=2000).contains(&l.unwrap_or(100)) => l.unwrap_or(100),
-        _ => return outcome(400, "value", "limit must be between 1 and 2000"),
+    let (page, limit) = match page_and_limit(&query) {
+        Ok(paging) => paging,
+        Err(problem) => return outcome(400, "value", problem),
     };
     if let Some(fault) = state.faults().take(page) {
         return match fault {

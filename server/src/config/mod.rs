@@ -328,6 +328,40 @@ pub fn default_database_url() -> String {
     "sqlite://data/regnakes-sync.db?mode=rwc".to_string()
 }
 
+impl RegnakesSettings {
+    fn load(layers: &Layers, page_size: u32) -> Result<RegnakesSettings, ConfigError> {
+        Ok(RegnakesSettings {
+            base_url: layers
+                .get("REGNAKES_BASE_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:8090".into())
+                .trim_end_matches('/')
+                .to_string(),
+            client_id: layers.get("REGNAKES_CLIENT_ID").unwrap_or_default(),
+            client_secret: layers
+                .secret("REGNAKES_CLIENT_SECRET")?
+                .unwrap_or(Secret(String::new())),
+            page_size,
+            retry_base_delay: Duration::from_millis(layers.parsed("RETRY_BASE_DELAY_MS", 1000)?),
+            max_retries: 3,
+            concurrency: layers
+                .parsed::<usize>("REGNAKES_CONCURRENCY", 2)?
+                .clamp(1, 8),
+            request_timeout: Duration::from_secs(layers.parsed("REGNAKES_TIMEOUT_SECONDS", 30)?),
+        })
+    }
+}
+
+impl LimitSettings {
+    fn load(layers: &Layers) -> Result<LimitSettings, ConfigError> {
+        Ok(LimitSettings {
+            calls_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
+            calls_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
+            auth_failures_per_second: layers.parsed("RPC_AUTH_FAILURES_PER_SECOND", 5)?,
+            auth_failures_burst: layers.parsed("RPC_AUTH_FAILURES_BURST", 20)?,
+        })
+    }
+}
+
 impl Settings {
     pub fn load(layers: &Layers) -> Result<Settings, ConfigError> {
         let page_size: u32 = layers.parsed("REGNAKES_PAGE_SIZE", 1000)?;
@@ -360,28 +394,7 @@ impl Settings {
             listen_addr: layers
                 .get("LISTEN_ADDR")
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
-            regnakes: RegnakesSettings {
-                base_url: layers
-                    .get("REGNAKES_BASE_URL")
-                    .unwrap_or_else(|| "http://127.0.0.1:8090".into())
-                    .trim_end_matches('/')
-                    .to_string(),
-                client_id: layers.get("REGNAKES_CLIENT_ID").unwrap_or_default(),
-                client_secret: layers
-                    .secret("REGNAKES_CLIENT_SECRET")?
-                    .unwrap_or(Secret(String::new())),
-                page_size,
-                retry_base_delay: Duration::from_millis(
-                    layers.parsed("RETRY_BASE_DELAY_MS", 1000)?,
-                ),
-                max_retries: 3,
-                concurrency: layers
-                    .parsed::<usize>("REGNAKES_CONCURRENCY", 2)?
-                    .clamp(1, 8),
-                request_timeout: Duration::from_secs(
-                    layers.parsed("REGNAKES_TIMEOUT_SECONDS", 30)?,
-                ),
-            },
+            regnakes: RegnakesSettings::load(layers, page_size)?,
             rpc_jwt_secret,
             sync_schedule,
             sync_full_schedule,
@@ -393,12 +406,7 @@ impl Settings {
             nik_index_key: layers.secret("NIK_INDEX_KEY")?,
             nik_keys: NikKeys::load(layers)?,
             lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
-            rpc_limits: LimitSettings {
-                calls_per_second: layers.parsed("RPC_RATE_LIMIT_PER_SECOND", 1000)?,
-                calls_burst: layers.parsed("RPC_RATE_LIMIT_BURST", 2000)?,
-                auth_failures_per_second: layers.parsed("RPC_AUTH_FAILURES_PER_SECOND", 5)?,
-                auth_failures_burst: layers.parsed("RPC_AUTH_FAILURES_BURST", 20)?,
-            },
+            rpc_limits: LimitSettings::load(layers)?,
             retention: match layers.parsed::<u32>("RETENTION_DAYS", 180)? {
                 0 => None,
                 days => Some(chrono::Duration::days(i64::from(days))),

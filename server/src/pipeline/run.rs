@@ -7,16 +7,16 @@ use crate::domain::worker_fields::FieldCounts;
 use crate::domain::ProfessionCatalogue;
 use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
 use crate::notify::{alert_action, AlertAction, Notifier};
-use crate::pipeline::commit_chain::{CommitChain, Finished, Raced};
+use crate::pipeline::commit_chain::{CommitChain, Finished, Link, Raced};
 use crate::pipeline::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
 use crate::regnakes::{PageQuery, RegnakesClient};
 use crate::rules::first_load::{FirstLoad, KeyFilter};
 use crate::rules::identity::NikIndexer;
 use crate::rules::outcome::{self as batch_rules, RunEnd, RunError};
-use crate::rules::page::{PageInput, PageOutcome, PrepareContext};
+use crate::rules::page::{LookedUp, PageInput, PageOutcome, PrepareContext, PreparedPage};
 use crate::rules::transform::TransformContext;
 use crate::store::lease;
-use crate::store::page::store_page;
+use crate::store::page::{store_page, Handoff};
 use crate::store::writes;
 use chrono::{DateTime, Utc};
 use entity::{batch, health_worker, sync_state};
@@ -367,16 +367,9 @@ async fn store_pages(
         if batch_page == 1 {
             record_total_pages(ctx, plan, total_pages).await;
         }
-        let link = loop {
-            match chain.link().await {
-                Ok(link) => break link,
-                // The page in flight stopped before deciding: its outcome tells why.
-                Err(finished) => {
-                    if let Err(end) = state.page_done(finished) {
-                        return end;
-                    }
-                }
-            }
+        let link = match next_link(&mut chain, &mut state).await {
+            Ok(link) => link,
+            Err(end) => return end,
         };
         let (handoff, in_flight_writes, started) = link.split();
         // This page's reads are checked against the pages committed since, and the one in flight.
@@ -391,12 +384,7 @@ async fn store_pages(
             now: Utc::now(),
             first_load: progress.first_load.clone(),
         };
-        let db = ctx.db.clone();
-        let span = tracing::info_span!("store_page", page = batch_page);
-        let task = actix_rt::spawn(
-            async move { store_page(&db, prepared, looked_up, input, handoff).await }
-                .instrument(span),
-        );
+        let task = spawn_store(ctx, prepared, looked_up, input, handoff);
         // The page before finishes (its commit lets this one commit) before the next page is taken.
         if let Some(before) = chain.start(batch_page, task, started) {
             if let Err(end) = state.page_done(before.finish().await) {
@@ -406,6 +394,35 @@ async fn store_pages(
             }
         }
     }
+}
+
+/// The next page's link to the one in flight (`CommitChain::link`); a page in flight that stopped
+/// before deciding is taken in here, and its outcome may end the run.
+async fn next_link(
+    chain: &mut CommitChain<Result<PageOutcome, DbErr>>,
+    state: &mut StoreState<'_>,
+) -> Result<Link, RunEnd> {
+    loop {
+        match chain.link().await {
+            Ok(link) => return Ok(link),
+            Err(finished) => state.page_done(finished)?,
+        }
+    }
+}
+
+/// Stores a page in a task of its own, in a `store_page` span of the batch's trace.
+fn spawn_store(
+    ctx: &RunContext,
+    prepared: PreparedPage,
+    looked_up: Option<LookedUp>,
+    input: PageInput,
+    handoff: Handoff,
+) -> tokio::task::JoinHandle<Result<PageOutcome, DbErr>> {
+    let db = ctx.db.clone();
+    let span = tracing::info_span!("store_page", page = input.page_no);
+    actix_rt::spawn(
+        async move { store_page(&db, prepared, looked_up, input, handoff).await }.instrument(span),
+    )
 }
 
 /// The next page, while the page in flight is stored; if that one ends first, its outcome is taken in
@@ -498,17 +515,14 @@ async fn finish(
     let finished = active.update(&txn).await?;
 
     let state = lease::state(&txn).await?;
-    let watermark = if !plan.moves_watermark {
-        state.watermark
-    } else if end == RunEnd::Completed {
-        Some(plan.until)
-    } else {
-        // Pages are ordered by updated_at and `updated_since` is inclusive: up to the last committed
-        // record's time everything is stored, and records sharing that time are fetched again.
-        state.watermark.max(checkpoint)
-    };
-    let failed = status == BatchStatus::Failed;
-    let action = alert_action(state.alerting, failed);
+    let watermark = batch_rules::next_watermark(
+        plan.moves_watermark,
+        &end,
+        state.watermark,
+        checkpoint,
+        plan.until,
+    );
+    let action = alert_action(state.alerting, status == BatchStatus::Failed);
     let mut state_update: sync_state::ActiveModel = state.clone().into();
     state_update.watermark = Set(watermark);
     if status.counts_as_success() {
@@ -523,8 +537,26 @@ async fn finish(
     lease::release(&txn, plan.batch_id).await?;
     txn.commit().await?;
     ctx.status.status_changed();
+    report(ctx, &finished, status, &counts, now);
+    let notifier = ctx.notifier.clone();
+    let view = crate::views::view(&finished);
+    let trace_id = plan.trace_id.clone();
+    actix_rt::spawn(
+        async move { notifier.batch_finished(view, action, trace_id).await }.in_current_span(),
+    );
+    Ok(finished)
+}
 
+/// A finished batch in the metrics and the log.
+fn report(
+    ctx: &RunContext,
+    finished: &batch::Model,
+    status: BatchStatus,
+    counts: &Counts,
+    now: DateTime<Utc>,
+) {
     let m = &ctx.metrics;
+    let duration_ms = finished.duration_ms.unwrap_or_default();
     m.batches
         .get_or_create(&StatusLabel {
             status: status.code().into(),
@@ -535,7 +567,7 @@ async fn finish(
     if status.counts_as_success() {
         m.last_success.set(now.timestamp_millis() as f64 / 1000.0);
     }
-    if failed {
+    if status == BatchStatus::Failed {
         tracing::error!(
             status = status.code(),
             error = finished.error.as_deref().unwrap_or(""),
@@ -555,11 +587,4 @@ async fn finish(
             "sync batch finished"
         );
     }
-    let notifier = ctx.notifier.clone();
-    let view = crate::views::view(&finished);
-    let trace_id = plan.trace_id.clone();
-    actix_rt::spawn(
-        async move { notifier.batch_finished(view, action, trace_id).await }.in_current_span(),
-    );
-    Ok(finished)
 }

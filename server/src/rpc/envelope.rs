@@ -80,7 +80,7 @@ impl From<ServiceError> for RpcError {
             ServiceError::InvalidParam { param, problem } => {
                 RpcError::invalid_param(param, problem)
             }
-            ServiceError::Database(err) => {
+            ServiceError::Inconsistent(_) | ServiceError::Database(_) => {
                 let err = anyhow::Error::from(err);
                 tracing::error!(error = ?err, "RPC call failed on the database");
                 RpcError::new(

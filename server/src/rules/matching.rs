@@ -120,10 +120,29 @@ impl MatchView {
     /// Decides one record. `repeated_in_page` is whether its STR number appears more than once in the page.
     pub fn decide(&mut self, rec: &Incoming, repeated_in_page: bool) -> Decision {
         let holders = self.holders(rec.str_number).to_vec();
-        let matched = if holders.len() == 1 && !repeated_in_page {
+        let matched = match self.find(rec, &holders, repeated_in_page) {
+            Ok(matched) => matched,
+            Err(rejection) => return Decision::Reject(rejection),
+        };
+        let Some(slot) = matched else {
+            return self.insert_unknown(rec, &holders);
+        };
+        self.update(slot, rec, &holders)
+    }
+
+    /// The stored worker the record is: the STR's one holder (same NIK, else an identity conflict), or,
+    /// when the STR has no single holder or repeats in the page, the one worker with the record's NIK,
+    /// name and place of birth.
+    fn find(
+        &self,
+        rec: &Incoming,
+        holders: &[usize],
+        repeated_in_page: bool,
+    ) -> Result<Option<usize>, Rejection> {
+        if holders.len() == 1 && !repeated_in_page {
             let holder = &self.workers[holders[0]];
             if holder.nik_index != rec.nik_index {
-                return Decision::Reject(Rejection {
+                return Err(Rejection {
                     reason: RejectReason::IdentityConflict,
                     message: format!(
                         "STR {} is held by worker {} with NIK {}, the record has NIK {}; kept for review",
@@ -131,46 +150,51 @@ impl MatchView {
                     ),
                 });
             }
-            Some(holders[0])
-        } else {
-            let key = (
-                rec.nik_index.to_string(),
-                rec.name_norm.to_string(),
-                rec.birth_place_norm.to_string(),
-            );
-            match self.by_identity.get(&key).map(Vec::as_slice) {
-                Some([only]) => Some(*only),
-                _ => None,
-            }
-        };
+            return Ok(Some(holders[0]));
+        }
+        let key = (
+            rec.nik_index.to_string(),
+            rec.name_norm.to_string(),
+            rec.birth_place_norm.to_string(),
+        );
+        Ok(match self.by_identity.get(&key).map(Vec::as_slice) {
+            Some([only]) => Some(*only),
+            _ => None,
+        })
+    }
 
-        let Some(slot) = matched else {
-            if let Some(&holder) = holders.first() {
-                return Decision::Reject(Rejection {
-                    reason: RejectReason::DuplicateStr,
-                    message: format!(
-                        "STR {} is already held by worker {} and the record matches no one by NIK, name and place of birth",
-                        rec.str_number, self.workers[holder].id
-                    ),
-                });
-            }
-            if let Some(inactive) = &rec.inactive {
-                return Decision::Reject(inactive.clone());
-            }
-            let id = Uuid::now_v7();
-            self.add(StoredWorker {
-                id,
-                str_number: rec.str_number.to_string(),
-                nik_index: rec.nik_index.to_string(),
-                nik_masked: rec.nik_masked.to_string(),
-                name_norm: rec.name_norm.to_string(),
-                birth_place_norm: rec.birth_place_norm.to_string(),
-                content_hash: rec.content_hash.to_string(),
-                field_fingerprint: Some(rec.field_fingerprint.to_string()),
+    /// A record that matches no one: a new worker, unless its STR is held by someone else or is not
+    /// active.
+    fn insert_unknown(&mut self, rec: &Incoming, holders: &[usize]) -> Decision {
+        if let Some(&holder) = holders.first() {
+            return Decision::Reject(Rejection {
+                reason: RejectReason::DuplicateStr,
+                message: format!(
+                    "STR {} is already held by worker {} and the record matches no one by NIK, name and place of birth",
+                    rec.str_number, self.workers[holder].id
+                ),
             });
-            return Decision::Insert { id };
-        };
+        }
+        if let Some(inactive) = &rec.inactive {
+            return Decision::Reject(inactive.clone());
+        }
+        let id = Uuid::now_v7();
+        self.add(StoredWorker {
+            id,
+            str_number: rec.str_number.to_string(),
+            nik_index: rec.nik_index.to_string(),
+            nik_masked: rec.nik_masked.to_string(),
+            name_norm: rec.name_norm.to_string(),
+            birth_place_norm: rec.birth_place_norm.to_string(),
+            content_hash: rec.content_hash.to_string(),
+            field_fingerprint: Some(rec.field_fingerprint.to_string()),
+        });
+        Decision::Insert { id }
+    }
 
+    /// A record that is stored worker `slot`: unchanged, or an update (a renewal when the STR number
+    /// changes, refused when another worker holds the new number).
+    fn update(&mut self, slot: usize, rec: &Incoming, holders: &[usize]) -> Decision {
         let worker = &self.workers[slot];
         if worker.content_hash == rec.content_hash {
             return Decision::Unchanged { id: worker.id };

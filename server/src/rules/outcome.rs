@@ -2,6 +2,7 @@
 //! error an operator reads.
 
 use crate::domain::batch::{BatchStatus, Counts};
+use chrono::{DateTime, Utc};
 
 /// How a run ended, before the rejected share is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,26 @@ pub fn final_status(
     }
 }
 
+/// The incremental watermark after a run: a run that may move it (unfiltered, starting no later than
+/// the watermark) moves it to its end when it completed, and otherwise to the last committed record's
+/// time (pages are ordered by `updated_at` and `updated_since` is inclusive: up to that time everything
+/// is stored, and records sharing it are fetched again). It never moves back.
+pub fn next_watermark(
+    moves_watermark: bool,
+    end: &RunEnd,
+    watermark: Option<DateTime<Utc>>,
+    checkpoint: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !moves_watermark {
+        watermark
+    } else if *end == RunEnd::Completed {
+        Some(until)
+    } else {
+        watermark.max(checkpoint)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +114,28 @@ mod tests {
                 final_status(&end, &counts, 0.20).0,
                 expected,
                 "{end:?} {counts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_watermark_moves_to_what_is_stored_and_never_back() {
+        let t = |h: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 29, h, 0, 0).unwrap();
+        let failed = RunEnd::Failed(RunError::LeaseLost);
+        let cases = [
+            (true, RunEnd::Completed, Some(t(1)), Some(t(2)), Some(t(9))),
+            (true, RunEnd::Completed, None, None, Some(t(9))),
+            (true, failed.clone(), Some(t(1)), Some(t(4)), Some(t(4))),
+            (true, failed.clone(), Some(t(5)), Some(t(4)), Some(t(5))),
+            (true, RunEnd::Cancelled, None, None, None),
+            (false, RunEnd::Completed, Some(t(1)), Some(t(4)), Some(t(1))),
+            (false, failed, None, Some(t(4)), None),
+        ];
+        for (moves, end, watermark, checkpoint, expected) in cases {
+            assert_eq!(
+                next_watermark(moves, &end, watermark, checkpoint, t(9)),
+                expected,
+                "{moves} {end:?} {watermark:?} {checkpoint:?}"
             );
         }
     }

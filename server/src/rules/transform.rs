@@ -6,7 +6,7 @@ use crate::domain::health_worker::{Address, PracticeLicence, StrActivity};
 use crate::domain::nik::{mask, NikError};
 use crate::domain::sanitize::clean_text;
 use crate::domain::{
-    HealthWorker, Nik, PersonName, PlaceName, ProfessionCatalogue, RejectReason, Sex,
+    HealthWorker, Nik, PersonName, PlaceName, Profession, ProfessionCatalogue, RejectReason, Sex,
     StrCertificate, StrNumber, StrStatus,
 };
 use crate::regnakes::dto::{NakesRecord, StrDto};
@@ -146,9 +146,34 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
         .as_ref()
         .ok_or_else(|| Rejection::new(RejectReason::MissingField, "field `str` is missing"))?;
     let str_certificate = parse_str(str_dto)?;
+    let nik = parse_nik(record, ctx)?;
+    let name = parse_name(record)?;
+    let birth_date = parse_birth_date(record, ctx)?;
+    let profession = parse_profession(record, ctx)?;
+    let sex = record.jenis_kelamin.as_deref().and_then(parse_sex);
+    let warnings = cross_checks(record, &nik, sex, birth_date, profession, ctx);
+    let activity = str_certificate.activity_on(ctx.today);
+    Ok(Candidate {
+        worker: HealthWorker {
+            nik,
+            name,
+            sex,
+            birth_place: PlaceName::parse(record.tempat_lahir.as_deref().unwrap_or_default()),
+            birth_date,
+            profession,
+            str_certificate,
+            licences: licences(record),
+            address: address(record),
+            upstream_updated_at: record.updated_at.as_deref().and_then(upstream_time),
+        },
+        activity,
+        warnings,
+    })
+}
 
+fn parse_nik(record: &NakesRecord, ctx: &TransformContext) -> Result<Nik, Rejection> {
     let nik_text = required(&record.nik, "nik")?;
-    let nik = Nik::parse(&nik_text, ctx.today).map_err(|err| {
+    Nik::parse(&nik_text, ctx.today).map_err(|err| {
         let reason = match err {
             NikError::Masked => RejectReason::MaskedValue,
             _ => RejectReason::InvalidNik,
@@ -157,20 +182,24 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
             reason,
             format!("field `nik` value {}: {err}", mask(&nik_text)),
         )
-    })?;
+    })
+}
 
+fn parse_name(record: &NakesRecord) -> Result<PersonName, Rejection> {
     let name_text = required(&record.nama, "nama")?;
-    let name = PersonName::parse(&name_text).map_err(|err| {
+    PersonName::parse(&name_text).map_err(|err| {
         let reason = if name_text.contains('*') {
             RejectReason::MaskedValue
         } else {
             RejectReason::MissingField
         };
         Rejection::new(reason, format!("field `nama` value {name_text:?} {err}"))
-    })?;
+    })
+}
 
+fn parse_birth_date(record: &NakesRecord, ctx: &TransformContext) -> Result<NaiveDate, Rejection> {
     let birth_text = required(&record.tanggal_lahir, "tanggal_lahir")?;
-    let birth_date = parse_date(&birth_text)
+    parse_date(&birth_text)
         .filter(|d| *d <= ctx.today && d.year() >= 1900)
         .ok_or_else(|| {
             Rejection::new(
@@ -179,22 +208,36 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
                     "field `tanggal_lahir` value {birth_text:?} is not a real date in the past"
                 ),
             )
-        })?;
+        })
+}
 
+fn parse_profession(
+    record: &NakesRecord,
+    ctx: &TransformContext,
+) -> Result<&'static Profession, Rejection> {
     let jenis = record
         .jenis
         .as_ref()
         .ok_or_else(|| Rejection::new(RejectReason::MissingField, "field `jenis` is missing"))?;
     let jenis_code = required(&jenis.kode, "jenis.kode")?;
-    let profession = ctx.catalogue.get(&jenis_code).ok_or_else(|| {
+    ctx.catalogue.get(&jenis_code).ok_or_else(|| {
         Rejection::new(
             RejectReason::UnknownProfession,
             format!("field `jenis.kode` value {jenis_code:?} is not in the profession reference"),
         )
-    })?;
+    })
+}
 
+/// What the record says twice and disagrees on: stored, with a warning for review.
+fn cross_checks(
+    record: &NakesRecord,
+    nik: &Nik,
+    sex: Option<Sex>,
+    birth_date: NaiveDate,
+    profession: &Profession,
+    ctx: &TransformContext,
+) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    let sex = record.jenis_kelamin.as_deref().and_then(parse_sex);
     let nik_birth = nik.birth_date(ctx.today);
     if nik_birth != birth_date {
         warnings.push(Warning {
@@ -228,8 +271,11 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
             });
         }
     }
+    warnings
+}
 
-    let licences = record
+fn licences(record: &NakesRecord) -> Vec<PracticeLicence> {
+    record
         .sip
         .iter()
         .flatten()
@@ -242,8 +288,11 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
                     .and_then(parse_date),
             })
         })
-        .collect();
-    let address = record
+        .collect()
+}
+
+fn address(record: &NakesRecord) -> Address {
+    record
         .alamat
         .as_ref()
         .map(|a| Address {
@@ -251,26 +300,7 @@ fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, R
             province_code: optional(&a.kode_provinsi),
             regency_code: optional(&a.kode_kabkota),
         })
-        .unwrap_or_default();
-    let upstream_updated_at = record.updated_at.as_deref().and_then(upstream_time);
-
-    let activity = str_certificate.activity_on(ctx.today);
-    Ok(Candidate {
-        worker: HealthWorker {
-            nik,
-            name,
-            sex,
-            birth_place: PlaceName::parse(record.tempat_lahir.as_deref().unwrap_or_default()),
-            birth_date,
-            profession,
-            str_certificate,
-            licences,
-            address,
-            upstream_updated_at,
-        },
-        activity,
-        warnings,
-    })
+        .unwrap_or_default()
 }
 
 fn parse_str(dto: &StrDto) -> Result<StrCertificate, Rejection> {

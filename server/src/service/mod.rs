@@ -44,6 +44,9 @@ pub enum ServiceError {
     },
     #[error("database error")]
     Database(#[from] DbErr),
+    /// The database holds a state the server never writes (a bug, or a hand edit).
+    #[error("inconsistent state: {0}")]
+    Inconsistent(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +77,7 @@ pub struct Started {
     pub batch: batch::Model,
     pub already_running: bool,
     /// Resolves when a batch this call started finishes (for the foreground CLI).
-    pub finished: Option<oneshot::Receiver<Result<batch::Model, String>>>,
+    pub finished: Option<oneshot::Receiver<Result<batch::Model, DbErr>>>,
 }
 
 pub struct Page<T> {
@@ -296,45 +299,31 @@ impl SyncService {
         let txn = self.db().begin().await?;
         lease::recover_interrupted(&txn, now).await?;
         let batch_id = Uuid::now_v7();
-        if !lease::try_acquire(
+        let acquired = lease::try_acquire(
             &txn,
             batch_id,
             &settings.instance_id,
             settings.lease_ttl,
             now,
         )
-        .await?
-        {
+        .await?;
+        if !acquired {
             let running = match lease::live_batch(&txn, now).await? {
                 Some(id) => batch::Entity::find_by_id(id).one(&txn).await?,
                 None => None,
             };
             txn.commit().await?;
-            return match running {
-                Some(batch) => Ok(Started {
-                    batch,
-                    already_running: true,
-                    finished: None,
-                }),
-                None => Err(ServiceError::Database(DbErr::Custom(
-                    "sync lease held without a batch".into(),
-                ))),
-            };
+            let batch = running.ok_or(ServiceError::Inconsistent(
+                "the sync lease is held without a batch",
+            ))?;
+            return Ok(Started {
+                batch,
+                already_running: true,
+                finished: None,
+            });
         }
         let state = lease::state(&txn).await?;
-        let since = match request.mode {
-            Mode::Full => request.updated_since,
-            Mode::Incremental => request
-                .updated_since
-                .or_else(|| state.watermark.map(|w| w - settings.sync_lookback)),
-        };
-        // Only an unfiltered run that starts no later than the watermark covers everything up to `until`.
-        let moves_watermark = request.professions.is_empty()
-            && match (since, state.watermark) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(s), Some(w)) => s <= w,
-            };
+        let window = read_window(&request, &state, settings.sync_lookback);
         let trace_id = request
             .trace_id
             .clone()
@@ -350,7 +339,7 @@ impl SyncService {
             professions: Set(
                 (!request.professions.is_empty()).then(|| request.professions.join(","))
             ),
-            window_since: Set(since),
+            window_since: Set(window.since),
             window_until: Set(Some(now)),
             started_at: Set(now),
             finished_at: Set(None),
@@ -363,49 +352,36 @@ impl SyncService {
         .await?;
         txn.commit().await?;
         self.inner.status_cache.invalidate();
-
-        let base = PageQuery {
-            updated_since: since,
-            updated_until: Some(now),
-            ..PageQuery::default()
-        };
-        let queries = if request.professions.is_empty() {
-            vec![base]
-        } else {
-            request
-                .professions
-                .iter()
-                .map(|p| PageQuery {
-                    jenis: Some(p.clone()),
-                    ..base.clone()
-                })
-                .collect()
-        };
         let plan = RunPlan {
             batch_id,
             trace_id,
-            queries,
+            queries: page_queries(&request, window.since, now),
             until: now,
-            moves_watermark,
+            moves_watermark: window.moves_watermark,
             // The caller's trace (an RPC request's `traceparent`), so the batch's spans join it.
             parent: tracing_opentelemetry::OpenTelemetrySpanExt::context(&tracing::Span::current()),
         };
+        Ok(Started {
+            batch: model,
+            already_running: false,
+            finished: Some(self.spawn_run(plan)),
+        })
+    }
+
+    /// Runs the batch on the runner thread; the receiver tells its end.
+    fn spawn_run(&self, plan: RunPlan) -> oneshot::Receiver<Result<batch::Model, DbErr>> {
         let (done_tx, done_rx) = oneshot::channel();
         let ctx = self.inner.run.clone();
         self.inner.runner.spawn_fn(move || {
             actix_rt::spawn(async move {
-                let result = run_batch(ctx, plan).await.map_err(|err| {
+                let result = run_batch(ctx, plan).await;
+                if let Err(err) = &result {
                     tracing::error!(error = ?err, "finishing the batch failed; its lease will expire and recovery marks it failed");
-                    err.to_string()
-                });
+                }
                 let _ = done_tx.send(result);
             });
         });
-        Ok(Started {
-            batch: model,
-            already_running: false,
-            finished: Some(done_rx),
-        })
+        done_rx
     }
 
     /// A scheduler fire: exactly one instance records it (the slot is unique); disabled → `skipped`.
@@ -679,6 +655,61 @@ async fn audit<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// The window a run reads from: a full run from `updated_since` (or the beginning), an incremental one
+/// from the watermark minus the lookback; and whether finishing it may move the watermark (only an
+/// unfiltered run that starts no later than the watermark covers everything up to its end).
+struct ReadWindow {
+    since: Option<DateTime<Utc>>,
+    moves_watermark: bool,
+}
+
+fn read_window(
+    request: &StartRequest,
+    state: &entity::sync_state::Model,
+    lookback: std::time::Duration,
+) -> ReadWindow {
+    let since = match request.mode {
+        Mode::Full => request.updated_since,
+        Mode::Incremental => request
+            .updated_since
+            .or_else(|| state.watermark.map(|w| w - lookback)),
+    };
+    let moves_watermark = request.professions.is_empty()
+        && match (since, state.watermark) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(s), Some(w)) => s <= w,
+        };
+    ReadWindow {
+        since,
+        moves_watermark,
+    }
+}
+
+/// One query per requested profession (or one unfiltered), all pinned to `until`.
+fn page_queries(
+    request: &StartRequest,
+    since: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
+) -> Vec<PageQuery> {
+    let base = PageQuery {
+        updated_since: since,
+        updated_until: Some(until),
+        ..PageQuery::default()
+    };
+    if request.professions.is_empty() {
+        return vec![base];
+    }
+    request
+        .professions
+        .iter()
+        .map(|p| PageQuery {
+            jenis: Some(p.clone()),
+            ..base.clone()
+        })
+        .collect()
 }
 
 fn is_unique_violation(err: &DbErr) -> bool {
