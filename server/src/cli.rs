@@ -5,6 +5,7 @@
 
 use crate::config::{Layers, Secret, Settings};
 use crate::domain::batch::{BatchStatus, Mode, Trigger};
+use crate::domain::ProfessionCode;
 use crate::metrics::Metrics;
 use crate::rpc::auth::{issue_token, Role};
 use crate::service::StartRequest;
@@ -224,7 +225,8 @@ async fn sync_foreground(
         } else {
             Mode::Incremental
         },
-        professions,
+        professions: ProfessionCode::parse_list(&professions)
+            .map_err(|err| anyhow::anyhow!("--profession: {err}"))?,
         updated_since,
         trigger: Trigger::Manual,
         actor: Some(format!(

@@ -92,6 +92,32 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Each count with the `sync_batch` column that holds it: the one list of a batch's counters (the
+    /// page transaction adds them, the batch's end reads them back, a new batch starts them at zero).
+    pub fn by_column(&self) -> [(entity::batch::Column, i64); 6] {
+        use entity::batch::Column as B;
+        [
+            (B::Received, self.received),
+            (B::Inserted, self.inserted),
+            (B::Updated, self.updated),
+            (B::Unchanged, self.unchanged),
+            (B::Rejected, self.rejected),
+            (B::Warnings, self.warnings),
+        ]
+    }
+
+    /// The counts a batch row holds.
+    pub fn of(batch: &entity::batch::Model) -> Counts {
+        Counts {
+            received: batch.received,
+            inserted: batch.inserted,
+            updated: batch.updated,
+            unchanged: batch.unchanged,
+            rejected: batch.rejected,
+            warnings: batch.warnings,
+        }
+    }
+
     pub fn failure_rate(&self) -> f64 {
         if self.received == 0 {
             0.0
@@ -111,4 +137,56 @@ pub struct SyncStatus {
     pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
     pub next_run_at: Option<chrono::DateTime<chrono::Utc>>,
     pub watermark: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A batch issue: a rejected record (`Error`) or a stored record with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    /// The stored code (`batch_issue.severity`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_count_has_its_column_and_reads_back() {
+        let counts = Counts {
+            received: 6,
+            inserted: 1,
+            updated: 2,
+            unchanged: 3,
+            rejected: 4,
+            warnings: 5,
+        };
+        let columns: Vec<String> = counts
+            .by_column()
+            .iter()
+            .map(|(c, _)| sea_orm::IdenStatic::as_str(c).to_string())
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "received",
+                "inserted",
+                "updated",
+                "unchanged",
+                "rejected",
+                "warnings"
+            ]
+        );
+        let values: Vec<i64> = counts.by_column().iter().map(|(_, n)| *n).collect();
+        assert_eq!(values, [6, 1, 2, 3, 4, 5], "each column gets its own count");
+    }
 }

@@ -15,6 +15,6 @@ pub mod worker_fields;
 pub use health_worker::{HealthWorker, Sex, StrCertificate, StrStatus};
 pub use name::{PersonName, PlaceName};
 pub use nik::Nik;
-pub use profession::{Profession, ProfessionCatalogue};
+pub use profession::{Profession, ProfessionCatalogue, ProfessionCode, UnknownProfession};
 pub use reason::RejectReason;
 pub use str_number::StrNumber;

@@ -74,6 +74,44 @@ impl ProfessionCatalogue {
     }
 }
 
+/// A profession code of the national reference list (`jenis.kode`, e.g. `perawat`): parsed once at the
+/// edge (RPC, CLI), so the service and the run never see an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProfessionCode(&'static str);
+
+/// A code that is not in the reference list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a profession code of the reference list")]
+pub struct UnknownProfession(pub String);
+
+impl ProfessionCode {
+    pub fn parse(code: &str) -> Result<ProfessionCode, UnknownProfession> {
+        ProfessionCatalogue::national()
+            .get(code.trim())
+            .map(|p| ProfessionCode(p.code))
+            .ok_or_else(|| UnknownProfession(code.to_string()))
+    }
+
+    /// A list of codes, each once, in the order first named (a profession named twice is fetched once:
+    /// the registry's load and the batch's counts stay those of the professions asked for).
+    pub fn parse_list<S: AsRef<str>>(
+        codes: &[S],
+    ) -> Result<Vec<ProfessionCode>, UnknownProfession> {
+        let mut parsed: Vec<ProfessionCode> = Vec::with_capacity(codes.len());
+        for code in codes {
+            let code = ProfessionCode::parse(code.as_ref())?;
+            if !parsed.contains(&code) {
+                parsed.push(code);
+            }
+        }
+        Ok(parsed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +125,17 @@ mod tests {
         assert!(catalogue.is_group("medis"));
         let total: u32 = catalogue.all().iter().map(|p| p.share_permille).sum();
         assert!((990..=1010).contains(&total), "shares add up to {total}");
+    }
+
+    #[test]
+    fn profession_codes_are_known_and_named_once() {
+        let parsed = ProfessionCode::parse_list(&["bidan", " perawat", "bidan"]).unwrap();
+        let codes: Vec<&str> = parsed.iter().map(|c| c.as_str()).collect();
+        assert_eq!(codes, ["bidan", "perawat"]);
+        assert_eq!(
+            ProfessionCode::parse_list(&["bidan", "dukun"]).unwrap_err(),
+            UnknownProfession("dukun".into())
+        );
+        assert!(ProfessionCode::parse_list::<&str>(&[]).unwrap().is_empty());
     }
 }

@@ -494,14 +494,7 @@ async fn finish(
         .one(&txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("batch {}", plan.batch_id)))?;
-    let counts = Counts {
-        received: row.received,
-        inserted: row.inserted,
-        updated: row.updated,
-        unchanged: row.unchanged,
-        rejected: row.rejected,
-        warnings: row.warnings,
-    };
+    let counts = Counts::of(&row);
     let (status, error) = batch_rules::final_status(&end, &counts, ctx.settings.failure_threshold);
     let duration_ms = started.elapsed().as_millis() as i64;
     let checkpoint = row.checkpoint;

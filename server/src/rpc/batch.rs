@@ -2,7 +2,7 @@
 
 use super::envelope::RpcError;
 use super::params;
-use crate::domain::batch::BatchStatus;
+use crate::domain::batch::{BatchStatus, Severity};
 use crate::service::SyncService;
 use crate::views::{issue_view, view};
 use serde::Deserialize;
@@ -53,15 +53,14 @@ pub struct IssuesParams {
 pub async fn issues(
     service: &SyncService,
     p: IssuesParams,
-    severity: &str,
+    severity: Severity,
 ) -> Result<Value, RpcError> {
     let id = params::uuid("batch_id", &p.batch_id)?;
     let (limit, offset) = params::page(p.limit, p.offset)?;
     let page = service.issues(id, severity, limit, offset).await?;
-    let key = if severity == "error" {
-        "errors"
-    } else {
-        "warnings"
+    let key = match severity {
+        Severity::Error => "errors",
+        Severity::Warning => "warnings",
     };
     Ok(json!({"total": page.total, key: page.items.iter().map(issue_view).collect::<Vec<_>>()}))
 }

@@ -11,6 +11,7 @@ pub mod params;
 pub mod sync;
 pub mod worker;
 
+use crate::domain::batch::Severity;
 use crate::service::SyncService;
 use crate::telemetry::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -229,8 +230,12 @@ async fn dispatch(
         Method::SyncCancel => sync::cancel(service, params::parse(params)?, ctx).await,
         Method::BatchList => batch::list(service, params::parse(params)?).await,
         Method::BatchGet => batch::get(service, params::parse(params)?).await,
-        Method::BatchErrors => batch::issues(service, params::parse(params)?, "error").await,
-        Method::BatchWarnings => batch::issues(service, params::parse(params)?, "warning").await,
+        Method::BatchErrors => {
+            batch::issues(service, params::parse(params)?, Severity::Error).await
+        }
+        Method::BatchWarnings => {
+            batch::issues(service, params::parse(params)?, Severity::Warning).await
+        }
         Method::IntegrationSetEnabled => {
             integration::set_enabled(service, params::parse(params)?, ctx).await
         }

@@ -4,6 +4,7 @@ use super::envelope::RpcError;
 use super::params;
 use super::CallContext;
 use crate::domain::batch::{Mode, Trigger};
+use crate::domain::ProfessionCode;
 use crate::service::{StartRequest, SyncService};
 use crate::views::view;
 use chrono::{DateTime, Utc};
@@ -60,7 +61,8 @@ pub async fn start(
         .transpose()?;
     let request = StartRequest {
         mode,
-        professions: p.professions.unwrap_or_default(),
+        professions: ProfessionCode::parse_list(&p.professions.unwrap_or_default())
+            .map_err(|err| RpcError::invalid_param("professions", err.to_string()))?,
         updated_since,
         trigger,
         actor: Some(ctx.caller.login.clone()),

@@ -4,6 +4,7 @@
 //! as issues with the raw record (NIK masked), and what the page writes for the pages after it to check
 //! their reads against (`Written`). No I/O: `store::store_page` looks up before and writes after.
 
+use crate::domain::batch::Severity;
 use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::mask;
 use crate::domain::RejectReason;
@@ -194,7 +195,7 @@ impl<'a> Decider<'a> {
             let number = Some(cert.number.to_string());
             let issue = issue(
                 self.input,
-                "warning",
+                Severity::Warning,
                 number,
                 warning.code,
                 &warning.message,
@@ -230,7 +231,7 @@ impl<'a> Decider<'a> {
                 .or_default() += 1;
             self.issues.push(issue(
                 self.input,
-                "error",
+                Severity::Error,
                 str_number.clone(),
                 rejection.reason.code(),
                 &rejection.message,
@@ -322,7 +323,7 @@ fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker
 
 fn issue(
     input: &PageInput,
-    severity: &str,
+    severity: Severity,
     str_number: Option<String>,
     reason: &str,
     message: &str,
@@ -331,7 +332,7 @@ fn issue(
     batch_issue::ActiveModel {
         id: NotSet,
         batch_id: Set(input.batch_id),
-        severity: Set(severity.to_string()),
+        severity: Set(severity.code().to_string()),
         str_number: Set(str_number),
         reason: Set(reason.to_string()),
         message: Set(message.to_string()),

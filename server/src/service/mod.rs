@@ -8,9 +8,9 @@ use status_cache::{StatusCache, StatusLookup};
 
 use crate::config::Schedule;
 use crate::config::Settings;
-use crate::domain::batch::{BatchStatus, Mode, SyncStatus, Trigger};
+use crate::domain::batch::{BatchStatus, Counts, Mode, Severity, SyncStatus, Trigger};
 use crate::domain::time::ts;
-use crate::domain::{Nik, ProfessionCatalogue};
+use crate::domain::{Nik, ProfessionCode};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::pipeline::run::{run_batch, RunContext, RunPlan};
@@ -52,7 +52,8 @@ pub enum ServiceError {
 #[derive(Debug, Clone)]
 pub struct StartRequest {
     pub mode: Mode,
-    pub professions: Vec<String>,
+    /// Known codes, each once (`ProfessionCode::parse_list`); empty for every profession.
+    pub professions: Vec<ProfessionCode>,
     pub updated_since: Option<DateTime<Utc>>,
     pub trigger: Trigger,
     pub actor: Option<String>,
@@ -255,17 +256,6 @@ impl SyncService {
     }
 
     fn validate(&self, request: &StartRequest) -> Result<(), ServiceError> {
-        let catalogue = ProfessionCatalogue::national();
-        if let Some(unknown) = request
-            .professions
-            .iter()
-            .find(|p| catalogue.get(p).is_none())
-        {
-            return Err(ServiceError::InvalidParam {
-                param: "professions",
-                problem: format!("{unknown:?} is not a profession code of the reference list"),
-            });
-        }
         if request.updated_since.is_some_and(|t| t > Utc::now()) {
             return Err(ServiceError::InvalidParam {
                 param: "updated_since",
@@ -276,11 +266,7 @@ impl SyncService {
     }
 
     /// Starts a sync, or returns the one already running anywhere (`already_running`).
-    pub async fn start(&self, mut request: StartRequest) -> Result<Started, ServiceError> {
-        // A profession named twice is fetched once: the registry's load and the batch's counts stay
-        // those of the professions asked for.
-        let mut seen = std::collections::HashSet::new();
-        request.professions.retain(|p| seen.insert(p.clone()));
+    pub async fn start(&self, request: StartRequest) -> Result<Started, ServiceError> {
         self.validate(&request)?;
         if !self.is_enabled().await? {
             return Err(ServiceError::Disabled);
@@ -336,9 +322,10 @@ impl SyncService {
             status: Set(BatchStatus::Running.code().into()),
             requested_by: Set(request.actor.clone()),
             schedule_slot: Set(schedule_slot),
-            professions: Set(
-                (!request.professions.is_empty()).then(|| request.professions.join(","))
-            ),
+            professions: Set((!request.professions.is_empty()).then(|| {
+                let codes: Vec<&str> = request.professions.iter().map(|p| p.as_str()).collect();
+                codes.join(",")
+            })),
             window_since: Set(window.since),
             window_until: Set(Some(now)),
             started_at: Set(now),
@@ -529,14 +516,14 @@ impl SyncService {
     pub async fn issues(
         &self,
         batch_id: Uuid,
-        severity: &str,
+        severity: Severity,
         limit: u64,
         offset: u64,
     ) -> Result<Page<batch_issue::Model>, ServiceError> {
         self.get(batch_id).await?;
         let query = batch_issue::Entity::find()
             .filter(batch_issue::Column::BatchId.eq(batch_id))
-            .filter(batch_issue::Column::Severity.eq(severity));
+            .filter(batch_issue::Column::Severity.eq(severity.code()));
         page_of(
             self.db(),
             query.order_by_asc(batch_issue::Column::Id),
@@ -618,7 +605,7 @@ where
 
 /// A batch's zero counters and empty optional fields, for the fields a new batch does not set.
 fn empty_batch() -> batch::ActiveModel {
-    batch::ActiveModel {
+    let mut model = batch::ActiveModel {
         requested_by: Set(None),
         professions: Set(None),
         window_since: Set(None),
@@ -627,16 +614,14 @@ fn empty_batch() -> batch::ActiveModel {
         checkpoint: Set(None),
         pages: Set(0),
         total_pages: Set(None),
-        received: Set(0),
-        inserted: Set(0),
-        updated: Set(0),
-        unchanged: Set(0),
-        rejected: Set(0),
-        warnings: Set(0),
         failure_rate: Set(0.0),
         cancel_requested: Set(false),
         ..Default::default()
+    };
+    for (column, zero) in Counts::default().by_column() {
+        model.set(column, zero.into());
     }
+    model
 }
 
 async fn audit<C: ConnectionTrait>(
@@ -706,7 +691,7 @@ fn page_queries(
         .professions
         .iter()
         .map(|p| PageQuery {
-            jenis: Some(p.clone()),
+            jenis: Some(p.as_str().to_string()),
             ..base.clone()
         })
         .collect()

@@ -146,14 +146,10 @@ async fn add_counts(
 ) -> Result<bool, DbErr> {
     use batch::Column as B;
     let c = &outcome.counts;
-    let mut update = batch::Entity::update_many()
-        .col_expr(B::Pages, Expr::col(B::Pages).add(1))
-        .col_expr(B::Received, Expr::col(B::Received).add(c.received))
-        .col_expr(B::Inserted, Expr::col(B::Inserted).add(c.inserted))
-        .col_expr(B::Updated, Expr::col(B::Updated).add(c.updated))
-        .col_expr(B::Unchanged, Expr::col(B::Unchanged).add(c.unchanged))
-        .col_expr(B::Rejected, Expr::col(B::Rejected).add(c.rejected))
-        .col_expr(B::Warnings, Expr::col(B::Warnings).add(c.warnings));
+    let mut update = batch::Entity::update_many().col_expr(B::Pages, Expr::col(B::Pages).add(1));
+    for (column, count) in c.by_column() {
+        update = update.col_expr(column, Expr::col(column).add(count));
+    }
     if let Some(at) = outcome.last_updated_at {
         update = update.col_expr(B::Checkpoint, Expr::value(at));
     }
