@@ -4,13 +4,17 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod metrics;
-pub mod notify;
-pub mod pipeline;
-pub mod regnakes;
+pub(crate) mod notify;
+pub(crate) mod pipeline;
+pub(crate) mod regnakes;
 pub mod rpc;
-pub mod rules;
+pub(crate) mod rules;
 pub mod service;
 pub mod startup;
-pub mod store;
+pub(crate) mod store;
 pub mod telemetry;
+pub mod testing;
 pub mod views;
+
+/// The NIK columns (blind index, encryption, masking): for tools and tests that read a stored NIK back.
+pub use rules::identity::{NikColumns, NikIndexer};

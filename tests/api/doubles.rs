@@ -360,7 +360,9 @@ pub fn spawn_process_logging(env: &[(String, String)], log: impl Into<Stdio>) ->
     ServerProcess { child, address }
 }
 
-/// The environment of a server process on `app_sim` and `database_url`, plus `extra`.
+/// The one environment of every test server, in this process (`helpers::spawn_server`) or as a process
+/// of its own (`spawn_process`): on the simulator at `app_sim` and `database_url`, plus `extra` (which
+/// wins over the rest).
 pub fn process_env(
     app_sim: &str,
     database_url: &str,
@@ -381,7 +383,10 @@ pub fn process_env(
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    for (k, v) in extra {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_string(), v.to_string()));
+    }
     env
 }
 

@@ -6,15 +6,11 @@ use regnakes_sync::config::{Layers, Secret, Settings};
 use regnakes_sync::rpc::auth::{issue_token, Role};
 use regnakes_sync::service::SyncService;
 use regnakes_sync::startup::Application;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use regnakes_sync::testing::{fresh_database, Backend};
 
 /// The suite's NIK keys (a deployment's come from its environment, files or Vault).
 pub const NIK_INDEX_KEY: &str = "test-nik-index-key";
@@ -26,8 +22,8 @@ pub fn token_for(sub: &str, role: Role) -> String {
 }
 
 /// The NIK columns as the suite's servers write them (to read a stored NIK back in a test).
-pub fn test_indexer() -> regnakes_sync::rules::identity::NikIndexer {
-    regnakes_sync::rules::identity::NikIndexer::new(
+pub fn test_indexer() -> regnakes_sync::NikIndexer {
+    regnakes_sync::NikIndexer::new(
         Secret::new(NIK_INDEX_KEY),
         &regnakes_sync::config::NikKeys {
             current: regnakes_sync::config::NikKey::parse(NIK_ENCRYPTION_KEY)
@@ -85,43 +81,11 @@ pub struct TestApp {
 
 pub const JWT_SECRET: &str = "test-jwt-secret";
 
-/// PostgreSQL server for tests (a database is created per test on it).
-pub fn postgres_base() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _ = regnakes_sync::telemetry::init(
         &std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
     );
-}
-
-/// A fresh, empty database URL for `backend`.
-pub async fn fresh_database(backend: Backend) -> String {
-    let name = format!("rs_test_{}", uuid::Uuid::new_v4().simple());
-    match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join("regnakes-sync-tests");
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.join(format!("{name}.db")).display()
-            )
-        }
-        Backend::Postgres => {
-            let admin = Database::connect(format!("{}/postgres", postgres_base()))
-                .await
-                .expect("PostgreSQL reachable at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432)");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            format!("{}/{name}", postgres_base())
-        }
-    }
 }
 
 pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
@@ -140,27 +104,14 @@ pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
 /// A server on an existing simulator and database (a second instance, or a restart).
 pub async fn spawn_server(sim: SimHandle, database_url: String, options: &Options) -> TestApp {
     let page_size = options.page_size.to_string();
-    let base_url = sim.base_url();
-    let mut pairs: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), database_url.clone()),
-        ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
-        ("REGNAKES_BASE_URL".into(), base_url),
-        (
-            "REGNAKES_CLIENT_ID".into(),
-            sim.state.config.client_id.clone(),
-        ),
-        (
-            "REGNAKES_CLIENT_SECRET".into(),
-            sim.state.config.client_secret.clone(),
-        ),
-        ("REGNAKES_PAGE_SIZE".into(), page_size),
-        ("RETRY_BASE_DELAY_MS".into(), "20".into()),
-        ("RPC_JWT_SECRET".into(), JWT_SECRET.into()),
-        ("SYNC_SCHEDULE".into(), "off".into()),
-        ("SYNC_FULL_SCHEDULE".into(), "off".into()),
-        ("NIK_INDEX_KEY".into(), NIK_INDEX_KEY.into()),
-        ("NIK_ENCRYPTION_KEY".into(), NIK_ENCRYPTION_KEY.into()),
-    ];
+    let mut pairs = crate::doubles::process_env(
+        &sim.base_url(),
+        &database_url,
+        &[
+            ("LISTEN_ADDR", "127.0.0.1:0"),
+            ("REGNAKES_PAGE_SIZE", &page_size),
+        ],
+    );
     for (k, v) in &options.env {
         pairs.retain(|(key, _)| key != k);
         pairs.push((k.clone(), v.clone()));

@@ -5,7 +5,6 @@ mod helpers;
 
 mod cursor;
 mod engine;
-mod fast_path;
 mod faults;
 mod monitoring;
 mod nik_at_rest;

@@ -1,6 +1,6 @@
 //! The JSON-RPC surface (CONTRACT §3): every method, every error code, params validation, request ids.
 
-use crate::helpers::{spawn_app, Backend, Options, JWT_SECRET};
+use crate::helpers::{spawn_app, Backend, Options, TestApp, JWT_SECRET};
 use regnakes_sync::domain::batch::Mode;
 use serde_json::{json, Value};
 
@@ -247,7 +247,25 @@ async fn request_id_is_echoed_or_made() {
     assert!(ids.iter().any(|id| id == "odoo-sync-77/token"), "{ids:?}");
 }
 
-async fn methods_work(backend: Backend) {
+/// A server that has run one full sync of 400 records (10% bad), and that batch.
+async fn synced_app(backend: Backend) -> (TestApp, Value) {
+    let app = spawn_app(
+        backend,
+        Options {
+            records: 400,
+            bad_share: 0.1,
+            seed: 3,
+            page_size: 100,
+            ..Options::default()
+        },
+    )
+    .await;
+    let batch = app.sync(json!({"mode": "full", "trigger": "cron"})).await;
+    (app, batch)
+}
+
+/// sync.status before and after a sync, and sync.start's `Batch`.
+async fn sync_status_and_start(backend: Backend) {
     let app = spawn_app(
         backend,
         Options {
@@ -295,7 +313,13 @@ async fn methods_work(backend: Backend) {
     let status = app.ok("sync.status", json!({})).await;
     assert_eq!(status["last"]["id"], json!(id));
     assert!(status["last_success_at"].is_string() && status["watermark"].is_string());
+}
+crate::on_both_backends!(sync_status_and_start, sync_status_and_start);
 
+/// batch.list, batch.get and batch.errors.
+async fn batch_methods(backend: Backend) {
+    let (app, batch) = synced_app(backend).await;
+    let id = batch["id"].as_str().unwrap().to_string();
     let listed = app.ok("batch.list", json!({"limit": 5})).await;
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["batches"][0]["id"], json!(id));
@@ -324,7 +348,12 @@ async fn methods_work(backend: Backend) {
     for key in ["str_number", "reason", "message", "page", "raw"] {
         assert!(errors["errors"][0].get(key).is_some(), "error has {key}");
     }
+}
+crate::on_both_backends!(batch_methods, batch_methods);
 
+/// worker.search by name, STR, full NIK and profession; the NIK never in clear.
+async fn worker_search(backend: Backend) {
+    let (app, batch) = synced_app(backend).await;
     // worker.search: by name, by STR, by full NIK (matched through the blind index), by profession.
     let all = app.ok("worker.search", json!({"limit": 200})).await;
     assert_eq!(all["total"], batch["inserted"]);
@@ -396,7 +425,14 @@ async fn methods_work(backend: Backend) {
         .unwrap()
         .iter()
         .all(|w| w["profession"] == "bidan"));
+}
+crate::on_both_backends!(worker_search, worker_search);
 
+/// integration.set_enabled: audited; a disabled integration refuses sync.start and records a scheduled
+/// fire as skipped, once.
+async fn integration_set_enabled(backend: Backend) {
+    let (app, batch) = synced_app(backend).await;
+    let id = batch["id"].as_str().unwrap().to_string();
     // Disabling is audited; sync.start is then refused, and a scheduled fire is recorded as skipped once.
     assert_eq!(
         app.ok(
@@ -433,7 +469,13 @@ async fn methods_work(backend: Backend) {
     );
     app.ok("integration.set_enabled", json!({"enabled": true}))
         .await;
+}
+crate::on_both_backends!(integration_set_enabled, integration_set_enabled);
 
+/// sync.cancel of an unknown batch, and of a finished one (no change).
+async fn sync_cancel(backend: Backend) {
+    let (app, batch) = synced_app(backend).await;
+    let id = batch["id"].as_str().unwrap().to_string();
     // Cancel of an unknown batch; of a finished batch (no change).
     assert_eq!(
         code(
@@ -448,7 +490,7 @@ async fn methods_work(backend: Backend) {
     let unchanged = app.ok("sync.cancel", json!({"batch_id": id})).await;
     assert_eq!(unchanged["batch"]["status"], batch["status"]);
 }
-crate::on_both_backends!(methods_work, methods_work);
+crate::on_both_backends!(sync_cancel, sync_cancel);
 
 #[actix_web::test]
 async fn internal_errors_do_not_leak() {
@@ -482,6 +524,17 @@ async fn internal_errors_do_not_leak() {
     );
 }
 
+/// The metric samples of `/metrics`: `name{labels}` → value.
+fn samples(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(name, value)| Some((name.to_string(), value.parse().ok()?)))
+        .collect()
+}
+
+/// The probes answer, and after one sync every counter says what the batch did: records by outcome,
+/// rejections by reason, the batch by status, the page requests, the failure ratio.
 #[actix_web::test]
 async fn probes_and_metrics() {
     let app = spawn_app(
@@ -489,29 +542,60 @@ async fn probes_and_metrics() {
         Options {
             records: 50,
             bad_share: 0.2,
+            page_size: 20,
             ..Options::default()
         },
     )
     .await;
-    app.sync(json!({})).await;
+    let before = samples(&app.get("/metrics").await.1);
+    assert_eq!(
+        before["regnakes_sync_records_total{outcome=\"inserted\"}"],
+        0.0
+    );
+    let batch = app.sync(json!({})).await;
     assert_eq!(app.get("/healthz").await.0, 200);
     assert_eq!(app.get("/readyz").await.0, 200);
     let (status, text) = app.get("/metrics").await;
     assert_eq!(status, 200);
-    for name in [
-        "regnakes_sync_batches_total{status=\"",
-        "regnakes_sync_records_total{outcome=\"inserted\"}",
-        "regnakes_sync_rejected_total{reason=\"invalid_nik\"}",
-        "regnakes_sync_batch_duration_seconds_bucket",
-        "regnakes_sync_last_success_timestamp_seconds",
-        "regnakes_sync_running",
-        "regnakes_sync_last_batch_failure_ratio",
-        "regnakes_upstream_requests_total{endpoint=\"nakes\",status=\"200\"}",
-        "regnakes_upstream_retries_total",
-        "regnakes_integration_enabled 1",
-    ] {
-        assert!(text.contains(name), "metrics lack {name}:\n{text}");
+    let m = samples(&text);
+    let count = |key: &str| batch[key].as_f64().unwrap();
+    for outcome in ["inserted", "updated", "unchanged", "rejected"] {
+        let name = format!("regnakes_sync_records_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(m[&name], count(outcome), "{name}\n{text}");
     }
+    assert!(count("rejected") > 0.0, "{batch}");
+    let rejected: f64 = m
+        .iter()
+        .filter(|(k, _)| k.starts_with("regnakes_sync_rejected_total{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(rejected, count("rejected"));
+    for (name, value) in m
+        .iter()
+        .filter(|(k, _)| k.starts_with("regnakes_sync_batches_total{"))
+    {
+        let this = name.contains(&format!("\"{}\"", batch["status"].as_str().unwrap()));
+        assert_eq!(*value, if this { 1.0 } else { 0.0 }, "{name}");
+    }
+    let pages = app.page_requests().len() as f64;
+    assert_eq!(pages, 3.0, "50 records in pages of 20");
+    assert_eq!(
+        m["regnakes_upstream_requests_total{endpoint=\"nakes\",status=\"200\"}"],
+        pages
+    );
+    assert_eq!(
+        m["regnakes_upstream_requests_total{endpoint=\"token\",status=\"200\"}"],
+        1.0
+    );
+    assert_eq!(m["regnakes_upstream_retries_total"], 0.0);
+    assert_eq!(
+        m["regnakes_sync_last_batch_failure_ratio"],
+        count("failure_rate")
+    );
+    assert_eq!(m["regnakes_sync_batch_duration_seconds_count"], 1.0);
+    assert!(m["regnakes_sync_last_success_timestamp_seconds"] > 0.0);
+    assert_eq!(m["regnakes_sync_running"], 0.0);
+    assert_eq!(m["regnakes_integration_enabled"], 1.0);
     assert!(!text.contains(crate::helpers::JWT_SECRET) && !text.contains("sim-secret"));
 }
 

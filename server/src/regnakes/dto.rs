@@ -93,12 +93,12 @@ pub struct NakesRecord<'a> {
     pub updated_at: Text<'a>,
 }
 
+/// A coded reference (`rumpun`, `jenis`): only the code is read; the name (`nama`) is the reference
+/// list's, not the record's to decide, so it is skipped unparsed.
 #[derive(Debug, Deserialize)]
 pub struct Coded<'a> {
     #[serde(borrow, default)]
     pub kode: Text<'a>,
-    #[serde(borrow, default)]
-    pub nama: Text<'a>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,4 +5,4 @@ pub mod client;
 pub mod dto;
 pub mod retry;
 
-pub use client::{Page, PageQuery, RegnakesClient, UpstreamError};
+pub use client::{PageQuery, RegnakesClient};

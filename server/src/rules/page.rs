@@ -239,6 +239,7 @@ pub struct Written {
 }
 
 impl LookedUp {
+    #[cfg(test)]
     pub fn from_rows(rows: Vec<LookupRow>) -> Self {
         LookedUp { rows }
     }

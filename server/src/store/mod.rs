@@ -8,3 +8,6 @@ pub mod page;
 pub mod page_txn;
 pub mod retention;
 pub mod writes;
+
+#[cfg(test)]
+mod fast_path_tests;

@@ -45,6 +45,7 @@ pub struct Handoff {
 
 impl Handoff {
     /// For a page stored on its own, after every page before it.
+    #[cfg(test)]
     pub fn alone() -> Handoff {
         Handoff {
             after: None,

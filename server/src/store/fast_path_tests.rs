@@ -1,21 +1,41 @@
-//! The fast path for unchanged records (`rules::unchanged`), page by page on a real database: when another
+//! The fast path for unchanged records (`rules::unchanged`), page by page on a real database (SQLite and
+//! PostgreSQL, `testing::fresh_database`): when another
 //! record of the page, or the page written just before, reaches a worker the fast path found unchanged,
 //! the page is decided as the full path would decide it.
 
-use crate::helpers::{fresh_database, init, Backend};
-use crate::on_both_backends;
-use migration::{Migrator, MigratorTrait};
-use regnakes_sync::domain::ProfessionCatalogue;
-use regnakes_sync::rules::page::{
+use crate::config::{NikKey, NikKeys, Secret};
+use crate::domain::ProfessionCatalogue;
+use crate::rules::identity::NikIndexer;
+use crate::rules::page::{
     prepare_page, scan_page, PageInput, PageOutcome, PrepareContext, PreparedPage, Written,
 };
-use regnakes_sync::rules::transform::TransformContext;
-use regnakes_sync::store::page::{store_page, Handoff};
-use regnakes_sync::store::writes;
+use crate::rules::transform::TransformContext;
+use crate::store::page::{store_page, Handoff};
+use crate::store::writes;
+use crate::testing::{fresh_database, Backend};
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{Database, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::sync::Arc;
+
+/// The test on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+
+            #[actix_rt::test]
+            async fn sqlite() {
+                $body(Backend::Sqlite).await
+            }
+            #[actix_rt::test]
+            async fn postgres() {
+                $body(Backend::Postgres).await
+            }
+        }
+    };
+}
 
 /// One person's record under STR `str_number`, living at `street`.
 fn record(str_number: &str, street: &str) -> Box<RawValue> {
@@ -41,7 +61,6 @@ struct Store {
 
 impl Store {
     async fn new(backend: Backend, fast_path: bool) -> Store {
-        init();
         let url = fresh_database(backend).await;
         let db = Database::connect(&url).await.expect("database");
         Migrator::up(&db, None).await.expect("migrations");
@@ -50,7 +69,14 @@ impl Store {
                 today: chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
                 catalogue: ProfessionCatalogue::national(),
             },
-            indexer: crate::helpers::test_indexer(),
+            indexer: NikIndexer::new(
+                Secret::new("index-key"),
+                &NikKeys {
+                    current: NikKey::parse("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+                        .unwrap(),
+                    previous: Vec::new(),
+                },
+            ),
         });
         Store {
             url,
