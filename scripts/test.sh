@@ -36,6 +36,9 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! c
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus docker-compose >/dev/null
 fi
 
+# The server's shape (README, "How data flows"): function length, import cycles, pure rules.
+python3 scripts/architecture-checks.py
+
 # The crash test runs the server as a separate process (and kills it), and the addon's client tests run
 # both binaries: build them first.
 cargo build -p regnakes-sync -p regnakes-sim --bins

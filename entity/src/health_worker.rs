@@ -1,5 +1,5 @@
 //! A health worker as SDMK holds it, with the current STR. NIK columns are written and read only by the
-//! server's `sync::identity` module (blind index for matching, masked form for display).
+//! server's `rules::identity` module (blind index for matching, masked form for display).
 
 use sea_orm::entity::prelude::*;
 
@@ -33,7 +33,7 @@ pub struct Model {
     pub province_code: Option<String>,
     pub regency_code: Option<String>,
     pub content_hash: String,
-    /// Hash of the upstream record this row was last written from (`sync::unchanged`); none on rows
+    /// Hash of the upstream record this row was last written from (`rules::unchanged`); none on rows
     /// written before it existed.
     pub source_hash: Option<String>,
     /// One short hash per field group (`domain::worker_fields`), so an update can report which fields it

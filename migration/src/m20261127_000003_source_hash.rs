@@ -1,5 +1,5 @@
 //! `health_worker.source_hash`: the hash of the upstream record a row was last written from, so a re-sync
-//! can tell unchanged records without transforming them (`sync::unchanged`). Releases that built the
+//! can tell unchanged records without transforming them (`rules::unchanged`). Releases that built the
 //! initial schema from the entities created it with the table, so it is added only where missing.
 
 use sea_orm_migration::prelude::*;

@@ -432,7 +432,7 @@ on_both_backends!(
     pages_see_what_the_page_before_wrote
 );
 
-/// Records the store holds byte for byte skip the transform and matching (`sync::unchanged`). That must
+/// Records the store holds byte for byte skip the transform and matching (`rules::unchanged`). That must
 /// change nothing a user sees: the same batches, the same workers, the same STR history as when every
 /// record takes the full path, through a first load, a full re-read after every kind of upstream change,
 /// and a re-read of unchanged data.

@@ -172,7 +172,7 @@ pub struct Settings {
     pub sync_lookback: Duration,
     pub failure_threshold: f64,
     /// Whether records whose bytes the store already holds skip the transform and matching
-    /// (`sync::unchanged`); off makes every record take the full path.
+    /// (`rules::unchanged`); off makes every record take the full path.
     pub unchanged_fast_path: bool,
     pub slack_webhook_url: Option<Secret>,
     pub odoo_notify_url: Option<String>,

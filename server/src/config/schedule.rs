@@ -1,5 +1,5 @@
 //! Sync schedules: cron expressions in Asia/Jakarta time (WIB, UTC+7). Parsed here, with the rest of the
-//! settings, so a bad expression stops the server at start; `sync::scheduler` fires them.
+//! settings, so a bad expression stops the server at start; `service::scheduler` fires them.
 
 use crate::domain::time::JAKARTA;
 use chrono::{DateTime, Utc};

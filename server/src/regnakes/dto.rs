@@ -1,4 +1,4 @@
-//! Wire types of the RegNakes API (CONTRACT §1). They never leave the `regnakes` and `sync::transform`
+//! Wire types of the RegNakes API (CONTRACT §1). They never leave the `regnakes` and `rules::transform`
 //! modules: everything past them sees domain types.
 
 use serde::Deserialize;

@@ -1,5 +1,5 @@
 //! `POST /jsonrpc` (CONTRACT §3): JSON-RPC 2.0 for Odoo. Auth (failures limited per address) → envelope
-//! → limits per caller, every call of a batch charged → role → typed params → `sync::service`. The
+//! → limits per caller, every call of a batch charged → role → typed params → `service`. The
 //! caller sees a clear, opaque error; the log gets the whole cause chain (bad input: one WARN line).
 
 pub mod auth;

@@ -8,7 +8,7 @@ use status_cache::{StatusCache, StatusLookup};
 
 use crate::config::Schedule;
 use crate::config::Settings;
-use crate::domain::batch::{BatchStatus, Counts, Mode, Severity, SyncStatus, Trigger};
+use crate::domain::batch::{BatchStatus, Mode, Severity, SyncStatus, Trigger};
 use crate::domain::time::ts;
 use crate::domain::{Nik, ProfessionCode};
 use crate::metrics::Metrics;
@@ -18,13 +18,15 @@ use crate::regnakes::PageQuery;
 use crate::rules::identity::NikIndexer;
 use crate::store::lease;
 use crate::store::nik_keys;
+use crate::store::queries;
+pub use crate::store::queries::Page;
 use crate::store::retention;
 use chrono::{DateTime, Utc};
-use entity::{batch, batch_issue, health_worker, integration_audit, integration_setting};
+use entity::{batch, batch_issue, health_worker, integration_setting};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set, TransactionTrait,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -79,11 +81,6 @@ pub struct Started {
     pub already_running: bool,
     /// Resolves when a batch this call started finishes (for the foreground CLI).
     pub finished: Option<oneshot::Receiver<Result<batch::Model, DbErr>>>,
-}
-
-pub struct Page<T> {
-    pub total: u64,
-    pub items: Vec<T>,
 }
 
 /// One of the built-in schedules and the kind of sync it starts.
@@ -187,7 +184,7 @@ impl SyncService {
                 "batches": purged.batches,
                 "issues": purged.issues,
             });
-            audit(
+            queries::audit(
                 self.db(),
                 "retention.purge",
                 "retention",
@@ -333,7 +330,7 @@ impl SyncService {
             duration_ms: Set(None),
             error: Set(None),
             instance_id: Set(settings.instance_id.clone()),
-            ..empty_batch()
+            ..queries::empty_batch()
         }
         .insert(&txn)
         .await?;
@@ -393,7 +390,7 @@ impl SyncService {
                 duration_ms: Set(Some(0)),
                 error: Set(Some("the RegNakes integration is disabled".into())),
                 instance_id: Set(self.inner.run.settings.instance_id.clone()),
-                ..empty_batch()
+                ..queries::empty_batch()
             };
             if skipped.insert(self.db()).await.is_ok() {
                 self.inner
@@ -485,7 +482,7 @@ impl SyncService {
                 .filter(batch::Column::Id.eq(batch_id))
                 .exec(self.db())
                 .await?;
-            audit(
+            queries::audit(
                 self.db(),
                 "sync.cancel",
                 actor,
@@ -503,14 +500,7 @@ impl SyncService {
         offset: u64,
         status: Option<BatchStatus>,
     ) -> Result<Page<batch::Model>, ServiceError> {
-        let mut query = batch::Entity::find();
-        if let Some(status) = status {
-            query = query.filter(batch::Column::Status.eq(status.code()));
-        }
-        let ordered = query
-            .order_by_desc(batch::Column::StartedAt)
-            .order_by_desc(batch::Column::Id);
-        page_of(self.db(), ordered, limit, offset).await
+        Ok(queries::batches(self.db(), status, limit, offset).await?)
     }
 
     pub async fn issues(
@@ -521,16 +511,7 @@ impl SyncService {
         offset: u64,
     ) -> Result<Page<batch_issue::Model>, ServiceError> {
         self.get(batch_id).await?;
-        let query = batch_issue::Entity::find()
-            .filter(batch_issue::Column::BatchId.eq(batch_id))
-            .filter(batch_issue::Column::Severity.eq(severity.code()));
-        page_of(
-            self.db(),
-            query.order_by_asc(batch_issue::Column::Id),
-            limit,
-            offset,
-        )
-        .await
+        Ok(queries::issues(self.db(), batch_id, severity, limit, offset).await?)
     }
 
     pub async fn set_enabled(
@@ -549,7 +530,7 @@ impl SyncService {
         };
         setting.update(&txn).await?;
         let detail = json!({"enabled": enabled, "reason": reason}).to_string();
-        audit(&txn, "integration.set_enabled", actor, Some(detail)).await?;
+        queries::audit(&txn, "integration.set_enabled", actor, Some(detail)).await?;
         txn.commit().await?;
         self.inner.status_cache.invalidate();
         self.inner
@@ -569,77 +550,17 @@ impl SyncService {
         limit: u64,
         offset: u64,
     ) -> Result<Page<health_worker::Model>, ServiceError> {
-        use health_worker::Column as C;
-        let mut select = health_worker::Entity::find();
-        if let Some(code) = profession {
-            select = select.filter(C::ProfessionCode.eq(code));
-        }
-        if let Some(text) = query.map(str::trim).filter(|t| !t.is_empty()) {
-            let mut any = Condition::any()
-                .add(C::StrNumber.eq(text))
-                .add(C::NameNorm.contains(crate::domain::sanitize::fold_for_matching(text)));
-            if let Ok(nik) = Nik::parse(text, Utc::now().date_naive()) {
-                any = any.add(C::NikIndex.eq(self.inner.run.indexer.index(&nik)));
-            }
-            select = select.filter(any);
-        }
-        let ordered = select.order_by_asc(C::NameNorm).order_by_asc(C::Id);
-        page_of(self.db(), ordered, limit, offset).await
+        let text = query.map(str::trim).filter(|t| !t.is_empty());
+        let nik_index = text
+            .and_then(|t| Nik::parse(t, Utc::now().date_naive()).ok())
+            .map(|nik| self.inner.run.indexer.index(&nik));
+        let search = queries::WorkerSearch {
+            text,
+            nik_index,
+            profession,
+        };
+        Ok(queries::workers(self.db(), &search, limit, offset).await?)
     }
-}
-
-/// One page of an ordered query, with the total count for the pager.
-async fn page_of<E: EntityTrait>(
-    db: &DatabaseConnection,
-    query: sea_orm::Select<E>,
-    limit: u64,
-    offset: u64,
-) -> Result<Page<E::Model>, ServiceError>
-where
-    E::Model: Sync,
-{
-    let total = query.clone().count(db).await?;
-    let items = query.limit(limit).offset(offset).all(db).await?;
-    Ok(Page { total, items })
-}
-
-/// A batch's zero counters and empty optional fields, for the fields a new batch does not set.
-fn empty_batch() -> batch::ActiveModel {
-    let mut model = batch::ActiveModel {
-        requested_by: Set(None),
-        professions: Set(None),
-        window_since: Set(None),
-        window_until: Set(None),
-        changed_fields: Set(None),
-        checkpoint: Set(None),
-        pages: Set(0),
-        total_pages: Set(None),
-        failure_rate: Set(0.0),
-        cancel_requested: Set(false),
-        ..Default::default()
-    };
-    for (column, zero) in Counts::default().by_column() {
-        model.set(column, zero.into());
-    }
-    model
-}
-
-async fn audit<C: ConnectionTrait>(
-    db: &C,
-    action: &str,
-    actor: &str,
-    detail: Option<String>,
-) -> Result<(), DbErr> {
-    integration_audit::ActiveModel {
-        action: Set(action.into()),
-        actor: Set(actor.into()),
-        detail: Set(detail),
-        at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// The window a run reads from: a full run from `updated_since` (or the beginning), an incremental one

@@ -1,6 +1,6 @@
 //! The built-in scheduler: one loop per schedule (the daily incremental sync, the weekly full sync), each
 //! a cron expression in Asia/Jakarta time (`config::schedule`).
-//! Which instance runs a fire is settled by the database (`sync::service::run_scheduled`).
+//! Which instance runs a fire is settled by the database (`SyncService::run_scheduled`).
 
 use crate::service::{ScheduledRun, SyncService};
 use chrono::Utc;

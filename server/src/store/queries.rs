@@ -1,0 +1,138 @@
+//! The reads the RPC surface pages through (batches, a batch's issues, workers), the audit log, and the
+//! fields every new batch row starts with.
+
+use crate::domain::batch::{BatchStatus, Counts, Severity};
+use chrono::Utc;
+use entity::{batch, batch_issue, health_worker, integration_audit};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+/// One page of a list, with the total for the pager.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+/// One page of an ordered query, with the total count for the pager.
+async fn page_of<E: EntityTrait>(
+    db: &DatabaseConnection,
+    query: sea_orm::Select<E>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<E::Model>, DbErr>
+where
+    E::Model: Sync,
+{
+    let total = query.clone().count(db).await?;
+    let items = query.limit(limit).offset(offset).all(db).await?;
+    Ok(Page { total, items })
+}
+
+/// Batches, newest first, optionally of one status.
+pub async fn batches(
+    db: &DatabaseConnection,
+    status: Option<BatchStatus>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<batch::Model>, DbErr> {
+    let mut query = batch::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(batch::Column::Status.eq(status.code()));
+    }
+    let ordered = query
+        .order_by_desc(batch::Column::StartedAt)
+        .order_by_desc(batch::Column::Id);
+    page_of(db, ordered, limit, offset).await
+}
+
+/// A batch's rejected rows or warnings, in the order they were recorded.
+pub async fn issues(
+    db: &DatabaseConnection,
+    batch_id: Uuid,
+    severity: Severity,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<batch_issue::Model>, DbErr> {
+    let query = batch_issue::Entity::find()
+        .filter(batch_issue::Column::BatchId.eq(batch_id))
+        .filter(batch_issue::Column::Severity.eq(severity.code()))
+        .order_by_asc(batch_issue::Column::Id);
+    page_of(db, query, limit, offset).await
+}
+
+/// What `worker.search` looks for: text (an STR number or part of a name), the blind index of a NIK
+/// the text parses as, a profession.
+pub struct WorkerSearch<'a> {
+    pub text: Option<&'a str>,
+    pub nik_index: Option<String>,
+    pub profession: Option<&'a str>,
+}
+
+/// Workers by name, then id.
+pub async fn workers(
+    db: &DatabaseConnection,
+    search: &WorkerSearch<'_>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<health_worker::Model>, DbErr> {
+    use health_worker::Column as C;
+    let mut select = health_worker::Entity::find();
+    if let Some(code) = search.profession {
+        select = select.filter(C::ProfessionCode.eq(code));
+    }
+    if let Some(text) = search.text {
+        let mut any = Condition::any()
+            .add(C::StrNumber.eq(text))
+            .add(C::NameNorm.contains(crate::domain::sanitize::fold_for_matching(text)));
+        if let Some(index) = &search.nik_index {
+            any = any.add(C::NikIndex.eq(index.as_str()));
+        }
+        select = select.filter(any);
+    }
+    let ordered = select.order_by_asc(C::NameNorm).order_by_asc(C::Id);
+    page_of(db, ordered, limit, offset).await
+}
+
+/// A batch's zero counters and empty optional fields, for the fields a new batch does not set.
+pub fn empty_batch() -> batch::ActiveModel {
+    let mut model = batch::ActiveModel {
+        requested_by: Set(None),
+        professions: Set(None),
+        window_since: Set(None),
+        window_until: Set(None),
+        changed_fields: Set(None),
+        checkpoint: Set(None),
+        pages: Set(0),
+        total_pages: Set(None),
+        failure_rate: Set(0.0),
+        cancel_requested: Set(false),
+        ..Default::default()
+    };
+    for (column, zero) in Counts::default().by_column() {
+        model.set(column, zero.into());
+    }
+    model
+}
+
+/// An audited administrative action, in the caller's transaction.
+pub async fn audit<C: ConnectionTrait>(
+    db: &C,
+    action: &str,
+    actor: &str,
+    detail: Option<String>,
+) -> Result<(), DbErr> {
+    integration_audit::ActiveModel {
+        action: Set(action.into()),
+        actor: Set(actor.into()),
+        detail: Set(detail),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
