@@ -2,7 +2,7 @@
 
 use super::envelope::RpcError;
 use super::params;
-use crate::domain::ProfessionCatalogue;
+use crate::domain::ProfessionCode;
 use crate::service::SyncService;
 use crate::views::worker_view;
 use serde::Deserialize;
@@ -19,14 +19,12 @@ pub struct SearchParams {
 
 pub async fn search(service: &SyncService, p: SearchParams) -> Result<Value, RpcError> {
     let (limit, offset) = params::page(p.limit, p.offset)?;
-    if let Some(code) = &p.profession {
-        if ProfessionCatalogue::national().get(code).is_none() {
-            return Err(RpcError::invalid_param(
-                "profession",
-                format!("{code:?} is not a profession code of the reference list"),
-            ));
-        }
-    }
+    let profession = p
+        .profession
+        .as_deref()
+        .map(ProfessionCode::parse)
+        .transpose()
+        .map_err(|err| RpcError::invalid_param("profession", err.to_string()))?;
     if p.query.as_ref().is_some_and(|q| q.chars().count() > 200) {
         return Err(RpcError::invalid_param(
             "query",
@@ -34,7 +32,7 @@ pub async fn search(service: &SyncService, p: SearchParams) -> Result<Value, Rpc
         ));
     }
     let page = service
-        .search_workers(p.query.as_deref(), p.profession.as_deref(), limit, offset)
+        .search_workers(p.query.as_deref(), profession, limit, offset)
         .await?;
     Ok(
         json!({"total": page.total, "workers": page.items.iter().map(worker_view).collect::<Vec<_>>()}),

@@ -546,7 +546,7 @@ impl SyncService {
     pub async fn search_workers(
         &self,
         query: Option<&str>,
-        profession: Option<&str>,
+        profession: Option<ProfessionCode>,
         limit: u64,
         offset: u64,
     ) -> Result<Page<health_worker::Model>, ServiceError> {
@@ -557,7 +557,7 @@ impl SyncService {
         let search = queries::WorkerSearch {
             text,
             nik_index,
-            profession,
+            profession: profession.map(ProfessionCode::as_str),
         };
         Ok(queries::workers(self.db(), &search, limit, offset).await?)
     }
