@@ -2,7 +2,7 @@
 //! page writes (`PagePlan`): each valid record matched in page order (`matching`), a worker touched twice
 //! written once with its last state, the STR a change replaces kept as history, rejections and warnings
 //! as issues with the raw record (NIK masked), and what the page writes for the pages after it to check
-//! their reads against (`Written`). No I/O: `store::store_page` looks up before and writes after.
+//! their reads against (`Written`). No I/O: `store::page::store_page` looks up before and writes after.
 
 use crate::domain::batch::Severity;
 use crate::domain::health_worker::StrActivity;

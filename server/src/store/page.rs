@@ -1,9 +1,10 @@
-//! One page. `scan_page` reads each record only for its STR number and hashes it, and one query finds
-//! the records the store holds byte for byte (`unchanged`); `prepare_page` is pure CPU work on the rest
-//! (transform, NIK index, content hash) and runs off the async thread, overlapping the database.
-//! `store_page` then runs three steps in one transaction: look up what the store holds for the page's
-//! keys (one query), decide every record (`rules::decide::decide_page`, pure), and write the plan (workers, STR
-//! history, rejections, warnings, the batch counters): a page is committed whole or not at all.
+//! One page's transaction. The page arrives prepared (`rules::page`: scanned, fast-path probes answered,
+//! the rest transformed off the async thread); `store_page` then runs three steps in one transaction:
+//! look up what the store holds for the page's keys (one query, or the read-ahead's answer when it still
+//! holds), decide every record (`rules::decide::decide_page`, pure), and write the plan (workers, STR
+//! history, rejections, warnings, the batch counters): a page is committed whole or not at all, and after
+//! the page before it (`Handoff`, `pipeline::commit_chain`).
+
 use crate::rules::decide::{decide_page, PagePlan};
 use crate::rules::first_load::FirstLoad;
 use crate::rules::page::{lookup_keys, LookedUp, PageInput, PageOutcome, PreparedPage, Written};
