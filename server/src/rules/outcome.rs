@@ -1,7 +1,7 @@
 //! How a batch ends, pure: the run's end and its counts give the final status of CONTRACT §3 and the
 //! error an operator reads.
 
-use crate::domain::batch::{BatchStatus, Counts};
+use crate::domain::batch::{BatchStatus, Counts, Mode};
 use chrono::{DateTime, Utc};
 
 /// How a run ended, before the rejected share is judged.
@@ -60,6 +60,41 @@ pub fn final_status(
             )),
         ),
         RunEnd::Completed => (BatchStatus::Partial, None),
+    }
+}
+
+/// The window a run reads: a full run from `updated_since` (or the beginning), an incremental one from
+/// `updated_since` or else the watermark minus the lookback; and whether finishing it may move the
+/// watermark (only an unfiltered run that starts no later than the watermark covers everything up to
+/// its end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadWindow {
+    pub since: Option<DateTime<Utc>>,
+    pub moves_watermark: bool,
+}
+
+impl ReadWindow {
+    pub fn for_run(
+        mode: Mode,
+        updated_since: Option<DateTime<Utc>>,
+        filtered: bool,
+        watermark: Option<DateTime<Utc>>,
+        lookback: std::time::Duration,
+    ) -> ReadWindow {
+        let since = match mode {
+            Mode::Full => updated_since,
+            Mode::Incremental => updated_since.or_else(|| watermark.map(|w| w - lookback)),
+        };
+        let moves_watermark = !filtered
+            && match (since, watermark) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(s), Some(w)) => s <= w,
+            };
+        ReadWindow {
+            since,
+            moves_watermark,
+        }
     }
 }
 
@@ -136,6 +171,73 @@ mod tests {
                 next_watermark(moves, &end, watermark, checkpoint, t(9)),
                 expected,
                 "{moves} {end:?} {watermark:?} {checkpoint:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_reads_from_the_watermark_minus_the_lookback() {
+        let t = |h: u32, m: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 29, h, m, 0).unwrap()
+        };
+        let ten_minutes = std::time::Duration::from_secs(600);
+        let window = |since, moves_watermark| ReadWindow {
+            since,
+            moves_watermark,
+        };
+        // (mode, updated_since, filtered, watermark) → window
+        let cases = [
+            (
+                Mode::Incremental,
+                None,
+                false,
+                Some(t(2, 0)),
+                window(Some(t(1, 50)), true),
+            ),
+            (Mode::Incremental, None, false, None, window(None, true)),
+            (
+                Mode::Incremental,
+                None,
+                true,
+                Some(t(2, 0)),
+                window(Some(t(1, 50)), false),
+            ),
+            (
+                Mode::Incremental,
+                Some(t(1, 0)),
+                false,
+                Some(t(2, 0)),
+                window(Some(t(1, 0)), true),
+            ),
+            (
+                Mode::Incremental,
+                Some(t(3, 0)),
+                false,
+                Some(t(2, 0)),
+                window(Some(t(3, 0)), false),
+            ),
+            (
+                Mode::Incremental,
+                Some(t(1, 0)),
+                false,
+                None,
+                window(Some(t(1, 0)), false),
+            ),
+            (Mode::Full, None, false, Some(t(2, 0)), window(None, true)),
+            (Mode::Full, None, true, Some(t(2, 0)), window(None, false)),
+            (
+                Mode::Full,
+                Some(t(1, 0)),
+                false,
+                Some(t(2, 0)),
+                window(Some(t(1, 0)), true),
+            ),
+        ];
+        for (mode, since, filtered, watermark, expected) in cases {
+            assert_eq!(
+                ReadWindow::for_run(mode, since, filtered, watermark, ten_minutes),
+                expected,
+                "{mode:?} {since:?} filtered={filtered} {watermark:?}"
             );
         }
     }

@@ -16,6 +16,7 @@ use crate::notify::Notifier;
 use crate::pipeline::run::{run_batch, RunContext, RunPlan};
 use crate::regnakes::PageQuery;
 use crate::rules::identity::NikIndexer;
+use crate::rules::outcome::ReadWindow;
 use crate::store::lease;
 use crate::store::nik_keys;
 use crate::store::queries;
@@ -306,32 +307,26 @@ impl SyncService {
             });
         }
         let state = lease::state(&txn).await?;
-        let window = read_window(&request, &state, settings.sync_lookback);
+        let window = ReadWindow::for_run(
+            request.mode,
+            request.updated_since,
+            !request.professions.is_empty(),
+            state.watermark,
+            settings.sync_lookback,
+        );
         let trace_id = request
             .trace_id
             .clone()
             .unwrap_or_else(|| format!("rgn-{}", Uuid::new_v4().simple()));
-        let model = batch::ActiveModel {
-            id: Set(batch_id),
-            trace_id: Set(trace_id.clone()),
-            trigger: Set(request.trigger.code().into()),
-            mode: Set(request.mode.code().into()),
-            status: Set(BatchStatus::Running.code().into()),
-            requested_by: Set(request.actor.clone()),
-            schedule_slot: Set(schedule_slot),
-            professions: Set((!request.professions.is_empty()).then(|| {
-                let codes: Vec<&str> = request.professions.iter().map(|p| p.as_str()).collect();
-                codes.join(",")
-            })),
-            window_since: Set(window.since),
-            window_until: Set(Some(now)),
-            started_at: Set(now),
-            finished_at: Set(None),
-            duration_ms: Set(None),
-            error: Set(None),
-            instance_id: Set(settings.instance_id.clone()),
-            ..queries::empty_batch()
-        }
+        let model = running_batch(
+            batch_id,
+            &trace_id,
+            &request,
+            schedule_slot,
+            window.since,
+            now,
+            &settings.instance_id,
+        )
         .insert(&txn)
         .await?;
         txn.commit().await?;
@@ -563,34 +558,34 @@ impl SyncService {
     }
 }
 
-/// The window a run reads from: a full run from `updated_since` (or the beginning), an incremental one
-/// from the watermark minus the lookback; and whether finishing it may move the watermark (only an
-/// unfiltered run that starts no later than the watermark covers everything up to its end).
-struct ReadWindow {
-    since: Option<DateTime<Utc>>,
-    moves_watermark: bool,
-}
-
-fn read_window(
+/// The row of a batch that starts running now.
+fn running_batch(
+    batch_id: Uuid,
+    trace_id: &str,
     request: &StartRequest,
-    state: &entity::sync_state::Model,
-    lookback: std::time::Duration,
-) -> ReadWindow {
-    let since = match request.mode {
-        Mode::Full => request.updated_since,
-        Mode::Incremental => request
-            .updated_since
-            .or_else(|| state.watermark.map(|w| w - lookback)),
-    };
-    let moves_watermark = request.professions.is_empty()
-        && match (since, state.watermark) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(s), Some(w)) => s <= w,
-        };
-    ReadWindow {
-        since,
-        moves_watermark,
+    schedule_slot: Option<String>,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    instance_id: &str,
+) -> batch::ActiveModel {
+    let professions: Vec<&str> = request.professions.iter().map(|p| p.as_str()).collect();
+    batch::ActiveModel {
+        id: Set(batch_id),
+        trace_id: Set(trace_id.to_string()),
+        trigger: Set(request.trigger.code().into()),
+        mode: Set(request.mode.code().into()),
+        status: Set(BatchStatus::Running.code().into()),
+        requested_by: Set(request.actor.clone()),
+        schedule_slot: Set(schedule_slot),
+        professions: Set((!professions.is_empty()).then(|| professions.join(","))),
+        window_since: Set(since),
+        window_until: Set(Some(now)),
+        started_at: Set(now),
+        finished_at: Set(None),
+        duration_ms: Set(None),
+        error: Set(None),
+        instance_id: Set(instance_id.to_string()),
+        ..queries::empty_batch()
     }
 }
 
