@@ -112,6 +112,7 @@ impl Application {
             service: service.clone(),
             verifier: JwtVerifier::new(&settings.rpc_jwt_secret, settings.rpc_max_token_lifetime),
             limits: limits.clone(),
+            written_status: Default::default(),
         });
         let db_data = web::Data::new(db);
         let metrics_data = web::Data::from(metrics);

@@ -30,6 +30,8 @@ pub struct RpcState {
     pub service: SyncService,
     pub verifier: JwtVerifier,
     pub limits: Arc<Limits>,
+    /// The last `sync.status` answer as written (`sync::WrittenStatus`).
+    pub written_status: sync::WrittenStatus,
 }
 
 /// What a method handler knows of its caller.
@@ -114,7 +116,7 @@ pub async fn endpoint(
         Value::Array(calls) => {
             let mut responses = Vec::with_capacity(calls.len());
             for call in calls {
-                if let Some(response) = handle_one(call, &state.service, &ctx).await {
+                if let Some(response) = handle_one(call, &state, &ctx).await {
                     responses.push(response);
                 }
             }
@@ -124,7 +126,7 @@ pub async fn endpoint(
                 HttpResponse::Ok().json(Value::Array(responses))
             }
         }
-        call => match handle_one(call, &state.service, &ctx).await {
+        call => match handle_one(call, &state, &ctx).await {
             Some(response) if is_forbidden(&response) => HttpResponse::Forbidden().json(response),
             Some(response) => HttpResponse::Ok().json(response),
             None => HttpResponse::NoContent().finish(),
@@ -133,7 +135,7 @@ pub async fn endpoint(
 }
 
 /// One call; `None` for a notification (no `id`), which gets no response.
-async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Option<Value> {
+async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<Value> {
     let request = match envelope::Request::parse(call) {
         Ok(request) => request,
         Err((id, error)) => {
@@ -157,7 +159,7 @@ async fn handle_one(call: Value, service: &SyncService, ctx: &CallContext) -> Op
                 ),
             ))
         }
-        Some((method, _)) => dispatch(method, request.params, service, ctx).await,
+        Some((method, _)) => dispatch(method, request.params, state, ctx).await,
     };
     if let Err(error) = &result {
         if error.code.is_bad_input() {
@@ -221,12 +223,15 @@ fn is_forbidden(response: &Value) -> bool {
 async fn dispatch(
     method: Method,
     params: Value,
-    service: &SyncService,
+    state: &RpcState,
     ctx: &CallContext,
 ) -> Result<Value, RpcError> {
+    let service = &state.service;
     match method {
         Method::SyncStart => sync::start(service, params::parse(params)?, ctx).await,
-        Method::SyncStatus => sync::status(service, params::parse(params)?).await,
+        Method::SyncStatus => {
+            sync::status(service, &state.written_status, params::parse(params)?).await
+        }
         Method::SyncCancel => sync::cancel(service, params::parse(params)?, ctx).await,
         Method::BatchList => batch::list(service, params::parse(params)?).await,
         Method::BatchGet => batch::get(service, params::parse(params)?).await,

@@ -3,6 +3,7 @@
 use super::envelope::RpcError;
 use super::params;
 use super::CallContext;
+use crate::domain::batch::SyncStatus;
 use crate::domain::batch::{Mode, Trigger};
 use crate::domain::ProfessionCode;
 use crate::service::{StartRequest, SyncService};
@@ -10,6 +11,7 @@ use crate::views::view;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,8 +78,35 @@ pub async fn start(
 #[serde(deny_unknown_fields)]
 pub struct StatusParams {}
 
-pub async fn status(service: &SyncService, _p: StatusParams) -> Result<Value, RpcError> {
-    Ok(crate::views::status(&*service.status().await?))
+/// The last `sync.status` answer as written, with the status it was written from: dashboards poll it
+/// hundreds of times a second, and the service shares one `SyncStatus` among the requests of a short
+/// window, so each is written once (holding the `Arc` keeps its address from being reused).
+#[derive(Default)]
+pub struct WrittenStatus(std::sync::Mutex<Option<(Arc<SyncStatus>, Value)>>);
+
+impl WrittenStatus {
+    fn answer(&self, status: Arc<SyncStatus>) -> Value {
+        let mut written = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((from, answer)) = written.as_ref() {
+            if Arc::ptr_eq(from, &status) {
+                return answer.clone();
+            }
+        }
+        let answer = crate::views::status(&status);
+        *written = Some((status, answer.clone()));
+        answer
+    }
+}
+
+pub async fn status(
+    service: &SyncService,
+    written: &WrittenStatus,
+    _p: StatusParams,
+) -> Result<Value, RpcError> {
+    Ok(written.answer(service.status().await?))
 }
 
 #[derive(Deserialize)]
@@ -94,4 +123,32 @@ pub async fn cancel(
     let id = params::uuid("batch_id", &p.batch_id)?;
     let batch = service.cancel(id, &ctx.caller.login).await?;
     Ok(json!({"batch": view(&batch)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(enabled: bool) -> Arc<SyncStatus> {
+        Arc::new(SyncStatus {
+            enabled,
+            running: None,
+            last: None,
+            last_success_at: None,
+            next_run_at: None,
+            watermark: None,
+        })
+    }
+
+    #[test]
+    fn a_status_is_written_once_and_a_new_one_is_written_again() {
+        let written = WrittenStatus::default();
+        let first = status(true);
+        assert_eq!(written.answer(first.clone())["enabled"], true);
+        assert_eq!(written.answer(first)["enabled"], true);
+        // A new status (the cache refreshed, or the integration was disabled) is never served the old
+        // answer, even when it says the same.
+        assert_eq!(written.answer(status(false))["enabled"], false);
+        assert_eq!(written.answer(status(true))["enabled"], true);
+    }
 }
