@@ -247,9 +247,9 @@ async fn request_id_is_echoed_or_made() {
     assert!(ids.iter().any(|id| id == "odoo-sync-77/token"), "{ids:?}");
 }
 
-/// A server that has run one full sync of 400 records (10% bad), and that batch.
-async fn synced_app(backend: Backend) -> (TestApp, Value) {
-    let app = spawn_app(
+/// A server on 400 generated records (10% bad), pages of 100.
+async fn app_of_400(backend: Backend) -> TestApp {
+    spawn_app(
         backend,
         Options {
             records: 400,
@@ -259,24 +259,19 @@ async fn synced_app(backend: Backend) -> (TestApp, Value) {
             ..Options::default()
         },
     )
-    .await;
+    .await
+}
+
+/// `app_of_400` after one full sync, and that batch.
+async fn synced_app(backend: Backend) -> (TestApp, Value) {
+    let app = app_of_400(backend).await;
     let batch = app.sync(json!({"mode": "full", "trigger": "cron"})).await;
     (app, batch)
 }
 
 /// sync.status before and after a sync, and sync.start's `Batch`.
 async fn sync_status_and_start(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        Options {
-            records: 400,
-            bad_share: 0.1,
-            seed: 3,
-            page_size: 100,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app_of_400(backend).await;
     let status = app.ok("sync.status", json!({})).await;
     assert_eq!(status["enabled"], true);
     assert!(

@@ -386,35 +386,7 @@ mod tests {
         })
     }
 
-    /// Siti, a nurse with an active lifetime STR.
-    fn siti() -> Value {
-        json!({
-            "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
-            "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
-            "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
-            "str":{"nomor":"1234567887654321","jenis":"seumur_hidup","konsil":"KKI",
-                   "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
-            "sip":[],"alamat":{"line":"Komplek Kesehatan","kode_provinsi":"32","kode_kabkota":"3205"},
-            "updated_at":"2025-03-01T10:11:12+07:00"})
-    }
-
-    /// Budi, another person.
-    fn budi() -> Value {
-        let mut r = siti();
-        r["nik"] = json!("3205191508850001");
-        r["nama"] = json!("Budi Santoso");
-        r["jenis_kelamin"] = json!("male");
-        r["tanggal_lahir"] = json!("1985-08-15");
-        r["str"]["nomor"] = json!("9876543212345678");
-        r
-    }
-
-    fn with(mut record: Value, path: &[&str], value: Value) -> Value {
-        let (last, parents) = path.split_last().unwrap();
-        let target = parents.iter().fold(&mut record, |t, key| &mut t[*key]);
-        target[*last] = value;
-        record
-    }
+    use crate::rules::samples::{budi, siti, with};
 
     fn input() -> PageInput {
         PageInput {

@@ -9,5 +9,7 @@ pub mod identity;
 pub mod matching;
 pub mod outcome;
 pub mod page;
+#[cfg(test)]
+pub(crate) mod samples;
 pub mod transform;
 pub mod unchanged;

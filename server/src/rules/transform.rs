@@ -389,30 +389,11 @@ mod tests {
     }
 
     fn good() -> Value {
-        json!({
-            "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
-            "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
-            "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
-            "str":{"nomor":"1234567887654321","jenis":"seumur_hidup","konsil":"KKI",
-                   "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
-            "sip":[{"nomor":"446/SIP/2024","kode_fasyankes":"1000156689","berlaku_sampai":"2029-07-09"}],
-            "alamat":{"line":"Komplek Kesehatan","kode_provinsi":"32","kode_kabkota":"3205"},
-            "updated_at":"2025-03-01T10:11:12+07:00"})
+        crate::rules::samples::siti()
     }
 
     fn with(path: &[&str], value: Value) -> String {
-        let mut record = good();
-        let (last, parents) = path.split_last().unwrap();
-        let mut target = &mut record;
-        for key in parents {
-            target = &mut target[*key];
-        }
-        if value == json!("<remove>") {
-            target.as_object_mut().unwrap().remove(*last);
-        } else {
-            target[*last] = value;
-        }
-        record.to_string()
+        crate::rules::samples::with(good(), path, value).to_string()
     }
 
     fn outcome(raw: &str) -> Result<(StrActivity, usize), RejectReason> {

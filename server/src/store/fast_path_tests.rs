@@ -39,15 +39,12 @@ macro_rules! on_both_backends {
 
 /// One person's record under STR `str_number`, living at `street`.
 fn record(str_number: &str, street: &str) -> Box<RawValue> {
-    let value = json!({
-        "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
-        "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
-        "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
-        "str":{"nomor":str_number,"jenis":"seumur_hidup","konsil":"KKI",
-               "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
-        "sip":[],
-        "alamat":{"line":street,"kode_provinsi":"32","kode_kabkota":"3205"},
-        "updated_at":"2025-03-01T10:11:12+07:00"});
+    use crate::rules::samples::{siti, with};
+    let value = with(
+        with(siti(), &["str", "nomor"], json!(str_number)),
+        &["alamat", "line"],
+        json!(street),
+    );
     RawValue::from_string(value.to_string()).expect("JSON")
 }
 

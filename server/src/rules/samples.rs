@@ -1,0 +1,41 @@
+//! Sample upstream records for the rules' tests (and the store's), one person each, valid as given.
+
+use serde_json::{json, Value};
+
+/// Siti, a nurse with an active lifetime STR and one practice licence.
+pub fn siti() -> Value {
+    json!({
+        "nik":"3205195211900003","nama":"Siti Aminah, S.Kep., Ners","jenis_kelamin":"female",
+        "tempat_lahir":"Garut","tanggal_lahir":"1990-11-12",
+        "rumpun":{"kode":"keperawatan","nama":"Keperawatan"},"jenis":{"kode":"perawat","nama":"Perawat"},
+        "str":{"nomor":"1234567887654321","jenis":"seumur_hidup","konsil":"KKI",
+               "tanggal_terbit":"2024-07-10","berlaku_sampai":null,"status":"aktif"},
+        "sip":[{"nomor":"446/SIP/2024","kode_fasyankes":"1000156689","berlaku_sampai":"2029-07-09"}],
+        "alamat":{"line":"Komplek Kesehatan","kode_provinsi":"32","kode_kabkota":"3205"},
+        "updated_at":"2025-03-01T10:11:12+07:00"})
+}
+
+/// Budi, another person (his own NIK, name, birth date and STR).
+pub fn budi() -> Value {
+    let mut record = siti();
+    record["nik"] = json!("3205191508850001");
+    record["nama"] = json!("Budi Santoso");
+    record["jenis_kelamin"] = json!("male");
+    record["tanggal_lahir"] = json!("1985-08-15");
+    record["str"]["nomor"] = json!("9876543212345678");
+    record
+}
+
+/// `record` with the field at `path` set to `value`, or removed when `value` is `"<remove>"`.
+pub fn with(mut record: Value, path: &[&str], value: Value) -> Value {
+    let (last, parents) = path.split_last().expect("a path");
+    let target = parents.iter().fold(&mut record, |t, key| &mut t[*key]);
+    if value == json!("<remove>") {
+        if let Some(object) = target.as_object_mut() {
+            object.remove(*last);
+        }
+    } else {
+        target[*last] = value;
+    }
+    record
+}
