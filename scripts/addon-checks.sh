@@ -9,7 +9,7 @@ VENV=target/addon-venv
 if [[ ! -x "$VENV/bin/pytest" ]]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check \
-    pytest==9.2.0 requests==2.34.2 pylint==4.0.10 pylint-odoo==10.0.12 \
+    pytest==9.2.0 requests==2.34.2 cryptography==46.0.3 pylint==4.0.10 pylint-odoo==10.0.12 \
     oca-odoo-pre-commit-hooks==0.2.27 polib==1.2.0
 fi
 

@@ -19,9 +19,14 @@ ODOO_PYTHON="${ODOO_PYTHON:-python3}"
 ODOO_DB_USER="${ODOO_DB_USER:-odoo}"
 ODOO_DB_PASSWORD="${ODOO_DB_PASSWORD:-odoo}"
 ODOO_TEST_DB="${ODOO_TEST_DB:-regnakes_addon_test}"
-SECRET="addon-tests-$(date +%s)"
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Odoo's Ed25519 key pair (the server holds only the public key), an old shared secret the server no
+# longer accepts, and the notification's own secret.
+openssl genpkey -algorithm ed25519 -out "$WORK/odoo-private.pem"
+PUBLIC_KEY="$(openssl pkey -in "$WORK/odoo-private.pem" -pubout)"
+OLD_SECRET="addon-tests-old-secret-$(openssl rand -hex 16)"
+NOTIFY_SECRET="addon-tests-notify-$(openssl rand -hex 16)"
 
 cargo build -q -p regnakes-sync -p regnakes-sim
 
@@ -31,15 +36,16 @@ SIM_URL="$(sed -n 's/^regnakes-sim listening on \([^ ]*\).*/\1/p' "$WORK/sim.log
 
 env -i PATH="$PATH" DATABASE_URL="sqlite://$WORK/server.db?mode=rwc" LISTEN_ADDR=127.0.0.1:0 \
   REGNAKES_BASE_URL="$SIM_URL" REGNAKES_CLIENT_ID=sdmk-etl REGNAKES_CLIENT_SECRET=sim-secret \
-  REGNAKES_PAGE_SIZE=100 RETRY_BASE_DELAY_MS=20 RPC_JWT_SECRET="$SECRET" SYNC_SCHEDULE=off SYNC_FULL_SCHEDULE=off RUST_LOG=warn \
-  NIK_INDEX_KEY=addon-tests-index NIK_ENCRYPTION_KEY="t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
+  REGNAKES_PAGE_SIZE=100 RETRY_BASE_DELAY_MS=20 RPC_JWT_PUBLIC_KEY="$PUBLIC_KEY" ODOO_NOTIFY_SECRET="$NOTIFY_SECRET" SYNC_SCHEDULE=off SYNC_FULL_SCHEDULE=off RUST_LOG=warn \
+  NIK_INDEX_KEY=addon-tests-index-key-addon-tests-index-key NIK_ENCRYPTION_KEY="t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" \
   ./target/debug/regnakes-sync serve >"$WORK/server.log" 2>&1 &
 for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
 SERVER_URL="$(sed -n "s/^regnakes-sync listening on \(.*\)$/\1/p" "$WORK/server.log")"
 echo "odoo-addon-tests: simulator $SIM_URL, server $SERVER_URL"
 
 dropdb -h 127.0.0.1 -U "$ODOO_DB_USER" --if-exists "$ODOO_TEST_DB"
-REGNAKES_TEST_URL="$SERVER_URL" REGNAKES_TEST_SECRET="$SECRET" \
+REGNAKES_TEST_URL="$SERVER_URL" REGNAKES_TEST_PRIVATE_KEY_FILE="$WORK/odoo-private.pem" \
+  REGNAKES_TEST_SECRET="$OLD_SECRET" REGNAKES_TEST_NOTIFY_SECRET="$NOTIFY_SECRET" \
   "$ODOO_PYTHON" "$ODOO_SRC/odoo-bin" \
   --addons-path="$ODOO_SRC/odoo/addons,$PWD/odoo_addon" \
   --db_host=127.0.0.1 --db_port=5432 --db_user="$ODOO_DB_USER" --db_password="$ODOO_DB_PASSWORD" \

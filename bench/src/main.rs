@@ -49,7 +49,7 @@ struct Args {
     keep_db: bool,
 }
 
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-secret-bench-secret-bench-secret";
 
 struct Server {
     child: Child,
@@ -84,7 +84,7 @@ impl Server {
             .env("RPC_JWT_SECRET", SECRET)
             .env("SYNC_SCHEDULE", "off")
             .env("SYNC_FULL_SCHEDULE", "off")
-            .env("NIK_INDEX_KEY", "bench-nik-index-key")
+            .env("NIK_INDEX_KEY", "bench-nik-index-key-bench-nik-index-key")
             .env(
                 "NIK_ENCRYPTION_KEY",
                 "b1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",

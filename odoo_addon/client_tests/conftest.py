@@ -16,7 +16,19 @@ ADDON = pathlib.Path(__file__).resolve().parent.parent / "sdmk_integration_regna
 REPO = ADDON.parent.parent
 sys.path.insert(0, str(ADDON))
 
-SECRET = "client-tests-secret"
+# The server holds the public key; Odoo (these tests) the private one. HS256 with SECRET is still
+# accepted; the notification has a key of its own.
+SECRET = "client-tests-secret-client-tests-secret"
+NOTIFY_SECRET = "client-tests-notify-secret-client-tests"
+
+
+def _key_pair():
+    from regnakes_sync_client import generate_signing_key
+
+    return generate_signing_key()
+
+
+PRIVATE_KEY, PUBLIC_KEY = _key_pair()
 RECORDS = 300
 
 
@@ -107,10 +119,12 @@ def server(simulator, sink, tmp_path_factory):
         "REGNAKES_CLIENT_SECRET": "sim-secret",
         "REGNAKES_PAGE_SIZE": "100",
         "RETRY_BASE_DELAY_MS": "20",
+        "RPC_JWT_PUBLIC_KEY": PUBLIC_KEY,
         "RPC_JWT_SECRET": SECRET,
+        "ODOO_NOTIFY_SECRET": NOTIFY_SECRET,
         "SYNC_SCHEDULE": "off",
         "SYNC_FULL_SCHEDULE": "off",
-        "NIK_INDEX_KEY": "client-tests-nik-index-key",
+        "NIK_INDEX_KEY": "client-tests-nik-index-key-client-tests",
         "NIK_ENCRYPTION_KEY": "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "ODOO_NOTIFY_URL": sink.url,
         "RUST_LOG": "warn",
@@ -127,8 +141,8 @@ def server(simulator, sink, tmp_path_factory):
 def client_for(server):
     from regnakes_sync_client import RegnakesSyncClient
 
-    def build(roles=("regnakes.admin",), login="admin.sdmk", secret=SECRET, url=None, timeout=10):
-        return RegnakesSyncClient(url or server, secret, login, roles, timeout=timeout)
+    def build(roles=("regnakes.admin",), login="admin.sdmk", key=PRIVATE_KEY, url=None, timeout=10):
+        return RegnakesSyncClient(url or server, key, login, roles, timeout=timeout)
 
     return build
 

@@ -7,9 +7,10 @@ import re
 import socket
 
 import pytest
-from conftest import RECORDS, SECRET, pretty, wait_until
+from conftest import NOTIFY_SECRET, RECORDS, SECRET, pretty, wait_until
 from regnakes_sync_client import (
     RegnakesSyncError,
+    generate_signing_key,
     make_token,
     sign_notification,
     verify_notification,
@@ -88,12 +89,22 @@ def test_a_viewer_reads_everything_and_changes_nothing(client_for):
     assert viewer.status()["enabled"] is True
 
 
-def test_a_wrong_secret_says_so(client_for):
-    with pytest.raises(RegnakesSyncError) as failed:
-        client_for(secret="not-the-secret").status()
-    assert failed.value.kind == "unauthenticated"
-    assert "bad signature" in failed.value.message
-    assert failed.value.http_status == 401
+def test_a_wrong_key_says_so(client_for):
+    other_private, _ = generate_signing_key()
+    for key in ("not-the-secret-not-the-secret-not-the", other_private):
+        with pytest.raises(RegnakesSyncError) as failed:
+            client_for(key=key).status()
+        assert failed.value.kind == "unauthenticated"
+        assert "bad signature" in failed.value.message
+        assert failed.value.http_status == 401
+
+
+def test_tokens_signed_with_eddsa_or_the_shared_secret_are_accepted(client_for):
+    for key in (None, SECRET):
+        client = client_for(key=key) if key else client_for()
+        assert client.status()["enabled"] in (True, False)
+    token = make_token(generate_signing_key()[0], "siti")
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"] == "EdDSA"
 
 
 def test_a_stopped_server_is_unreachable(client_for):
@@ -169,10 +180,10 @@ def test_the_servers_notification_verifies(client_for, sink):
     headers, body = wait_until("notification delivered", delivered, seconds=30)
     assert headers["x-request-id"] == batch["trace_id"]
     signature = headers["x-regnakes-signature"]
-    assert verify_notification(SECRET, signature, body)
-    assert not verify_notification("other", signature, body)
-    assert not verify_notification(SECRET, signature, body + b" ")
-    assert not verify_notification(SECRET, "", body)
+    assert verify_notification(NOTIFY_SECRET, signature, body)
+    assert not verify_notification(SECRET, signature, body), "never the token key"
+    assert not verify_notification(NOTIFY_SECRET, signature, body + b" ")
+    assert not verify_notification(NOTIFY_SECRET, "", body)
     assert json.loads(body)["event"] == "regnakes.batch_finished"
 
 

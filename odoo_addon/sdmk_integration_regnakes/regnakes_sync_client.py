@@ -1,10 +1,11 @@
 """Client of the RegNakes Sync server's JSON-RPC surface (CONTRACT §3), with no Odoo import.
 
-The Odoo models use it, and so can an operator's script or a test: it mints a short-lived HS256 JWT for
-one caller (``sub`` = login, ``roles`` from their groups), sends ``X-Request-ID``, bounds every request
-with a timeout, and turns every way a call can fail into one ``RegnakesSyncError`` whose ``kind`` says
-what went wrong in terms a person can act on. It also checks the signature of the server's batch
-notification (``X-RegNakes-Signature``).
+The Odoo models use it, and so can an operator's script or a test: it mints a short-lived JWT for one
+caller (``sub`` = login, ``roles`` from their groups), signed with Odoo's Ed25519 private key (EdDSA; the
+server holds only the public key) or, for servers not yet moved, HS256 with a shared secret; it sends
+``X-Request-ID``, bounds every request with a timeout, and turns every way a call can fail into one
+``RegnakesSyncError`` whose ``kind`` says what went wrong in terms a person can act on. It also checks
+the signature of the server's batch notification (``X-RegNakes-Signature``, keyed with its own secret).
 """
 
 import base64
@@ -15,6 +16,8 @@ import time
 import uuid
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 AUDIENCE = "sdmk-regnakes"
 ROLE_ADMIN = "regnakes.admin"
@@ -61,10 +64,38 @@ def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_token(secret, login, roles=(), now=None, lifetime=TOKEN_LIFETIME):
-    """An HS256 JWT for the sync server, valid for ``lifetime`` seconds."""
+PRIVATE_KEY_PEM = "-----BEGIN PRIVATE KEY-----"
+
+
+def generate_signing_key():
+    """A new Ed25519 key pair: (private key PEM for Odoo, public key PEM for RPC_JWT_PUBLIC_KEY)."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return private_pem, public_key_of(private_pem)
+
+
+def public_key_of(private_pem):
+    """The public key PEM of an Ed25519 private key PEM (not a secret: the server's RPC_JWT_PUBLIC_KEY)."""
+    private = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        private.public_key()
+        .public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        .decode()
+    )
+
+
+def make_token(key, login, roles=(), now=None, lifetime=TOKEN_LIFETIME):
+    """A JWT for the sync server, valid for ``lifetime`` seconds: EdDSA when ``key`` is an Ed25519 private
+    key PEM, else HS256 with ``key`` as the shared secret."""
     now = int(now if now is not None else time.time())
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    eddsa = key.lstrip().startswith(PRIVATE_KEY_PEM)
+    header = _b64(json.dumps({"alg": "EdDSA" if eddsa else "HS256", "typ": "JWT"}).encode())
     claims = {
         "aud": AUDIENCE,
         "iat": now,
@@ -75,7 +106,11 @@ def make_token(secret, login, roles=(), now=None, lifetime=TOKEN_LIFETIME):
     }
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signing_input = f"{header}.{payload}".encode()
-    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    if eddsa:
+        private = serialization.load_pem_private_key(key.encode(), password=None)
+        signature = private.sign(signing_input)
+    else:
+        signature = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
     return f"{header}.{payload}.{_b64(signature)}"
 
 
@@ -87,7 +122,8 @@ def sign_notification(secret, body, now=None):
 
 
 def verify_notification(secret, header, body, now=None, tolerance=SIGNATURE_TOLERANCE):
-    """True when ``header`` signs exactly ``body`` (bytes) with ``secret``, at most ``tolerance`` s away."""
+    """True when ``header`` signs exactly ``body`` (bytes) with ``secret`` (the server's
+    ODOO_NOTIFY_SECRET), at most ``tolerance`` s away. Replays are the receiver's to refuse."""
     if not secret or not header:
         return False
     parts = dict(
@@ -108,10 +144,11 @@ class RegnakesSyncClient:
     """Calls the server for one caller. Cheap to build: one per Odoo request."""
 
     def __init__(
-        self, base_url, secret, login, roles=(), timeout=TIMEOUT, session=None
+        self, base_url, signing_key, login, roles=(), timeout=TIMEOUT, session=None
     ):
         self.base_url = (base_url or "").rstrip("/")
-        self.secret = secret
+        # Never printed: a client is built per request and not kept.
+        self.signing_key = signing_key
         self.login = login
         self.roles = tuple(roles)
         self.timeout = timeout
@@ -126,7 +163,7 @@ class RegnakesSyncClient:
             "method": method,
             "params": params or {},
         }
-        token = make_token(self.secret, self.login, self.roles)
+        token = make_token(self.signing_key, self.login, self.roles)
         headers = {"Authorization": f"Bearer {token}", "X-Request-ID": request_id}
         try:
             response = self.session.post(

@@ -7,7 +7,7 @@ use crate::config::{Layers, Secret, Settings};
 use crate::domain::batch::{BatchStatus, Mode, Trigger};
 use crate::domain::ProfessionCode;
 use crate::metrics::Metrics;
-use crate::rpc::auth::{issue_token, Role};
+use crate::rpc::auth::{Role, TokenSigner};
 use crate::service::StartRequest;
 use crate::startup::{self, Application};
 use clap::{Parser, Subcommand};
@@ -332,7 +332,7 @@ fn print_summary(b: &batch::Model) {
 fn demo_settings(
     sim: &regnakes_sim::server::SimHandle,
     db_path: &str,
-    jwt_secret: &str,
+    signer: &TokenSigner,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let (nik_index_key, nik_encryption_key) = demo_nik_keys()?;
     let mut layers: Vec<(String, String)> = vec![
@@ -349,7 +349,13 @@ fn demo_settings(
             "REGNAKES_CLIENT_SECRET".into(),
             sim.state.config.client_secret.clone(),
         ),
-        ("RPC_JWT_SECRET".into(), jwt_secret.to_string()),
+        match signer {
+            TokenSigner::Hs256(secret) => ("RPC_JWT_SECRET".into(), secret.expose().to_string()),
+            TokenSigner::Ed25519(_) => (
+                "RPC_JWT_PUBLIC_KEY".into(),
+                signer.public_key().unwrap_or_default(),
+            ),
+        },
         ("NIK_INDEX_KEY".into(), nik_index_key.expose().to_string()),
         (
             "NIK_ENCRYPTION_KEY".into(),
@@ -381,9 +387,13 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
             let _ = std::fs::remove_file(format!("{db_path}{suffix}"));
         }
     }
-    let jwt_secret = std::env::var("RPC_JWT_SECRET")
-        .unwrap_or_else(|_| format!("demo-{}", uuid::Uuid::new_v4().simple()));
-    let layers = demo_settings(&sim, db_path, &jwt_secret)?;
+    // Odoo's way: the demo holds an Ed25519 private key and the server only its public key (an
+    // operator's RPC_JWT_SECRET, if set, is used instead).
+    let signer = match std::env::var("RPC_JWT_SECRET") {
+        Ok(secret) => TokenSigner::Hs256(Secret::new(secret)),
+        Err(_) => TokenSigner::generate_ed25519(),
+    };
+    let layers = demo_settings(&sim, db_path, &signer)?;
     let pairs: Vec<(&str, &str)> = layers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -391,12 +401,7 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
     let settings = Settings::load(&Layers::from_pairs(&pairs))?;
     let app = Application::build(settings).await?;
     let port = app.port();
-    let token = issue_token(
-        &Secret::new(jwt_secret),
-        "demo-admin",
-        Role::Admin,
-        24 * 3600,
-    );
+    let token = signer.issue("demo-admin", Role::Admin, 24 * 3600);
     let service = app.service();
     let first = service
         .start(StartRequest {

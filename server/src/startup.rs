@@ -4,6 +4,7 @@
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::rpc::budget::AnswerBudget;
 use crate::rpc::limits::{self, Limits};
 use crate::rpc::{self, auth::JwtVerifier, RpcState};
 use crate::rules::identity::NikIndexer;
@@ -110,9 +111,10 @@ impl Application {
         let limits = Arc::new(Limits::new(settings.rpc_limits));
         let rpc_state = web::Data::new(RpcState {
             service: service.clone(),
-            verifier: JwtVerifier::new(&settings.rpc_jwt_secret, settings.rpc_max_token_lifetime),
+            verifier: JwtVerifier::new(&settings.rpc_token_keys, settings.rpc_max_token_lifetime),
             limits: limits.clone(),
             written_status: Default::default(),
+            budget: AnswerBudget::new(rpc::budget::DEFAULT_BUDGET_BYTES),
         });
         let db_data = web::Data::new(db);
         let metrics_data = web::Data::from(metrics);
@@ -123,8 +125,11 @@ impl Application {
                 .app_data(rpc_state.clone())
                 .app_data(db_data.clone())
                 .app_data(metrics_data.clone())
-                .app_data(web::PayloadConfig::new(1024 * 1024))
-                .route("/jsonrpc", web::post().to(rpc::endpoint))
+                .service(
+                    web::resource("/jsonrpc")
+                        .route(web::post().to(rpc::endpoint))
+                        .default_service(web::to(rpc::method_not_allowed)),
+                )
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/metrics", web::get().to(metrics_endpoint))
@@ -169,6 +174,10 @@ impl Application {
         let reencrypt = actix_rt::spawn(async move {
             if let Err(err) = service.reencrypt_niks().await {
                 tracing::error!(error = ?anyhow::Error::from(err), "moving stored NIKs to the current key failed; `regnakes-sync rotate-key` retries");
+            }
+            // An earlier release's unkeyed hashes are keyed over.
+            if let Err(err) = service.rekey_hashes().await {
+                tracing::error!(error = ?anyhow::Error::from(err), "re-keying stored hashes failed; the next start retries");
             }
         });
         let result = self.server.await;

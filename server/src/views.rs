@@ -4,6 +4,7 @@
 use crate::domain::batch::SyncStatus;
 use crate::domain::worker_fields::FieldCounts;
 use entity::{batch, batch_issue, health_worker};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 pub use crate::domain::time::ts;
@@ -55,14 +56,36 @@ pub fn worker_view(w: &health_worker::Model) -> Value {
     })
 }
 
-pub fn issue_view(i: &batch_issue::Model) -> Value {
-    json!({
-        "str_number": i.str_number,
-        "reason": i.reason,
-        "message": i.message,
-        "page": i.page,
-        "raw": i.raw.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).or_else(|| i.raw.clone().map(Value::String)),
-    })
+/// A rejected row or warning of `batch.errors` / `batch.warnings`; the raw record is written as stored
+/// (JSON, NIK masked), or as a string when it is not JSON.
+#[derive(serde::Serialize)]
+pub struct IssueView<'a> {
+    str_number: Option<&'a str>,
+    reason: &'a str,
+    message: &'a str,
+    page: i64,
+    raw: Option<RawRecord<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum RawRecord<'a> {
+    Json(&'a RawValue),
+    Text(&'a str),
+}
+
+pub fn issue_view(i: &batch_issue::Model) -> IssueView<'_> {
+    IssueView {
+        str_number: i.str_number.as_deref(),
+        reason: &i.reason,
+        message: &i.message,
+        page: i.page,
+        raw: i.raw.as_deref().map(|r| {
+            serde_json::from_str::<&RawValue>(r)
+                .map(RawRecord::Json)
+                .unwrap_or(RawRecord::Text(r))
+        }),
+    }
 }
 
 /// `sync.status` (CONTRACT §3).

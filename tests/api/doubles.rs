@@ -374,6 +374,7 @@ pub fn process_env(
         ("REGNAKES_CLIENT_ID", "sdmk-etl"),
         ("REGNAKES_CLIENT_SECRET", "sim-secret"),
         ("RPC_JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("ODOO_NOTIFY_SECRET", crate::helpers::NOTIFY_SECRET),
         ("SYNC_SCHEDULE", "off"),
         ("SYNC_FULL_SCHEDULE", "off"),
         ("NIK_INDEX_KEY", crate::helpers::NIK_INDEX_KEY),

@@ -7,7 +7,8 @@ use crate::doubles::{
     OdooReceiver, SlackWebhook,
 };
 use crate::helpers::{
-    assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options, TestApp, JWT_SECRET,
+    assert_balanced, fresh_database, spawn_app, spawn_server, Backend, Options, TestApp,
+    JWT_SECRET, NOTIFY_SECRET,
 };
 use regnakes_sim::server::{spawn as spawn_sim, SimConfig};
 use regnakes_sim::{Fault, FaultPlan};
@@ -586,7 +587,8 @@ async fn an_upstream_that_does_not_count_pages_is_read_to_the_end() {
     assert_eq!(app.worker_count().await, 1050);
 }
 
-/// Use case step 5: after a batch, Odoo is told, signed with the shared secret, with the batch's trace id;
+/// Use case step 5: after a batch, Odoo is told, signed with its own secret (never the token key), with the
+/// batch's trace id;
 /// a refused delivery is retried, and the batch's status does not depend on it.
 #[actix_web::test]
 async fn odoo_is_notified_signed_and_retried() {
@@ -604,17 +606,15 @@ async fn odoo_is_notified_signed_and_retried() {
     for delivery in &deliveries {
         let header = delivery.signature.as_deref().expect("signed");
         assert!(
-            signature_is_valid(header, &delivery.body, JWT_SECRET),
+            signature_is_valid(header, &delivery.body, NOTIFY_SECRET),
             "signature {header:?} does not verify"
         );
-        assert!(!signature_is_valid(
-            header,
-            &delivery.body,
-            "another secret"
-        ));
+        for other in ["another secret", JWT_SECRET] {
+            assert!(!signature_is_valid(header, &delivery.body, other));
+        }
         let mut tampered = delivery.body.clone();
         tampered.push(b' ');
-        assert!(!signature_is_valid(header, &tampered, JWT_SECRET));
+        assert!(!signature_is_valid(header, &tampered, NOTIFY_SECRET));
         assert_eq!(delivery.request_id.as_deref(), batch["trace_id"].as_str());
         let body: Value = serde_json::from_slice(&delivery.body).unwrap();
         assert_eq!(body["event"], "regnakes.batch_finished");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 pub use regnakes_sync::testing::{fresh_database, Backend};
 
 /// The suite's NIK keys (a deployment's come from its environment, files or Vault).
-pub const NIK_INDEX_KEY: &str = "test-nik-index-key";
+pub const NIK_INDEX_KEY: &str = "test-nik-index-key-test-nik-index-key";
 pub const NIK_ENCRYPTION_KEY: &str = "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// A 10-minute RPC token for `sub` with `role`, signed with the suite's secret.
@@ -79,7 +79,9 @@ pub struct TestApp {
     http: awc::Client,
 }
 
-pub const JWT_SECRET: &str = "test-jwt-secret";
+pub const JWT_SECRET: &str = "test-jwt-secret-test-jwt-secret-0001";
+/// Signs the Odoo notification (`ODOO_NOTIFY_SECRET`; one key per purpose).
+pub const NOTIFY_SECRET: &str = "test-notify-secret-test-notify-secret";
 
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();

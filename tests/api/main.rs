@@ -4,6 +4,7 @@ mod doubles;
 mod helpers;
 
 mod cursor;
+mod edges;
 mod engine;
 mod faults;
 mod monitoring;

@@ -293,7 +293,7 @@ async fn credentials_and_nik_keys_come_from_vault() {
             "client_id": sim.state.config.client_id,
             "client_secret": sim.state.config.client_secret,
             "nik_encryption_key": NIK_ENCRYPTION_KEY,
-            "nik_index_key": "index-key-from-vault",
+            "nik_index_key": "index-key-from-vault-index-key-from-vault",
         }),
     );
     let database_url = fresh_database(Backend::Sqlite).await;

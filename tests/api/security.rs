@@ -29,14 +29,20 @@ async fn a_batch_holds_at_most_50_calls_and_each_is_charged() {
     let app = spawn_app(Backend::Sqlite, options).await;
     let batch = |n: usize| Value::Array((0..n).map(|_| call("sync.status", json!({}))).collect());
 
-    let refused = post_as(&app, &app.token, &batch(51)).await;
-    assert_eq!(refused.body["error"]["code"], -32600, "{}", refused.body);
-    assert!(refused.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("50"));
-
-    // 51 charged above, so 9 of the burst of 60 are left: a 50-call batch is refused whole…
+    // Too long a batch is refused as such, whatever its length, before anything is charged.
+    for n in [51, 2001] {
+        let refused = post_as(&app, &app.token, &batch(n)).await;
+        assert_eq!(refused.status, 200, "{n}: {}", refused.body);
+        assert_eq!(refused.body["error"]["code"], -32600, "{}", refused.body);
+        assert!(refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("50"));
+    }
+    // The burst of 60 is whole: a 50-call batch is answered, and 10 are left…
+    let answered = post_as(&app, &app.token, &batch(50)).await;
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    // …so the next 50-call batch is refused whole…
     let limited = post_as(&app, &app.token, &batch(50)).await;
     assert_eq!(limited.status, 429, "{}", limited.body);
     // …and another caller (its own budget) gets its 50 answers.

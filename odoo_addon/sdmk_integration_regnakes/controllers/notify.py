@@ -1,9 +1,10 @@
 """The receiver of the server's batch notification (use case step 5, CONTRACT §3).
 
 ``POST /sdmk_regnakes/notify`` with ``X-RegNakes-Signature: t=<unix>,v1=<HMAC-SHA256("<t>.<body>")>``
-keyed with the shared secret. Anything unsigned, wrongly signed or older than five minutes gets 401 and
-changes nothing; a good one updates the mirrored batch, refreshes open dashboards and, for a failed
-batch, gives every Admin Integrasi user a to-do.
+keyed with the notification secret (the server's ``ODOO_NOTIFY_SECRET``, never a token key). Anything
+unsigned, wrongly signed, more than five minutes away, or replayed (a signature already accepted, by
+any Odoo worker) gets 401 and changes nothing; a good one updates the mirrored batch, refreshes open
+dashboards and, for a failed batch, gives every Admin Integrasi user a to-do.
 """
 
 import json
@@ -35,7 +36,7 @@ class RegnakesNotifyController(http.Controller):
         raw = request.httprequest.get_data(cache=False)
         if len(raw) > MAX_BODY:
             return _answer(413, error="body too large")
-        secret = request.env["sdmk.regnakes.service"].sudo()._settings()[1]
+        secret = request.env["sdmk.regnakes.service"].sudo()._notify_secret()
         signature = request.httprequest.headers.get(SIGNATURE_HEADER)
         if not verify_notification(secret, signature, raw):
             _logger.warning(
@@ -51,6 +52,13 @@ class RegnakesNotifyController(http.Controller):
             valid = False
         if not valid:
             return _answer(400, error="not a regnakes.batch_finished event")
+        seen = request.env["sdmk.regnakes.notification.seen"].sudo()
+        if not seen._accept_once(signature.strip()):
+            _logger.warning(
+                "RegNakes notification refused: replayed (request %s)",
+                request.httprequest.headers.get("X-Request-ID"),
+            )
+            return _answer(401, error="replayed notification")
         # As OdooBot, so the batch's history says who changed it, not "Public user".
         batches = request.env["sdmk.regnakes.batch"].with_user(SUPERUSER_ID)
         record = batches._mirror([batch])

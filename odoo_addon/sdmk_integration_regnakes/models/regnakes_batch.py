@@ -245,9 +245,9 @@ class RegnakesBatch(models.Model):
         keep this cron inactive when the server's own ``SYNC_SCHEDULE`` is on (see README).
         """
         service = self.env["sdmk.regnakes.service"].sudo()
-        url, secret = service._settings()
-        if not url or not secret:
+        url, signing_key = service._settings()
+        if not url or not signing_key:
             return False
-        client = RegnakesSyncClient(url, secret, self.env.user.login, [ROLE_ADMIN])
+        client = RegnakesSyncClient(url, signing_key, self.env.user.login, [ROLE_ADMIN])
         result = service._call("start", mode="incremental", trigger="cron", client=client)
         return self.sudo()._mirror([result["batch"]])

@@ -12,6 +12,7 @@ from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
+from .regnakes_key import NOTIFY_SECRET, TOKEN_PRIVATE_KEY, TOKEN_SECRET
 from ..regnakes_sync_client import (
     ROLE_ADMIN,
     ROLE_VIEWER,
@@ -20,22 +21,10 @@ from ..regnakes_sync_client import (
 )
 
 PARAM_URL = "sdmk_integration_regnakes.server_url"
-PARAM_SECRET = "sdmk_integration_regnakes.jwt_secret"
 GROUP_ADMIN = "sdmk_integration_regnakes.group_admin_integrasi"
 GROUP_VERIFIKATOR = "sdmk_integration_regnakes.group_verifikator"
 DASHBOARD_BATCHES = 15
 _logger = logging.getLogger(__name__)
-
-
-def _secret_from_file(path):
-    if not path:
-        return None
-    try:
-        with open(path, encoding="utf-8") as secret_file:
-            return secret_file.read().strip() or None
-    except OSError:
-        _logger.warning("RegNakes shared secret file %s cannot be read", path)
-        return None
 
 
 class RegnakesService(models.AbstractModel):
@@ -66,14 +55,20 @@ class RegnakesService(models.AbstractModel):
 
     @api.model
     def _settings(self):
-        """Server URL and shared secret: Settings first, else the Odoo configuration file's
-        ``sdmk_regnakes_server_url`` and ``sdmk_regnakes_jwt_secret_file`` (how a container is set up)."""
+        """Server URL and the key tokens are signed with (the Ed25519 private key, else the HS256 shared
+        secret): Settings first, else the Odoo configuration file (``sdmk_regnakes_server_url``, and a
+        file per key, see ``sdmk.regnakes.key``). Code only: never returned to a client."""
         params = self.env["ir.config_parameter"].sudo()
         url = params.get_param(PARAM_URL) or config.get("sdmk_regnakes_server_url")
-        secret = params.get_param(PARAM_SECRET) or _secret_from_file(
-            config.get("sdmk_regnakes_jwt_secret_file")
-        )
-        return url, secret
+        keys = self.env["sdmk.regnakes.key"]
+        keys._move_legacy_secret()
+        signing_key = keys._get_key(TOKEN_PRIVATE_KEY) or keys._get_key(TOKEN_SECRET)
+        return url, signing_key
+
+    @api.model
+    def _notify_secret(self):
+        """The secret the server's notifications are signed with (its ODOO_NOTIFY_SECRET)."""
+        return self.env["sdmk.regnakes.key"]._get_key(NOTIFY_SECRET)
 
     @api.model
     def _client(self, url=None, secret=None, role=None):
@@ -84,7 +79,7 @@ class RegnakesService(models.AbstractModel):
         if not url or not secret:
             raise UserError(
                 _(
-                    "The RegNakes Sync server is not configured: set its URL and shared secret in "
+                    "The RegNakes Sync server is not configured: set its URL and signing key in "
                     "Settings → General Settings → Integrations."
                 )
             )
@@ -104,8 +99,9 @@ class RegnakesService(models.AbstractModel):
                 "%(url)s answers, but it is not a RegNakes Sync server: check the URL. (%(detail)s)"
             ),
             "unauthenticated": _(
-                "The RegNakes Sync server refused Odoo's token: the shared secret in Settings does "
-                "not match the server's RPC_JWT_SECRET. (%(detail)s)"
+                "The RegNakes Sync server refused Odoo's token: the server's RPC_JWT_PUBLIC_KEY is not "
+                "the public key shown in Settings (or its RPC_JWT_SECRET not the shared secret). "
+                "(%(detail)s)"
             ),
             "forbidden": _("Your role may not do this on the RegNakes Sync server. (%(detail)s)"),
             "disabled": _(
@@ -181,14 +177,16 @@ class RegnakesService(models.AbstractModel):
         return [{"code": p.code, "name": p.display_name} for p in records]
 
     @api.model
-    def test_connection(self, url, secret):
-        """Checks a URL and secret as a system administrator types them; returns a sentence."""
+    def test_connection(self, url, signing_key=None):
+        """Checks a URL (and the stored signing key, unless one is given) as a system administrator
+        types it; returns a sentence."""
         if not self.env.user.has_group("base.group_system"):
             raise AccessError(_("Only system administrators may test the RegNakes connection."))
-        if not url or not secret:
-            raise UserError(_("Fill in the server URL and the shared secret first."))
+        signing_key = signing_key or self._settings()[1]
+        if not url or not signing_key:
+            raise UserError(_("Fill in the server URL and set a signing key first."))
         client = RegnakesSyncClient(
-            url, secret, self.env.user.login, [ROLE_VIEWER], timeout=10
+            url, signing_key, self.env.user.login, [ROLE_VIEWER], timeout=10
         )
         try:
             status = client.status()

@@ -2,3 +2,4 @@ from . import test_mirror
 from . import test_notify
 from . import test_roles
 from . import test_tour
+from . import test_keys

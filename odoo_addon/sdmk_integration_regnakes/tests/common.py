@@ -1,25 +1,44 @@
 """Shared set-up: users of each kind and, when the test script started one, the real RegNakes Sync
-server (``REGNAKES_TEST_URL`` and ``REGNAKES_TEST_SECRET``; see scripts/odoo-addon-tests.sh)."""
+server (``REGNAKES_TEST_URL``; its keys: ``REGNAKES_TEST_PRIVATE_KEY_FILE`` (Ed25519, whose public key
+the server holds), ``REGNAKES_TEST_SECRET`` (the old HS256 secret, which that server does not accept)
+and ``REGNAKES_TEST_NOTIFY_SECRET``; see scripts/odoo-addon-tests.sh)."""
 
 import os
 import time
 
 from odoo.tests import new_test_user
 
-from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
+from ..models.regnakes_key import NOTIFY_SECRET as NOTIFY_SECRET_KEY
+from ..models.regnakes_key import TOKEN_PRIVATE_KEY
+from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient, generate_signing_key
 
 SERVER_URL = os.environ.get("REGNAKES_TEST_URL")
 SERVER_SECRET = os.environ.get("REGNAKES_TEST_SECRET")
+NOTIFY_SECRET = os.environ.get("REGNAKES_TEST_NOTIFY_SECRET") or "test-notify-secret-test-notify-secret"
+
+
+def _private_key():
+    path = os.environ.get("REGNAKES_TEST_PRIVATE_KEY_FILE")
+    if path:
+        with open(path, encoding="utf-8") as key_file:
+            return key_file.read()
+    return generate_signing_key()[0]
+
+
+PRIVATE_KEY = _private_key()
 FINISHED = {"succeeded", "partial", "failed", "cancelled", "skipped"}
 
 
 class RegnakesUsersMixin:
     @classmethod
-    def _setup_regnakes(cls, url=SERVER_URL, secret=SERVER_SECRET or "test-secret"):
+    def _setup_regnakes(cls, url=SERVER_URL):
         params = cls.env["ir.config_parameter"].sudo()
         params.set_param("sdmk_integration_regnakes.server_url", url or "http://127.0.0.1:9")
-        params.set_param("sdmk_integration_regnakes.jwt_secret", secret)
-        cls.secret = secret
+        keys = cls.env["sdmk.regnakes.key"]
+        keys._set_key(TOKEN_PRIVATE_KEY, PRIVATE_KEY)
+        keys._set_key(NOTIFY_SECRET_KEY, NOTIFY_SECRET)
+        cls.signing_key = PRIVATE_KEY
+        cls.notify_secret = NOTIFY_SECRET
         cls.admin_integrasi = new_test_user(
             cls.env,
             login="admin_integrasi",
@@ -43,7 +62,7 @@ class RegnakesUsersMixin:
         """The real server seen by an administrator script, to check what Odoo users did or did not do."""
         if not SERVER_URL:
             self.skipTest("REGNAKES_TEST_URL is not set: run scripts/odoo-addon-tests.sh")
-        return RegnakesSyncClient(SERVER_URL, SERVER_SECRET, "odoo-test", [ROLE_ADMIN])
+        return RegnakesSyncClient(SERVER_URL, PRIVATE_KEY, "odoo-test", [ROLE_ADMIN])
 
     def _wait_finished(self, client, batch_id, seconds=60):
         deadline = time.monotonic() + seconds

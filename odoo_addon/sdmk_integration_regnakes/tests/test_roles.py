@@ -4,7 +4,12 @@ the real server behind them, which must see nothing from a refused user."""
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
-from ..regnakes_sync_client import ROLE_ADMIN, ROLE_VIEWER, RegnakesSyncClient
+from ..regnakes_sync_client import (
+    ROLE_ADMIN,
+    ROLE_VIEWER,
+    RegnakesSyncClient,
+    generate_signing_key,
+)
 from .common import SERVER_URL, RegnakesUsersMixin
 
 
@@ -131,11 +136,11 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
         if not SERVER_URL:
             self.skipTest("REGNAKES_TEST_URL is not set")
         service = self.env["sdmk.regnakes.service"]
-        self.assertIn("enabled", service.test_connection(SERVER_URL, self.secret))
+        self.assertIn("enabled", service.test_connection(SERVER_URL))
         cases = {
-            "unreachable": ("http://127.0.0.1:9", self.secret),
-            "shared secret": (SERVER_URL, "not the secret"),
-            "not a RegNakes Sync server": (f"{SERVER_URL}/nowhere", self.secret),
+            "unreachable": ("http://127.0.0.1:9", self.signing_key),
+            "RPC_JWT_PUBLIC_KEY": (SERVER_URL, generate_signing_key()[0]),
+            "not a RegNakes Sync server": (f"{SERVER_URL}/nowhere", self.signing_key),
         }
         for words, (url, secret) in cases.items():
             with self.subTest(words):
@@ -143,8 +148,8 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
                     service.test_connection(url, secret)
                 self.assertIn(words, str(failed.exception))
         with self.assertRaises(AccessError):
-            service.with_user(self.admin_integrasi).test_connection(SERVER_URL, self.secret)
+            service.with_user(self.admin_integrasi).test_connection(SERVER_URL)
         # The client's own check of what it was given.
         self.assertIsInstance(
-            RegnakesSyncClient(SERVER_URL, self.secret, "x").status(), dict
+            RegnakesSyncClient(SERVER_URL, self.signing_key, "x").status(), dict
         )

@@ -14,9 +14,27 @@ use std::time::Duration;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+/// The least key material any signing or index key may have (CONTRACT §5): a shorter key can be guessed
+/// offline from one token, notification or stored blind index.
+pub const MIN_KEY_BYTES: usize = 32;
+
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
+    }
+
+    /// The secret, if it holds at least `MIN_KEY_BYTES` bytes; else an error naming `key`.
+    fn strong(self, key: &'static str) -> Result<Secret, ConfigError> {
+        if self.0.len() < MIN_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                key,
+                problem: format!(
+                    "has {} bytes; a key needs at least {MIN_KEY_BYTES} (e.g. openssl rand -hex 32)",
+                    self.0.len()
+                ),
+            });
+        }
+        Ok(self)
     }
 
     pub fn expose(&self) -> &str {
@@ -162,7 +180,10 @@ pub struct Settings {
     pub database_url: String,
     pub listen_addr: String,
     pub regnakes: RegnakesSettings,
-    pub rpc_jwt_secret: Secret,
+    /// What Odoo's RPC tokens are verified with (EdDSA public key, HS256 secret, or both).
+    pub rpc_token_keys: TokenKeys,
+    /// Signs the Odoo notification; its own key, never a token key (required with `ODOO_NOTIFY_URL`).
+    pub odoo_notify_secret: Option<Secret>,
     /// `None` when `SYNC_SCHEDULE=off`.
     pub sync_schedule: Option<String>,
     /// The full sync that corrects drift no lookback can catch; `None` when `SYNC_FULL_SCHEDULE=off`.
@@ -381,12 +402,25 @@ impl Settings {
         let sync_schedule = layers.schedule("SYNC_SCHEDULE", DEFAULT_SCHEDULE)?;
         let sync_full_schedule = layers.schedule("SYNC_FULL_SCHEDULE", DEFAULT_FULL_SCHEDULE)?;
         let sync_lookback = layers.duration("SYNC_LOOKBACK", DEFAULT_LOOKBACK)?;
-        let rpc_jwt_secret = layers
-            .secret("RPC_JWT_SECRET")?
-            .ok_or(ConfigError::Invalid {
-                key: "RPC_JWT_SECRET",
-                problem: "is required: Odoo signs its RPC tokens with it".into(),
-            })?;
+        let rpc_token_keys = TokenKeys::load(layers)?;
+        let odoo_notify_url = layers.get("ODOO_NOTIFY_URL");
+        let odoo_notify_secret = layers
+            .secret("ODOO_NOTIFY_SECRET")?
+            .map(|s| s.strong("ODOO_NOTIFY_SECRET"))
+            .transpose()?;
+        if odoo_notify_url.is_some() && odoo_notify_secret.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "ODOO_NOTIFY_SECRET",
+                problem: "is required with ODOO_NOTIFY_URL: the notification is signed with it"
+                    .into(),
+            });
+        }
+        if odoo_notify_secret.is_some() && odoo_notify_secret == rpc_token_keys.hs256_secret {
+            return Err(ConfigError::Invalid {
+                key: "ODOO_NOTIFY_SECRET",
+                problem: "must differ from RPC_JWT_SECRET: one key per purpose".into(),
+            });
+        }
         Ok(Settings {
             database_url: layers
                 .get("DATABASE_URL")
@@ -395,15 +429,19 @@ impl Settings {
                 .get("LISTEN_ADDR")
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             regnakes: RegnakesSettings::load(layers, page_size)?,
-            rpc_jwt_secret,
+            rpc_token_keys,
+            odoo_notify_secret,
             sync_schedule,
             sync_full_schedule,
             sync_lookback,
             failure_threshold,
             unchanged_fast_path: layers.parsed("SYNC_UNCHANGED_FAST_PATH", true)?,
             slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
-            odoo_notify_url: layers.get("ODOO_NOTIFY_URL"),
-            nik_index_key: layers.secret("NIK_INDEX_KEY")?,
+            odoo_notify_url,
+            nik_index_key: layers
+                .secret("NIK_INDEX_KEY")?
+                .map(|s| s.strong("NIK_INDEX_KEY"))
+                .transpose()?,
             nik_keys: NikKeys::load(layers)?,
             lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
             rpc_limits: LimitSettings::load(layers)?,
@@ -491,7 +529,7 @@ impl Settings {
             self.nik_keys = Some(NikKeys { current, previous });
         }
         if let Some(index) = data["nik_index_key"].as_str() {
-            self.nik_index_key = Some(Secret::new(index));
+            self.nik_index_key = Some(Secret::new(index).strong("NIK_INDEX_KEY")?);
         }
         match data["client_secret"].as_str() {
             Some(secret) => self.regnakes.client_secret = Secret::new(secret),
@@ -503,6 +541,82 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The keys RPC tokens are verified with. Odoo signs with Ed25519 and the server holds only the public
+/// key (`RPC_JWT_PUBLIC_KEY`: a PEM `PUBLIC KEY`, or the raw 32 bytes in base64); HS256 with the shared
+/// `RPC_JWT_SECRET` is still accepted while it is set. At least one is required.
+#[derive(Debug, Clone)]
+pub struct TokenKeys {
+    pub ed25519_public: Option<[u8; 32]>,
+    pub hs256_secret: Option<Secret>,
+}
+
+impl TokenKeys {
+    fn load(layers: &Layers) -> Result<TokenKeys, ConfigError> {
+        let ed25519_public = layers
+            .secret("RPC_JWT_PUBLIC_KEY")?
+            .map(|key| {
+                parse_ed25519_public_key(key.expose()).map_err(|problem| ConfigError::Invalid {
+                    key: "RPC_JWT_PUBLIC_KEY",
+                    problem,
+                })
+            })
+            .transpose()?;
+        let hs256_secret = layers
+            .secret("RPC_JWT_SECRET")?
+            .map(|s| s.strong("RPC_JWT_SECRET"))
+            .transpose()?;
+        if ed25519_public.is_none() && hs256_secret.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "RPC_JWT_PUBLIC_KEY",
+                problem:
+                    "is required (or RPC_JWT_SECRET): Odoo signs its RPC tokens with the matching \
+                          private key"
+                        .into(),
+            });
+        }
+        Ok(TokenKeys {
+            ed25519_public,
+            hs256_secret,
+        })
+    }
+}
+
+/// The DER prefix of an Ed25519 `SubjectPublicKeyInfo` (RFC 8410); the 32 key bytes follow it.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// An Ed25519 public key as a PEM `PUBLIC KEY` (what `openssl pkey -pubout` and Odoo's Settings show), or
+/// its 32 bytes in base64 / base64url (a JWK's `x`).
+pub fn parse_ed25519_public_key(text: &str) -> Result<[u8; 32], String> {
+    use base64::Engine;
+    let text = text.trim();
+    let body: String = if text.starts_with("-----BEGIN PUBLIC KEY-----") {
+        text.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::trim)
+            .collect()
+    } else {
+        text.chars().filter(|c| !c.is_whitespace()).collect()
+    };
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    let bytes = engines
+        .iter()
+        .find_map(|e| e.decode(&body).ok())
+        .ok_or("must be a PEM public key (-----BEGIN PUBLIC KEY-----) or base64")?;
+    let raw = match bytes.len() {
+        32 => bytes.as_slice(),
+        44 if bytes.starts_with(&ED25519_SPKI_PREFIX) => &bytes[12..],
+        _ => return Err("is not an Ed25519 public key (32 bytes, or its PEM)".into()),
+    };
+    raw.try_into()
+        .map_err(|_| "is not an Ed25519 public key".to_string())
 }
 
 /// RPC abuse budgets (`rpc::limits`): calls per second and burst, per caller and per failing address.
@@ -518,9 +632,13 @@ pub struct LimitSettings {
 mod tests {
     use super::*;
 
+    /// Keys long enough to be accepted (`MIN_KEY_BYTES`).
+    const JWT: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
+    const INDEX: &str = "index-key-index-key-index-key-index";
+
     #[test]
     fn defaults_and_overrides() {
-        let layers = Layers::from_pairs(&[("RPC_JWT_SECRET", "s3cret")]);
+        let layers = Layers::from_pairs(&[("RPC_JWT_SECRET", JWT)]);
         let s = Settings::load(&layers).unwrap();
         assert_eq!(s.listen_addr, "127.0.0.1:8080");
         assert_eq!(s.regnakes.page_size, 1000);
@@ -531,9 +649,10 @@ mod tests {
         assert_eq!(s.failure_threshold, 0.20);
         assert!(s.database_url.starts_with("sqlite://"));
         assert!(!format!("{s:?}").contains("s3cret"), "secrets never print");
+        assert!(s.rpc_token_keys.ed25519_public.is_none());
 
         let off = Settings::load(&Layers::from_pairs(&[
-            ("RPC_JWT_SECRET", "x"),
+            ("RPC_JWT_SECRET", JWT),
             ("SYNC_SCHEDULE", "off"),
         ]));
         assert_eq!(off.unwrap().sync_schedule, None);
@@ -541,20 +660,20 @@ mod tests {
 
     #[test]
     fn nothing_stores_workers_without_the_nik_keys() {
-        let without = Settings::load(&Layers::from_pairs(&[("RPC_JWT_SECRET", "x")])).unwrap();
+        let without = Settings::load(&Layers::from_pairs(&[("RPC_JWT_SECRET", JWT)])).unwrap();
         let err = without.nik_secrets().unwrap_err().to_string();
         assert!(err.contains("NIK_INDEX_KEY"), "{err}");
         let only_index = Settings::load(&Layers::from_pairs(&[
-            ("RPC_JWT_SECRET", "x"),
-            ("NIK_INDEX_KEY", "i"),
+            ("RPC_JWT_SECRET", JWT),
+            ("NIK_INDEX_KEY", INDEX),
         ]))
         .unwrap();
         let err = only_index.nik_secrets().unwrap_err().to_string();
         assert!(err.contains("NIK_ENCRYPTION_KEY"), "{err}");
         let key = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         let both = Settings::load(&Layers::from_pairs(&[
-            ("RPC_JWT_SECRET", "x"),
-            ("NIK_INDEX_KEY", "i"),
+            ("RPC_JWT_SECRET", JWT),
+            ("NIK_INDEX_KEY", INDEX),
             ("NIK_ENCRYPTION_KEY", key),
             (
                 "NIK_ENCRYPTION_PREVIOUS_KEYS",
@@ -575,7 +694,7 @@ mod tests {
             "k 1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         ] {
             let err = Settings::load(&Layers::from_pairs(&[
-                ("RPC_JWT_SECRET", "x"),
+                ("RPC_JWT_SECRET", JWT),
                 ("NIK_ENCRYPTION_KEY", bad),
             ]))
             .unwrap_err()
@@ -606,7 +725,7 @@ mod tests {
             );
         }
         let off = Settings::load(&Layers::from_pairs(&[
-            ("RPC_JWT_SECRET", "x"),
+            ("RPC_JWT_SECRET", JWT),
             ("SYNC_FULL_SCHEDULE", "OFF"),
             ("SYNC_LOOKBACK", "0"),
         ]))
@@ -628,7 +747,7 @@ mod tests {
         ];
         for (key, value) in cases {
             let err = Settings::load(&Layers::from_pairs(&[
-                ("RPC_JWT_SECRET", "x"),
+                ("RPC_JWT_SECRET", JWT),
                 (key, value),
             ]))
             .unwrap_err()
@@ -639,5 +758,76 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("RPC_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn every_key_is_long_enough_or_the_start_names_it() {
+        let short = "x".repeat(MIN_KEY_BYTES - 1);
+        let long = "y".repeat(MIN_KEY_BYTES);
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: [Case; 8] = [
+            (&[("RPC_JWT_SECRET", &short)], Some("RPC_JWT_SECRET")),
+            (
+                &[("RPC_JWT_SECRET", JWT), ("NIK_INDEX_KEY", &short)],
+                Some("NIK_INDEX_KEY"),
+            ),
+            (
+                &[("RPC_JWT_SECRET", JWT), ("ODOO_NOTIFY_SECRET", &short)],
+                Some("ODOO_NOTIFY_SECRET"),
+            ),
+            (
+                &[
+                    ("RPC_JWT_SECRET", JWT),
+                    ("ODOO_NOTIFY_URL", "http://odoo/n"),
+                ],
+                Some("ODOO_NOTIFY_SECRET"),
+            ),
+            (
+                &[("RPC_JWT_SECRET", JWT), ("ODOO_NOTIFY_SECRET", JWT)],
+                Some("must differ"),
+            ),
+            (
+                &[("RPC_JWT_PUBLIC_KEY", "not a key")],
+                Some("RPC_JWT_PUBLIC_KEY"),
+            ),
+            (&[], Some("RPC_JWT_PUBLIC_KEY")),
+            (
+                &[
+                    ("RPC_JWT_SECRET", JWT),
+                    ("ODOO_NOTIFY_URL", "http://odoo/n"),
+                    ("ODOO_NOTIFY_SECRET", &long),
+                ],
+                None,
+            ),
+        ];
+        for (pairs, expected) in cases {
+            let got = Settings::load(&Layers::from_pairs(pairs));
+            match expected {
+                None => assert!(got.is_ok(), "{pairs:?}: {:?}", got.err()),
+                Some(key) => {
+                    let err = got.err().map(|e| e.to_string()).unwrap_or_default();
+                    assert!(err.contains(key), "{pairs:?}: {err}");
+                    assert!(!err.contains(&short), "the key itself never prints");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_ed25519_public_key_reads_as_pem_or_base64() {
+        let raw = [7u8; 32];
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&raw);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+        assert_eq!(parse_ed25519_public_key(&pem), Ok(raw));
+        let bare = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        assert_eq!(parse_ed25519_public_key(&bare), Ok(raw));
+        assert!(parse_ed25519_public_key("AAAA").is_err());
+        let settings =
+            Settings::load(&Layers::from_pairs(&[("RPC_JWT_PUBLIC_KEY", &pem)])).unwrap();
+        assert_eq!(settings.rpc_token_keys.ed25519_public, Some(raw));
+        assert!(settings.rpc_token_keys.hs256_secret.is_none());
     }
 }

@@ -128,7 +128,8 @@ struct ContentForHash<'a> {
 }
 
 impl HealthWorker {
-    pub fn content_hash(&self) -> String {
+    /// The stored content as bytes: what the content hash is taken over (`rules::identity` keys it).
+    pub fn content_bytes(&self) -> Vec<u8> {
         let content = ContentForHash {
             nik: self.nik.as_str(),
             name: self.name.as_str(),
@@ -140,7 +141,12 @@ impl HealthWorker {
             licences: &self.licences,
             address: &self.address,
         };
-        let bytes = serde_json::to_vec(&content).expect("plain data serialises");
-        hex::encode(&Sha256::digest(&bytes)[..16])
+        serde_json::to_vec(&content).expect("plain data serialises")
+    }
+
+    /// The content hash releases before 0.2 stored: unkeyed SHA-256, so a store may still hold it until
+    /// its hashes are re-keyed (`store::rehash`). Read only to recognise those rows; never written.
+    pub fn legacy_content_hash(&self) -> String {
+        hex::encode(&Sha256::digest(self.content_bytes())[..16])
     }
 }

@@ -85,6 +85,55 @@ pub fn mask(text: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
 }
 
+/// The fewest digits a run needs to be taken for a NIK wherever it stands.
+const NIK_LIKE_DIGITS: usize = 16;
+
+/// Masks every run of 16 or more digits in `text` (digits may be grouped by single spaces, dots or
+/// dashes, as people type a NIK), as `mask` masks a NIK; other text is kept. A raw record may carry a
+/// NIK under any key, at any depth, or as its whole value: none is kept in clear.
+pub fn mask_nik_like(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A run: digits, each separator single and followed by a digit.
+        let start = i;
+        let mut end = i;
+        let mut digits = String::new();
+        while end < bytes.len() {
+            if bytes[end].is_ascii_digit() {
+                digits.push(bytes[end] as char);
+                end += 1;
+            } else if matches!(bytes[end], b' ' | b'.' | b'-')
+                && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        if digits.len() >= NIK_LIKE_DIGITS {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..start]);
+            out.push_str(&mask(&digits));
+            copied = end;
+        }
+        i = end;
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(out)
+        }
+    }
+}
+
 fn birth_date_of(digits: &str, today: NaiveDate) -> Option<NaiveDate> {
     let mut day: u32 = digits[6..8].parse().ok()?;
     let month: u32 = digits[8..10].parse().ok()?;
@@ -154,6 +203,27 @@ mod tests {
         let man = Nik::parse("3205191211050003", today()).unwrap();
         assert!(!man.is_female());
         assert_eq!(man.birth_date(today()).year(), 2005);
+    }
+
+    #[test]
+    fn nik_like_runs_are_masked_wherever_they_stand() {
+        let cases = [
+            ("3205195211900003", "3205**********03"),
+            (
+                "NIK 3205195211900003, STR 12",
+                "NIK 3205**********03, STR 12",
+            ),
+            ("3205 1952 1190 0003", "3205**********03"),
+            ("3205.1952.1190.0003/x", "3205**********03/x"),
+            ("32051952119000031234", "3205**************34"),
+            ("320519521190003", "320519521190003"),
+            ("12 34", "12 34"),
+            ("a3205195211900003b", "a3205**********03b"),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(mask_nik_like(input), expected, "{input}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::time::Duration;
 /// The header Odoo's receiver checks.
 pub const SIGNATURE_HEADER: &str = "X-RegNakes-Signature";
 
-/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed with the RPC secret both sides share.
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed with `ODOO_NOTIFY_SECRET` (its own key:
+/// whoever can verify tokens cannot forge notifications, and the other way round).
 pub fn signature(secret: &Secret, unix_seconds: i64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
         .expect("HMAC accepts a key of any length");
@@ -43,9 +44,9 @@ pub fn alert_action(alerting: bool, failed: bool) -> AlertAction {
 #[derive(Clone)]
 pub struct Notifier {
     pub slack_webhook_url: Option<Secret>,
-    pub odoo_notify_url: Option<String>,
-    /// Signs the Odoo notification (`RPC_JWT_SECRET`, which Odoo already holds to mint its tokens).
-    pub signing_secret: Secret,
+    /// Odoo's receiver and the secret its notifications are signed with (`ODOO_NOTIFY_URL`,
+    /// `ODOO_NOTIFY_SECRET`; the settings require the secret with the URL).
+    pub odoo: Option<(String, Secret)>,
 }
 
 /// A Slack incoming-webhook message (`{"text": …, "blocks": …}`) for a batch.
@@ -91,9 +92,9 @@ pub fn slack_message(action: AlertAction, batch: &Value) -> Value {
 
 impl Notifier {
     pub async fn batch_finished(&self, batch: Value, action: AlertAction, trace_id: String) {
-        if let Some(url) = &self.odoo_notify_url {
+        if let Some((url, secret)) = &self.odoo {
             let body = json!({"event": "regnakes.batch_finished", "batch": batch});
-            deliver("odoo", url, &body, &trace_id, Some(&self.signing_secret)).await;
+            deliver("odoo", url, &body, &trace_id, Some(secret)).await;
         }
         if action != AlertAction::None {
             match &self.slack_webhook_url {

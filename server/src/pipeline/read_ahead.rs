@@ -57,9 +57,11 @@ pub async fn ready_page(
         RunError::Prepare { page: page_no }
     };
     let fast_path = progress.fast_path.get();
-    let scanned = tokio::task::spawn_blocking(move || scan_page(records, fast_path))
-        .await
-        .map_err(failed)?;
+    let scan_context = context.clone();
+    let scanned =
+        tokio::task::spawn_blocking(move || scan_page(records, fast_path, &scan_context.indexer))
+            .await
+            .map_err(failed)?;
     let read_after = progress.committed.get();
     let found = if fast_path {
         writes::find_unchanged(&db, scanned.probes())

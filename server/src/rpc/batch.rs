@@ -6,7 +6,25 @@ use crate::domain::batch::{BatchStatus, Severity};
 use crate::service::SyncService;
 use crate::views::{issue_view, view};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
+
+/// `{"total": n, "<errors|warnings>": [rows]}`.
+struct IssuesAnswer<'a> {
+    total: u64,
+    key: &'static str,
+    rows: &'a [crate::views::IssueView<'a>],
+}
+
+impl serde::Serialize for IssuesAnswer<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("total", &self.total)?;
+        map.serialize_entry(self.key, self.rows)?;
+        map.end()
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,11 +68,13 @@ pub struct IssuesParams {
     offset: Option<i64>,
 }
 
+/// Written straight from the rows, raw records as stored (already JSON): a page of 200 rejected rows is
+/// never a tree of values.
 pub async fn issues(
     service: &SyncService,
     p: IssuesParams,
     severity: Severity,
-) -> Result<Value, RpcError> {
+) -> Result<Box<RawValue>, RpcError> {
     let id = params::uuid("batch_id", &p.batch_id)?;
     let (limit, offset) = params::page(p.limit, p.offset)?;
     let page = service.issues(id, severity, limit, offset).await?;
@@ -62,5 +82,10 @@ pub async fn issues(
         Severity::Error => "errors",
         Severity::Warning => "warnings",
     };
-    Ok(json!({"total": page.total, key: page.items.iter().map(issue_view).collect::<Vec<_>>()}))
+    let rows: Vec<_> = page.items.iter().map(issue_view).collect();
+    Ok(super::envelope::raw(&IssuesAnswer {
+        total: page.total,
+        key,
+        rows: &rows,
+    }))
 }

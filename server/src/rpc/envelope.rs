@@ -1,6 +1,7 @@
 //! JSON-RPC 2.0 envelope and the error codes of CONTRACT §3, defined once.
 
 use crate::service::ServiceError;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,36 @@ impl From<ServiceError> for RpcError {
 
 pub fn error_body(id: Value, error: &RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code.code(), "message": error.message}})
+}
+
+/// JSON written once, kept as text.
+pub fn raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("answers are plain data and serialise")
+}
+
+#[derive(serde::Serialize)]
+struct Response<'a, R: serde::Serialize + ?Sized> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a R>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+/// A call's answer around its written result.
+pub fn result_response(id: &Value, result: &RawValue) -> Box<RawValue> {
+    raw(&Response {
+        jsonrpc: "2.0",
+        id,
+        result: Some(result),
+        error: None,
+    })
+}
+
+/// A call's error answer.
+pub fn error_response(id: &Value, error: &RpcError) -> Box<RawValue> {
+    raw(&error_body(id.clone(), error))
 }
 
 pub struct Request {

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod budget;
 pub mod envelope;
 pub mod integration;
 pub mod limits;
@@ -16,15 +17,23 @@ use crate::service::SyncService;
 use crate::telemetry::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use auth::{Caller, JwtVerifier, Role};
+use budget::AnswerBudget;
 use envelope::{ErrorCode, RpcError};
+use futures_util::StreamExt;
 use limits::{Limits, RetryAfter};
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The most calls one JSON-RPC batch may hold. With each call's own bounds (at most 200 rows a page),
 /// this bounds a response too.
 pub const MAX_BATCH_CALLS: usize = 50;
+/// The largest request body accepted (CONTRACT §3: more is HTTP 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a request body may take to arrive: a caller that trickles it in holds a connection no longer.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
 pub struct RpcState {
     pub service: SyncService,
@@ -32,6 +41,8 @@ pub struct RpcState {
     pub limits: Arc<Limits>,
     /// The last `sync.status` answer as written (`sync::WrittenStatus`).
     pub written_status: sync::WrittenStatus,
+    /// The memory answers in flight may take, shared by all callers.
+    pub budget: AnswerBudget,
 }
 
 /// What a method handler knows of its caller.
@@ -40,13 +51,17 @@ pub struct CallContext {
     pub request_id: String,
 }
 
-fn too_many_requests(retry: RetryAfter) -> HttpResponse {
+fn rate_limited(retry: RetryAfter, why: &str) -> HttpResponse {
     HttpResponse::TooManyRequests()
         .insert_header(("Retry-After", retry.seconds().to_string()))
         .json(envelope::error_body(
             Value::Null,
-            &RpcError::new(ErrorCode::RateLimited, "too many requests; retry later"),
+            &RpcError::new(ErrorCode::RateLimited, why),
         ))
+}
+
+fn too_many_requests(retry: RetryAfter) -> HttpResponse {
+    rate_limited(retry, "too many requests; retry later")
 }
 
 fn invalid_request(why: String) -> HttpResponse {
@@ -57,9 +72,80 @@ fn invalid_request(why: String) -> HttpResponse {
     ))
 }
 
+/// Any method but POST on `/jsonrpc`: 405 with `Allow: POST` and a JSON-RPC body.
+pub async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", "POST"))
+        .json(envelope::error_body(
+            Value::Null,
+            &RpcError::new(
+                ErrorCode::InvalidRequest,
+                "invalid request: /jsonrpc takes POST only",
+            ),
+        ))
+}
+
+enum BodyError {
+    TooLarge,
+    TooSlow,
+    Broken,
+}
+
+/// Reads the request body, at most `MAX_BODY_BYTES`, within `BODY_DEADLINE`.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, BodyError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(BodyError::TooLarge);
+    }
+    let read = async {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| BodyError::Broken)?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(BODY_DEADLINE, read)
+        .await
+        .unwrap_or(Err(BodyError::TooSlow))
+}
+
+fn body_refused(error: BodyError) -> HttpResponse {
+    let (mut response, why) = match error {
+        BodyError::TooLarge => (
+            HttpResponse::PayloadTooLarge(),
+            format!("invalid request: the body is larger than {MAX_BODY_BYTES} bytes"),
+        ),
+        BodyError::TooSlow => (
+            HttpResponse::RequestTimeout(),
+            format!(
+                "invalid request: the body did not arrive within {} s",
+                BODY_DEADLINE.as_secs()
+            ),
+        ),
+        BodyError::Broken => (
+            HttpResponse::BadRequest(),
+            "invalid request: the body could not be read".to_string(),
+        ),
+    };
+    tracing::warn!(problem = %why, "RPC request refused: bad input");
+    // What is left of the body is not read: the connection ends with this answer.
+    response.force_close().json(envelope::error_body(
+        Value::Null,
+        &RpcError::new(ErrorCode::InvalidRequest, why),
+    ))
+}
+
 pub async fn endpoint(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<RpcState>,
 ) -> HttpResponse {
     let peer = req
@@ -80,6 +166,10 @@ pub async fn endpoint(
             ));
         }
     };
+    let body = match read_body(&req, payload).await {
+        Ok(body) => body,
+        Err(error) => return body_refused(error),
+    };
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -97,50 +187,118 @@ pub async fn endpoint(
             return HttpResponse::Ok().json(envelope::error_body(Value::Null, &error));
         }
     };
-    let calls = match &parsed {
-        Value::Array(calls) => calls.len(),
-        _ => 1,
+    drop(body);
+    // The shape is checked before anything is charged: a batch too long is refused whatever its size.
+    let calls = match parsed {
+        Value::Array(calls) if calls.is_empty() => {
+            return invalid_request("invalid request: empty batch".into())
+        }
+        Value::Array(calls) if calls.len() > MAX_BATCH_CALLS => {
+            return invalid_request(format!(
+                "invalid request: a batch holds at most {MAX_BATCH_CALLS} calls, this one {}",
+                calls.len()
+            ))
+        }
+        Value::Array(calls) => Calls::Batch(calls),
+        call => Calls::One(call),
     };
-    if let Err(retry) = state.limits.charge_caller(&caller.login, calls) {
+    if let Err(retry) = state.limits.charge_caller(&caller.login, calls.len()) {
         return too_many_requests(retry);
     }
     let ctx = CallContext { caller, request_id };
-    match parsed {
-        Value::Array(calls) if calls.is_empty() => {
-            invalid_request("invalid request: empty batch".into())
-        }
-        Value::Array(calls) if calls.len() > MAX_BATCH_CALLS => invalid_request(format!(
-            "invalid request: a batch holds at most {MAX_BATCH_CALLS} calls, this one {}",
-            calls.len()
-        )),
-        Value::Array(calls) => {
-            let mut responses = Vec::with_capacity(calls.len());
+    let reservation_bytes = calls.estimate();
+    let Ok(mut reservation) = state.budget.reserve(reservation_bytes, budget::WAIT).await else {
+        return rate_limited(
+            RetryAfter(Duration::from_secs(1)),
+            "the server is busy answering; retry later",
+        );
+    };
+    let (answer, forbidden) = match calls {
+        Calls::Batch(calls) => {
+            // Reserved whole: pages of an allocation this large are only taken as they are written.
+            let mut answer = Vec::with_capacity(reservation_bytes);
+            answer.push(b'[');
             for call in calls {
                 if let Some(response) = handle_one(call, &state, &ctx).await {
-                    responses.push(response);
+                    if answer.len() > 1 {
+                        answer.push(b',');
+                    }
+                    answer.extend_from_slice(response.get().as_bytes());
+                    if reservation.cover(answer.len(), budget::WAIT).await.is_err() {
+                        return rate_limited(
+                            RetryAfter(Duration::from_secs(1)),
+                            "the server is busy answering; retry later",
+                        );
+                    }
                 }
             }
-            if responses.is_empty() {
-                HttpResponse::NoContent().finish()
-            } else {
-                HttpResponse::Ok().json(Value::Array(responses))
+            if answer.len() == 1 {
+                return HttpResponse::NoContent().finish();
             }
+            answer.push(b']');
+            (answer, false)
         }
-        call => match handle_one(call, &state, &ctx).await {
-            Some(response) if is_forbidden(&response) => HttpResponse::Forbidden().json(response),
-            Some(response) => HttpResponse::Ok().json(response),
-            None => HttpResponse::NoContent().finish(),
+        Calls::One(call) => match handle_one(call, &state, &ctx).await {
+            Some(response) => {
+                let forbidden = is_forbidden(&response);
+                (response.get().as_bytes().to_vec(), forbidden)
+            }
+            None => return HttpResponse::NoContent().finish(),
         },
+    };
+    if reservation.cover(answer.len(), budget::WAIT).await.is_err() {
+        return rate_limited(
+            RetryAfter(Duration::from_secs(1)),
+            "the server is busy answering; retry later",
+        );
+    }
+    let mut response = if forbidden {
+        HttpResponse::Forbidden()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .content_type("application/json")
+        .body(reservation.body(answer.into()))
+}
+
+/// A request's calls: one, or a batch (an array).
+enum Calls {
+    One(Value),
+    Batch(Vec<Value>),
+}
+
+impl Calls {
+    fn len(&self) -> usize {
+        match self {
+            Calls::One(_) => 1,
+            Calls::Batch(calls) => calls.len(),
+        }
+    }
+
+    /// What the answers may take, reserved before any call runs.
+    fn estimate(&self) -> usize {
+        let one = |call: &Value| {
+            budget::estimate(
+                call.get("method").and_then(Value::as_str).unwrap_or(""),
+                call.get("params").unwrap_or(&Value::Null),
+            )
+        };
+        match self {
+            Calls::One(call) => one(call),
+            Calls::Batch(calls) => calls.iter().map(one).sum(),
+        }
     }
 }
 
-/// One call; `None` for a notification (no `id`), which gets no response.
-async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<Value> {
+/// One call; `None` for a notification (no `id`), which gets no response. The response is written once,
+/// here: answers are never held as JSON trees.
+async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<Box<RawValue>> {
     let request = match envelope::Request::parse(call) {
         Ok(request) => request,
         Err((id, error)) => {
             tracing::warn!(problem = %error.message, "RPC call refused: bad input");
-            return Some(envelope::error_body(id, &error));
+            return Some(envelope::error_response(&id, &error));
         }
     };
     let result = match Method::named(&request.method) {
@@ -169,8 +327,8 @@ async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<
     }
     let id = request.id?;
     Some(match result {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-        Err(error) => envelope::error_body(id, &error),
+        Ok(result) => envelope::result_response(&id, &result),
+        Err(error) => envelope::error_response(&id, &error),
     })
 }
 
@@ -216,25 +374,39 @@ impl Method {
     }
 }
 
-fn is_forbidden(response: &Value) -> bool {
-    response["error"]["code"].as_i64() == Some(ErrorCode::Forbidden.code())
+fn is_forbidden(response: &RawValue) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        error: Option<ErrorOnly>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorOnly {
+        code: i64,
+    }
+    serde_json::from_str::<Code>(response.get())
+        .ok()
+        .and_then(|c| c.error)
+        .is_some_and(|e| e.code == ErrorCode::Forbidden.code())
 }
 
+/// Runs one method; its result is written to JSON once (most as a tree first; the heavy reads straight
+/// from their rows).
 async fn dispatch(
     method: Method,
     params: Value,
     state: &RpcState,
     ctx: &CallContext,
-) -> Result<Value, RpcError> {
+) -> Result<Box<RawValue>, RpcError> {
     let service = &state.service;
+    let written = |value: Result<Value, RpcError>| value.map(|v| envelope::raw(&v));
     match method {
-        Method::SyncStart => sync::start(service, params::parse(params)?, ctx).await,
+        Method::SyncStart => written(sync::start(service, params::parse(params)?, ctx).await),
         Method::SyncStatus => {
-            sync::status(service, &state.written_status, params::parse(params)?).await
+            written(sync::status(service, &state.written_status, params::parse(params)?).await)
         }
-        Method::SyncCancel => sync::cancel(service, params::parse(params)?, ctx).await,
-        Method::BatchList => batch::list(service, params::parse(params)?).await,
-        Method::BatchGet => batch::get(service, params::parse(params)?).await,
+        Method::SyncCancel => written(sync::cancel(service, params::parse(params)?, ctx).await),
+        Method::BatchList => written(batch::list(service, params::parse(params)?).await),
+        Method::BatchGet => written(batch::get(service, params::parse(params)?).await),
         Method::BatchErrors => {
             batch::issues(service, params::parse(params)?, Severity::Error).await
         }
@@ -242,9 +414,9 @@ async fn dispatch(
             batch::issues(service, params::parse(params)?, Severity::Warning).await
         }
         Method::IntegrationSetEnabled => {
-            integration::set_enabled(service, params::parse(params)?, ctx).await
+            written(integration::set_enabled(service, params::parse(params)?, ctx).await)
         }
-        Method::WorkerSearch => worker::search(service, params::parse(params)?).await,
+        Method::WorkerSearch => written(worker::search(service, params::parse(params)?).await),
     }
 }
 

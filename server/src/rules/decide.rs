@@ -6,8 +6,9 @@
 
 use crate::domain::batch::Severity;
 use crate::domain::health_worker::StrActivity;
-use crate::domain::nik::mask;
+use crate::domain::nik::{mask, mask_nik_like};
 use crate::domain::RejectReason;
+use crate::rules::identity::{NikIndexer, StoredHash};
 use crate::rules::matching::{Decision, Incoming, MatchView, StoredWorker};
 use crate::rules::page::{HistoryRow, LookupRow};
 use crate::rules::page::{PageInput, PageOutcome, Prepared, PreparedPage};
@@ -17,6 +18,8 @@ use entity::{batch_issue, health_worker};
 use foldhash::{HashMap, HashMapExt};
 use sea_orm::ActiveValue::{NotSet, Set};
 use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// What a page writes, and its outcome (counts, reasons, what it wrote).
@@ -24,9 +27,10 @@ pub struct PagePlan {
     pub outcome: PageOutcome,
     pub inserts: Vec<health_worker::Model>,
     pub updates: Vec<health_worker::Model>,
-    /// Workers matching found unchanged but written from other bytes: their new source hash, so the
-    /// next re-sync finds them on the fast path.
-    pub refreshed: Vec<(Uuid, String)>,
+    /// Workers matching found unchanged but written from other bytes, or holding an earlier release's
+    /// content hash: (id, source hash, content hash) to store, so the next re-sync finds them on the
+    /// fast path.
+    pub refreshed: Vec<(Uuid, String, String)>,
     pub history: Vec<HistoryRow>,
     pub issues: Vec<batch_issue::ActiveModel>,
 }
@@ -48,9 +52,10 @@ pub fn decide_page(page: PreparedPage, stored: Vec<LookupRow>, input: &PageInput
         rejections,
         str_counts,
         last_updated_at,
-        context: _,
+        context,
     } = page;
     let mut decider = Decider::new(stored, input, valid.len(), rejections);
+    decider.indexer = Some(&context.indexer);
     decider.outcome.last_updated_at = last_updated_at;
     decider.outcome.counts.received = records.len() as i64;
     decider.outcome.counts.unchanged = skipped.len() as i64;
@@ -67,8 +72,12 @@ pub fn decide_page(page: PreparedPage, stored: Vec<LookupRow>, input: &PageInput
 struct Decider<'a> {
     input: &'a PageInput,
     view: MatchView,
-    /// The source hash each stored worker was written from.
-    source_hashes: HashMap<Uuid, Option<String>>,
+    /// The source hash each stored worker was written from, and whether its content hash is keyed.
+    stored_hashes: HashMap<Uuid, (Option<String>, bool)>,
+    /// Whether a stored worker of the page holds an earlier release's content hash: records are then
+    /// compared in that form too.
+    any_legacy: bool,
+    indexer: Option<&'a NikIndexer>,
     /// The STR each worker holds now; when an update changes it, the previous one goes to the history
     /// (the current one lives on the worker row, so a new worker costs no history row).
     str_states: HashMap<Uuid, StrState>,
@@ -81,7 +90,7 @@ struct Decider<'a> {
     row_slot: HashMap<Uuid, (bool, usize)>,
     history: Vec<HistoryRow>,
     issues: Vec<batch_issue::ActiveModel>,
-    refreshed: Vec<(Uuid, String)>,
+    refreshed: Vec<(Uuid, String, String)>,
     /// (position in the page, STR number, why).
     rejections: Vec<(usize, Option<String>, Rejection)>,
 }
@@ -93,10 +102,14 @@ impl<'a> Decider<'a> {
         valid: usize,
         rejections: Vec<(usize, Option<String>, Rejection)>,
     ) -> Self {
-        let source_hashes = stored
+        let stored_hashes: HashMap<Uuid, (Option<String>, bool)> = stored
             .iter()
-            .map(|r| (r.id, r.source_hash.clone()))
+            .map(|r| {
+                let keyed = StoredHash::of(&r.content_hash) == StoredHash::Keyed;
+                (r.id, (r.source_hash.clone(), keyed))
+            })
             .collect();
+        let any_legacy = stored_hashes.values().any(|(_, keyed)| !keyed);
         let str_states = stored
             .iter()
             .map(|r| {
@@ -121,7 +134,9 @@ impl<'a> Decider<'a> {
         Decider {
             input,
             view,
-            source_hashes,
+            stored_hashes,
+            any_legacy,
+            indexer: None,
             str_states,
             outcome: PageOutcome::default(),
             inserts: Vec::with_capacity(valid),
@@ -136,7 +151,16 @@ impl<'a> Decider<'a> {
 
     fn decide(&mut self, prepared: &Prepared, repeated: bool) {
         let worker = &prepared.candidate.worker;
+        let legacy = match (self.any_legacy, self.indexer) {
+            (true, Some(indexer)) => {
+                let legacy = worker.legacy_content_hash();
+                let wrapped = indexer.wrap_legacy(&legacy);
+                Some((legacy, wrapped))
+            }
+            _ => None,
+        };
         let incoming = Incoming {
+            legacy_content_hashes: legacy.as_ref().map(|(l, w)| (l.as_str(), w.as_str())),
             str_number: worker.str_certificate.number.as_str(),
             nik_index: &prepared.nik.index,
             nik_masked: &prepared.nik.masked,
@@ -153,9 +177,10 @@ impl<'a> Decider<'a> {
             }
             Decision::Unchanged { id } => {
                 self.outcome.counts.unchanged += 1;
-                if let Some(stored) = self.source_hashes.get(&id) {
-                    if stored.as_deref() != Some(prepared.source_hash.as_str()) {
-                        self.refreshed.push((id, prepared.source_hash.clone()));
+                if let Some((source, keyed)) = self.stored_hashes.get(&id) {
+                    if !keyed || source.as_deref() != Some(prepared.source_hash.as_str()) {
+                        let hashes = (prepared.source_hash.clone(), prepared.hash.clone());
+                        self.refreshed.push((id, hashes.0, hashes.1));
                     }
                 }
             }
@@ -241,9 +266,12 @@ impl<'a> Decider<'a> {
         self.outcome.counts.rejected = self.rejections.len() as i64;
         // A worker written from this page already carries the page's hash.
         let row_slot = &self.row_slot;
-        self.refreshed.retain(|(id, _)| !row_slot.contains_key(id));
+        self.refreshed
+            .retain(|(id, _, _)| !row_slot.contains_key(id));
         let written = &mut self.outcome.written;
-        written.ids.extend(self.refreshed.iter().map(|(id, _)| *id));
+        written
+            .ids
+            .extend(self.refreshed.iter().map(|(id, _, _)| *id));
         for row in self.inserts.iter().chain(&self.updates) {
             written.ids.insert(row.id);
             written.str_numbers.insert(row.str_number.clone());
@@ -342,26 +370,88 @@ fn issue(
     }
 }
 
-/// The raw record as received, for human review, with the NIK masked (it may be kept for years).
+/// The raw record as received, for human review, with every NIK masked (it may be kept for years): the
+/// value of any key named `nik` (any case, any depth, whatever its type), every run of 16 or more digits in
+/// any string, number or key, and a bare value alike.
 fn masked_raw(raw: &str) -> String {
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(raw) else {
-        return raw.to_string();
-    };
-    if let Some(nik) = value.get_mut("nik") {
-        let text = match nik {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
-        if let Some(text) = text {
-            *nik = serde_json::Value::String(mask(&text));
-        }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(value) => mask_value(value, false).to_string(),
+        Err(_) => mask_nik_like(raw).into_owned(),
     }
-    value.to_string()
+}
+
+fn mask_value(value: Value, under_nik: bool) -> Value {
+    match value {
+        Value::String(text) if under_nik => Value::String(mask(&text)),
+        Value::String(text) => match mask_nik_like(&text) {
+            Cow::Borrowed(_) => Value::String(text),
+            Cow::Owned(masked) => Value::String(masked),
+        },
+        Value::Number(n) => {
+            let text = n.to_string();
+            if under_nik {
+                Value::String(mask(&text))
+            } else {
+                match mask_nik_like(&text) {
+                    Cow::Borrowed(_) => Value::Number(n),
+                    Cow::Owned(masked) => Value::String(masked),
+                }
+            }
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| mask_value(item, under_nik))
+                .collect(),
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, item)| {
+                    let is_nik = key.eq_ignore_ascii_case("nik");
+                    let key = mask_nik_like(&key).into_owned();
+                    (key, mask_value(item, under_nik || is_nik))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn raw_records_are_masked_whatever_their_shape() {
+        let nik = "3205195211900003";
+        let cases = [
+            format!(r#"{{"nik":"{nik}","nama":"A"}}"#),
+            format!(r#"{{"nik":{nik}}}"#),
+            format!(r#""{nik}""#),
+            nik.to_string(),
+            format!(r#"{{"data":{{"nik":"{nik}"}}}}"#),
+            format!(r#"{{"NIK":"{nik}"}}"#),
+            format!(r#"{{"nik":["{nik}"]}}"#),
+            format!(r#"{{"nik":{{"value":"{nik}"}}}}"#),
+            format!(r#"{{"catatan":"NIK {nik} salah"}}"#),
+            format!(r#"{{"{nik}":1}}"#),
+            r#"{"nik":"3205 1952 1190 0003"}"#.to_string(),
+            format!(r#"{{"ids":[{nik}.0]}}"#),
+            format!(r#"not json {nik}"#),
+        ];
+        for raw in cases {
+            let masked = masked_raw(&raw);
+            assert!(!masked.contains("5211900"), "{raw} → {masked}");
+            assert!(masked.contains("3205**"), "{raw} → {masked}");
+        }
+        // A 15-digit NIK under its own key is masked too; other numbers and text stay as they are.
+        let kept = masked_raw(r#"{"nik":"320519521190003","str":{"nomor":"3171.2.1"},"n":42}"#);
+        assert!(!kept.contains("5211900"), "{kept}");
+        assert!(
+            kept.contains(r#""nomor":"3171.2.1""#) && kept.contains(r#""n":42"#),
+            "{kept}"
+        );
+    }
+
     use super::*;
     use crate::config::{NikKey, NikKeys, Secret};
     use crate::domain::ProfessionCatalogue;
@@ -402,7 +492,9 @@ mod tests {
             .iter()
             .map(|r| RawValue::from_string(r.to_string()).unwrap())
             .collect();
-        prepare_page(scan_page(raw, false), &[], context())
+        let context = context();
+        let scanned = scan_page(raw, false, &context.indexer);
+        prepare_page(scanned, &[], context)
     }
 
     /// The store as it is after these records were written (each its own page, in order).

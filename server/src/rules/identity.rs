@@ -4,9 +4,16 @@
 //! nonce per value, and the key's id beside it, so keys can be rotated (`nik_keys`).
 //!
 //! Stored form: `enc:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`.
+//!
+//! It also keys the hashes a worker row keeps of its content and of the record it came from: both are
+//! taken over data holding the NIK, and a NIK has few enough candidates (12 of its 16 digits follow
+//! from the masked form, the birth date and sex) that an unkeyed hash gives it away. Their key is
+//! derived from `NIK_INDEX_KEY`. Stored forms: `k:<hex>` (keyed); `w:<hex>` (an earlier release's
+//! unkeyed hash, keyed over: `store::rehash` turns those into this form at start); bare hex (an
+//! earlier release's, not yet re-keyed).
 
 use crate::config::{NikKey, NikKeys, Secret};
-use crate::domain::Nik;
+use crate::domain::{HealthWorker, Nik};
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +29,57 @@ const NONCE_LEN: usize = 12;
 pub struct NikIndexer {
     index_key: Secret,
     keys: Arc<Ciphers>,
+    hashes: Arc<HashKeys>,
+}
+
+/// The keyed hashes' keys, ready to clone per value (HMAC's key schedule done once).
+struct HashKeys {
+    content: Hmac<Sha256>,
+    source: Hmac<Sha256>,
+    legacy: Hmac<Sha256>,
+}
+
+/// A key of its own for each purpose, derived from the index key.
+fn derived(index_key: &Secret, purpose: &str) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(index_key.expose().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"regnakes-sync derived key: ");
+    mac.update(purpose.as_bytes());
+    <Hmac<Sha256> as Mac>::new_from_slice(&mac.finalize().into_bytes())
+        .expect("HMAC takes keys of any length")
+}
+
+/// The prefix of a keyed hash, and of an earlier release's hash keyed over.
+pub const KEYED: &str = "k:";
+pub const WRAPPED: &str = "w:";
+
+/// What a stored content or source hash is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredHash {
+    Keyed,
+    /// An earlier release's unkeyed hash, keyed over by `wrap_legacy`.
+    Wrapped,
+    /// An earlier release's unkeyed hash, not yet re-keyed.
+    Legacy,
+}
+
+impl StoredHash {
+    pub fn of(stored: &str) -> StoredHash {
+        if stored.starts_with(KEYED) {
+            StoredHash::Keyed
+        } else if stored.starts_with(WRAPPED) {
+            StoredHash::Wrapped
+        } else {
+            StoredHash::Legacy
+        }
+    }
+}
+
+fn finish(prefix: &str, mac: Hmac<Sha256>) -> String {
+    let mut out = String::with_capacity(prefix.len() + 32);
+    out.push_str(prefix);
+    out.push_str(&hex::encode(&mac.finalize().into_bytes()[..16]));
+    out
 }
 
 /// The current key's cipher, and every key that may still be found on stored values (for rotation).
@@ -60,9 +118,47 @@ impl NikIndexer {
             .chain(&keys.previous)
             .map(cipher)
             .collect();
+        let hashes = HashKeys {
+            content: derived(&index_key, "content hash v1"),
+            source: derived(&index_key, "source hash v1"),
+            legacy: derived(&index_key, "legacy hash v1"),
+        };
         NikIndexer {
             index_key,
             keys: Arc::new(Ciphers { current, all }),
+            hashes: Arc::new(hashes),
+        }
+    }
+
+    /// The keyed hash of a worker's stored content (what matching compares).
+    pub fn content_hash(&self, worker: &HealthWorker) -> String {
+        let mut mac = self.hashes.content.clone();
+        mac.update(&worker.content_bytes());
+        finish(KEYED, mac)
+    }
+
+    /// The keyed hash of one upstream record's bytes under this release's transform (`version`).
+    pub fn source_hash(&self, version: &str, raw: &str) -> String {
+        let mut mac = self.hashes.source.clone();
+        mac.update(version.as_bytes());
+        mac.update(&[0u8]);
+        mac.update(raw.as_bytes());
+        finish(KEYED, mac)
+    }
+
+    /// An earlier release's unkeyed content hash, keyed over: what `store::rehash` stores in its place.
+    pub fn wrap_legacy(&self, legacy: &str) -> String {
+        let mut mac = self.hashes.legacy.clone();
+        mac.update(legacy.as_bytes());
+        finish(WRAPPED, mac)
+    }
+
+    /// Whether a stored content hash, of any form, is the content of `worker`.
+    pub fn same_content(&self, stored: &str, keyed: &str, worker: &HealthWorker) -> bool {
+        match StoredHash::of(stored) {
+            StoredHash::Keyed => stored == keyed,
+            StoredHash::Wrapped => stored == self.wrap_legacy(&worker.legacy_content_hash()),
+            StoredHash::Legacy => stored == worker.legacy_content_hash(),
         }
     }
 

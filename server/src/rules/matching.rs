@@ -34,6 +34,9 @@ pub struct Incoming<'a> {
     pub name_norm: &'a str,
     pub birth_place_norm: &'a str,
     pub content_hash: &'a str,
+    /// The record's content hash in an earlier release's forms (unkeyed, and keyed over), when the
+    /// page's stored workers may still hold one (`rules::identity::StoredHash`).
+    pub legacy_content_hashes: Option<(&'a str, &'a str)>,
     pub field_fingerprint: &'a str,
     /// Set when the record's STR is not active: such a record may only update a known worker.
     pub inactive: Option<Rejection>,
@@ -196,7 +199,11 @@ impl MatchView {
     /// changes, refused when another worker holds the new number).
     fn update(&mut self, slot: usize, rec: &Incoming, holders: &[usize]) -> Decision {
         let worker = &self.workers[slot];
-        if worker.content_hash == rec.content_hash {
+        let same = worker.content_hash == rec.content_hash
+            || rec
+                .legacy_content_hashes
+                .is_some_and(|(l, w)| worker.content_hash == l || worker.content_hash == w);
+        if same {
             return Decision::Unchanged { id: worker.id };
         }
         let renewed = worker.str_number != rec.str_number;
@@ -273,6 +280,7 @@ mod tests {
             name_norm: name,
             birth_place_norm: place,
             content_hash: content,
+            legacy_content_hashes: None,
             field_fingerprint: content,
             inactive: inactive.then(|| Rejection {
                 reason: RejectReason::StrInactive,

@@ -75,9 +75,13 @@ pub struct PageOutcome {
 }
 
 /// Finds the records that may take the fast path; `fast_path` off (a first load) skips even that.
-pub fn scan_page(records: Vec<Box<RawValue>>, fast_path: bool) -> ScannedPage {
+pub fn scan_page(
+    records: Vec<Box<RawValue>>,
+    fast_path: bool,
+    indexer: &NikIndexer,
+) -> ScannedPage {
     let probes = if fast_path {
-        unchanged::probes(&records)
+        unchanged::probes(&records, indexer)
     } else {
         Vec::new()
     };
@@ -131,14 +135,15 @@ impl PreparedPage {
                     self.last_updated_at = Ord::max(self.last_updated_at, Some(at));
                 }
                 let nik = self.context.indexer.columns(&candidate.worker.nik);
-                let hash = candidate.worker.content_hash();
+                let hash = self.context.indexer.content_hash(&candidate.worker);
                 let fingerprint = candidate.worker.field_fingerprint();
                 self.valid.push(Prepared {
                     candidate,
                     nik,
                     hash,
                     fingerprint,
-                    source_hash: source_hash.unwrap_or_else(|| unchanged::source_hash(raw)),
+                    source_hash: source_hash
+                        .unwrap_or_else(|| unchanged::source_hash(&self.context.indexer, raw)),
                     position,
                 });
             }

@@ -39,3 +39,16 @@ pub fn with(mut record: Value, path: &[&str], value: Value) -> Value {
     }
     record
 }
+
+/// The NIK columns and keyed hashes as the rules' tests compute them (fixed keys).
+pub fn indexer() -> crate::rules::identity::NikIndexer {
+    let keys = crate::config::NikKeys {
+        current: crate::config::NikKey::parse("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .expect("a valid key"),
+        previous: Vec::new(),
+    };
+    crate::rules::identity::NikIndexer::new(
+        crate::config::Secret::new("samples-index-key-samples-index-key"),
+        &keys,
+    )
+}

@@ -11,27 +11,24 @@
 
 use crate::domain::sanitize::clean_text;
 use crate::domain::StrNumber;
+use crate::rules::identity::NikIndexer;
 use crate::rules::transform::upstream_time;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Part of every source hash: a release may transform the same bytes differently, so its first re-sync
 /// takes the full path for every record (and stores the new hashes as it finds them unchanged).
-const TRANSFORM_VERSION: &str =
+pub(crate) const TRANSFORM_VERSION: &str =
     concat!("regnakes-sync ", env!("CARGO_PKG_VERSION"), " transform 1");
 
-/// The hash of one upstream record's bytes under this release's transform.
-pub fn source_hash(raw: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(TRANSFORM_VERSION.as_bytes());
-    hasher.update([0u8]);
-    hasher.update(raw.as_bytes());
-    hex::encode(&hasher.finalize()[..16])
+/// The keyed hash of one upstream record's bytes under this release's transform (the record holds a
+/// NIK: an unkeyed hash of it would give the NIK away, `rules::identity`).
+pub fn source_hash(indexer: &NikIndexer, raw: &str) -> String {
+    indexer.source_hash(TRANSFORM_VERSION, raw)
 }
 
 #[derive(Deserialize)]
@@ -60,7 +57,7 @@ pub struct Probe {
 
 /// Reads each record of a page only for its STR number; records whose number occurs once in the page
 /// become probes (a repeated number needs matching by NIK, so those take the full path).
-pub fn probes(records: &[Box<RawValue>]) -> Vec<Probe> {
+pub fn probes(records: &[Box<RawValue>], indexer: &NikIndexer) -> Vec<Probe> {
     let mut found = Vec::with_capacity(records.len());
     let mut counts: HashMap<String, u32> = HashMap::with_capacity(records.len());
     for (position, raw) in records.iter().enumerate() {
@@ -80,7 +77,7 @@ pub fn probes(records: &[Box<RawValue>]) -> Vec<Probe> {
         found.push(Probe {
             position,
             str_number: number.as_str().to_string(),
-            source_hash: source_hash(raw.get()),
+            source_hash: source_hash(indexer, raw.get()),
             updated_at: keys.updated_at.as_deref().and_then(upstream_time),
         });
     }
@@ -141,7 +138,8 @@ mod tests {
             raw(json!({"nama": "no STR"})),
             raw(json!("not an object")),
         ];
-        let found = probes(&records);
+        let indexer = crate::rules::samples::indexer();
+        let found = probes(&records, &indexer);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].position, 0);
         assert_eq!(found[0].str_number, "3171.2.1.1001");
@@ -149,14 +147,19 @@ mod tests {
             found[0].updated_at.map(|t| t.to_rfc3339()),
             Some("2026-01-02T03:04:05+00:00".to_string())
         );
-        assert_eq!(found[0].source_hash, source_hash(records[0].get()));
+        assert_eq!(
+            found[0].source_hash,
+            source_hash(&indexer, records[0].get())
+        );
     }
 
     #[test]
-    fn the_hash_is_of_the_bytes_and_this_release() {
-        let a = source_hash(r#"{"nama":"A"}"#);
-        assert_eq!(a, source_hash(r#"{"nama":"A"}"#));
-        assert_ne!(a, source_hash(r#"{"nama": "A"}"#));
-        assert_eq!(a.len(), 32);
+    fn the_hash_is_of_the_bytes_and_this_release_under_the_key() {
+        let indexer = crate::rules::samples::indexer();
+        let a = source_hash(&indexer, r#"{"nama":"A"}"#);
+        assert_eq!(a, source_hash(&indexer, r#"{"nama":"A"}"#));
+        assert_ne!(a, source_hash(&indexer, r#"{"nama": "A"}"#));
+        assert_eq!(a.len(), 34);
+        assert!(a.starts_with("k:"));
     }
 }

@@ -21,6 +21,7 @@ use crate::store::lease;
 use crate::store::nik_keys;
 use crate::store::queries;
 pub use crate::store::queries::Page;
+use crate::store::rehash;
 use crate::store::retention;
 use chrono::{DateTime, Utc};
 use entity::{batch, batch_issue, health_worker, integration_setting};
@@ -129,8 +130,10 @@ impl SyncService {
         .collect();
         let notifier = Notifier {
             slack_webhook_url: settings.slack_webhook_url.clone(),
-            odoo_notify_url: settings.odoo_notify_url.clone(),
-            signing_secret: settings.rpc_jwt_secret.clone(),
+            odoo: settings
+                .odoo_notify_url
+                .clone()
+                .zip(settings.odoo_notify_secret.clone()),
         };
         let status_cache = Arc::new(StatusCache::default());
         SyncService {
@@ -213,6 +216,16 @@ impl SyncService {
             "stored NIKs moved to the current encryption key"
         );
         Ok(done)
+    }
+
+    /// Re-keys the hashes a store written by an earlier release holds unkeyed (`store::rehash`).
+    pub async fn rekey_hashes(&self) -> Result<u64, ServiceError> {
+        if !rehash::needed(self.db()).await? {
+            return Ok(0);
+        }
+        let rewritten = rehash::rekey(self.db(), &self.inner.run.indexer, rehash::PAGE).await?;
+        tracing::info!(rewritten, "stored hashes re-keyed");
+        Ok(rewritten)
     }
 
     /// At start-up: batches left `running` by a stopped instance become `failed`; gauges are set.

@@ -86,7 +86,7 @@ impl Store {
 
     /// Scans and prepares a page as the run does: the fast-path query, then the transform of the rest.
     async fn prepare(&self, records: Vec<Box<RawValue>>) -> PreparedPage {
-        let scanned = scan_page(records, self.fast_path);
+        let scanned = scan_page(records, self.fast_path, &self.context.indexer);
         let found = if self.fast_path {
             writes::find_unchanged(&self.db, scanned.probes())
                 .await
@@ -258,3 +258,233 @@ on_both_backends!(
     a_store_from_before_the_fast_path_gains_it,
     a_store_from_before_the_fast_path_gains_it
 );
+
+/// Person `n` (1-40): a NIK, a name and an STR of their own.
+fn person(n: u32) -> Box<RawValue> {
+    use crate::rules::samples::{siti, with};
+    let value = with(
+        with(
+            with(siti(), &["nik"], json!(format!("32051952119000{n:02}"))),
+            &["str", "nomor"],
+            json!(format!("12345678876{n:05}")),
+        ),
+        &["nama"],
+        json!(format!("Siti Aminah {n}")),
+    );
+    RawValue::from_string(value.to_string()).expect("JSON")
+}
+
+fn people(n: u32) -> Vec<Box<RawValue>> {
+    (1..=n).map(person).collect()
+}
+
+/// What an earlier release stored for a record: its unkeyed content and source hashes.
+fn unkeyed_hashes(store: &Store, raw: &str, nik: Option<&str>) -> (String, String) {
+    use crate::rules::transform::{transform, Transformed};
+    use sha2::{Digest, Sha256};
+    let raw = match nik {
+        Some(nik) => {
+            let mut value: serde_json::Value = serde_json::from_str(raw).unwrap();
+            value["nik"] = json!(nik);
+            value.to_string()
+        }
+        None => raw.to_string(),
+    };
+    let Transformed::Valid(candidate) = transform(&raw, &store.context.transform) else {
+        panic!("a valid record");
+    };
+    let mut source = Sha256::new();
+    source.update(crate::rules::unchanged::TRANSFORM_VERSION.as_bytes());
+    source.update([0u8]);
+    source.update(raw.as_bytes());
+    (
+        candidate.worker.legacy_content_hash(),
+        hex::encode(&source.finalize()[..16]),
+    )
+}
+
+/// Makes the store look as an earlier release left it: every hash unkeyed.
+async fn make_unkeyed(store: &Store, records: &[Box<RawValue>]) {
+    use entity::health_worker::{Column, Entity};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    for raw in records {
+        let number: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
+        let (content, source) = unkeyed_hashes(store, raw.get(), None);
+        Entity::update_many()
+            .col_expr(
+                Column::ContentHash,
+                sea_orm::sea_query::Expr::value(content),
+            )
+            .col_expr(Column::SourceHash, sea_orm::sea_query::Expr::value(source))
+            .filter(Column::StrNumber.eq(number["str"]["nomor"].as_str().unwrap()))
+            .exec(&store.db)
+            .await
+            .unwrap();
+    }
+}
+
+/// Every stored hash of the workers, sorted.
+async fn stored_hashes(store: &Store) -> Vec<(String, Option<String>)> {
+    use entity::health_worker::{Column, Entity};
+    Entity::find()
+        .order_by_asc(Column::StrNumber)
+        .all(&store.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.content_hash, w.source_hash))
+        .collect()
+}
+
+/// A store an earlier release wrote with unkeyed hashes: re-keyed at start (or not yet), a re-sync still
+/// finds every record unchanged, and the one after takes the fast path again.
+async fn a_store_with_unkeyed_hashes_is_rekeyed_and_stays_unchanged(backend: Backend) {
+    let mut store = Store::new(backend, true).await;
+    let page = store.prepare(people(6)).await;
+    let outcome = store.store(page, Written::default()).await;
+    assert_eq!(seen(&store, &outcome).await.0, (6, 0, 0, 0));
+    let unchanged = (0, 0, 6, 0);
+    // Not re-keyed yet (a sync that starts before the start-up task reaches the rows).
+    make_unkeyed(&store, &people(6)).await;
+    let page = store.prepare(people(6)).await;
+    let outcome = store.store(page, Written::default()).await;
+    assert_eq!(
+        (seen(&store, &outcome).await.0, outcome.fast_path),
+        (unchanged, 0)
+    );
+    assert!(stored_hashes(&store)
+        .await
+        .iter()
+        .all(|(c, s)| c.starts_with("k:") && s.as_deref().is_some_and(|s| s.starts_with("k:"))));
+    // Re-keyed at start: content keyed over, source dropped; nothing unkeyed is left.
+    make_unkeyed(&store, &people(6)).await;
+    assert!(crate::store::rehash::needed(&store.db).await.unwrap());
+    let rewritten = crate::store::rehash::rekey(&store.db, &store.context.indexer, 4)
+        .await
+        .unwrap();
+    assert_eq!(rewritten, 6);
+    assert!(!crate::store::rehash::needed(&store.db).await.unwrap());
+    assert!(stored_hashes(&store)
+        .await
+        .iter()
+        .all(|(c, s)| c.starts_with("w:") && s.is_none()));
+    let page = store.prepare(people(6)).await;
+    let outcome = store.store(page, Written::default()).await;
+    assert_eq!(
+        (seen(&store, &outcome).await.0, outcome.fast_path),
+        (unchanged, 0)
+    );
+    let page = store.prepare(people(6)).await;
+    let outcome = store.store(page, Written::default()).await;
+    assert_eq!(
+        (seen(&store, &outcome).await.0, outcome.fast_path),
+        (unchanged, 6)
+    );
+}
+
+on_both_backends!(
+    unkeyed_hashes_are_rekeyed,
+    a_store_with_unkeyed_hashes_is_rekeyed_and_stays_unchanged
+);
+
+/// Someone holding a copy of the database and the code, but no key, tries every NIK each stored row
+/// allows (the masked form, birth date and sex give 12 of its 16 digits) against every stored value,
+/// with every unkeyed function the code has computed of a record: none is recovered. The same attack on
+/// what an earlier release stored finds every one, so the test can fail.
+async fn a_dump_and_the_code_recover_no_nik(backend: Backend) {
+    use entity::health_worker::Entity;
+    let mut store = Store::new(backend, true).await;
+    let records = people(4);
+    let page = store.prepare(records.clone()).await;
+    store.store(page, Written::default()).await;
+    let rows = Entity::find().all(&store.db).await.unwrap();
+    let dump: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+    let values: std::collections::HashSet<String> = rows
+        .iter()
+        .flat_map(|r| {
+            let row = serde_json::to_value(r).unwrap();
+            row.as_object()
+                .unwrap()
+                .values()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .flat_map(|v| {
+            let bare = v
+                .trim_start_matches("k:")
+                .trim_start_matches("w:")
+                .to_string();
+            [v, bare]
+        })
+        .collect();
+    let attack = |raw: &str,
+                  row: &entity::health_worker::Model,
+                  values: &std::collections::HashSet<String>| {
+        use chrono::Datelike;
+        let masked = &row.nik_masked;
+        let day = row.birth_date.day()
+            + if row.sex.as_deref() == Some("female") {
+                40
+            } else {
+                0
+            };
+        let birth = format!(
+            "{day:02}{:02}{:02}",
+            row.birth_date.month(),
+            row.birth_date.year() % 100
+        );
+        let mut found = Vec::new();
+        for district in 0..100 {
+            for serial in 0..100 {
+                // Digits 1-4 and 15-16 from the masked form; 7-12 from birth date and sex (the record's).
+                let nik = format!(
+                    "{}{district:02}{birth}{serial:02}{}",
+                    &masked[..4],
+                    &masked[14..]
+                );
+                if dump.iter().any(|row| row.contains(&nik)) {
+                    found.push(nik.clone());
+                }
+                if crate::domain::Nik::parse(
+                    &nik,
+                    chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+                )
+                .is_err()
+                {
+                    continue;
+                }
+                let (content, source) = unkeyed_hashes(&store, raw, Some(&nik));
+                use sha2::{Digest, Sha256};
+                let plain = hex::encode(Sha256::digest(nik.as_bytes()));
+                if [content, source, plain.clone(), plain[..32].to_string()]
+                    .iter()
+                    .any(|h| values.contains(h))
+                {
+                    found.push(nik);
+                }
+            }
+        }
+        found
+    };
+    for (raw, row) in records.iter().zip(&rows) {
+        let raw = raw.get();
+        let record: serde_json::Value = serde_json::from_str(raw).unwrap();
+        let row = rows
+            .iter()
+            .find(|w| w.str_number == record["str"]["nomor"].as_str().unwrap())
+            .unwrap_or(row);
+        assert_eq!(attack(raw, row, &values), Vec::<String>::new());
+        // The control: an earlier release's unkeyed content hash gives the NIK away.
+        let (legacy, _) = unkeyed_hashes(&store, raw, None);
+        let earlier: std::collections::HashSet<String> = [legacy].into_iter().collect();
+        assert_eq!(
+            attack(raw, row, &earlier),
+            vec![record["nik"].as_str().unwrap().to_string()]
+        );
+    }
+}
+
+on_both_backends!(no_nik_from_a_dump, a_dump_and_the_code_recover_no_nik);

@@ -1,12 +1,13 @@
 //! The database only: one page's transaction (`page`: look up, write the plan, count), the writes per
 //! backend (`writes`: PostgreSQL `UNNEST`/`COPY`-like statements, SQLite batches), the single-flight
-//! lease, retention, NIK key rotation, and the reads the RPC surface pages through (`queries`).
+//! lease, retention, NIK key rotation, re-keying an earlier release's hashes (`rehash`), and the reads the RPC surface pages through (`queries`).
 
 pub mod lease;
 pub mod nik_keys;
 pub mod page;
 pub mod page_txn;
 pub mod queries;
+pub mod rehash;
 pub mod retention;
 pub mod writes;
 

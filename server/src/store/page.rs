@@ -120,7 +120,7 @@ pub async fn store_page(
         issues,
     } = plan;
     writes::write_workers(&mut txn, inserts, updates).await?;
-    writes::refresh_source_hashes(&mut txn, refreshed).await?;
+    writes::refresh_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
     writes::insert_history(&mut txn, history).await?;
     writes::insert_issues(&mut txn, issues).await?;

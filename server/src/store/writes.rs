@@ -275,11 +275,12 @@ pub async fn find_unchanged(
     Ok(found)
 }
 
-/// Stores the source hash of workers found unchanged by matching (their record's bytes differ from the
-/// ones they were written from, e.g. after a release): the next re-sync finds them on the fast path.
-pub async fn refresh_source_hashes(
+/// Stores the source and content hashes of workers found unchanged by matching (their record's bytes
+/// differ from the ones they were written from, e.g. after a release, or they hold an earlier release's
+/// content hash): the next re-sync finds them on the fast path.
+pub async fn refresh_hashes(
     txn: &mut PageTxn,
-    rows: Vec<(Uuid, String)>,
+    rows: Vec<(Uuid, String, String)>,
 ) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
@@ -287,25 +288,34 @@ pub async fn refresh_source_hashes(
     use health_worker::Column as C;
     match txn.backend() {
         DbBackend::Postgres => {
-            let (ids, hashes): (Vec<Uuid>, Vec<String>) = rows.into_iter().unzip();
+            let mut ids = Vec::with_capacity(rows.len());
+            let mut sources = Vec::with_capacity(rows.len());
+            let mut contents = Vec::with_capacity(rows.len());
+            for (id, source, content) in rows {
+                ids.push(id);
+                sources.push(source);
+                contents.push(content);
+            }
             let conn = txn
                 .postgres()
                 .ok_or_else(|| DbErr::Custom("typed arrays need PostgreSQL".into()))?;
             sqlx::query(
-                "UPDATE health_worker AS w SET source_hash = k.h \
-                 FROM unnest($1::uuid[], $2::text[]) AS k(id, h) WHERE w.id = k.id",
+                "UPDATE health_worker AS w SET source_hash = k.h, content_hash = k.c \
+                 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(id, h, c) WHERE w.id = k.id",
             )
             .bind(ids)
-            .bind(hashes)
+            .bind(sources)
+            .bind(contents)
             .execute(conn)
             .await
             .map_err(sqlx_err)?;
         }
         _ => {
             // One short statement per worker, the same text each time (prepared once).
-            for (id, hash) in rows {
+            for (id, source, content) in rows {
                 let update = health_worker::Entity::update_many()
-                    .col_expr(C::SourceHash, sea_orm::sea_query::Expr::value(hash))
+                    .col_expr(C::SourceHash, sea_orm::sea_query::Expr::value(source))
+                    .col_expr(C::ContentHash, sea_orm::sea_query::Expr::value(content))
                     .filter(C::Id.eq(id));
                 execute_query(txn, &update).await?;
             }

@@ -92,10 +92,18 @@ fn acceptable(id: &str) -> bool {
 }
 
 /// Middleware: picks the request id, makes it visible to handlers and the root span, and echoes it.
+/// It also drops the query string before the root span records `http.target`: no route reads one, and a
+/// caller who puts a token there must not find it in the log.
 pub async fn request_id(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.uri().query().is_some() {
+        let path = req.uri().path().to_string();
+        if let Ok(uri) = path.parse() {
+            req.head_mut().uri = uri;
+        }
+    }
     let id = req
         .headers()
         .get(REQUEST_ID_HEADER)
