@@ -148,46 +148,15 @@ pub async fn endpoint(
     payload: web::Payload,
     state: web::Data<RpcState>,
 ) -> HttpResponse {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let caller = match state.verifier.verify(req.headers().get("Authorization")) {
-        Ok(caller) => caller,
-        Err(problem) => {
-            // Bad tokens spend their address's failure budget, never a valid caller's.
-            if let Err(retry) = state.limits.charge_auth_failure(peer) {
-                return too_many_requests(retry);
-            }
-            tracing::info!(%problem, "RPC call refused: authentication");
-            return HttpResponse::Unauthorized().json(envelope::error_body(
-                Value::Null,
-                &RpcError::new(ErrorCode::Unauthorized, problem),
-            ));
-        }
-    };
-    let body = match read_body(&req, payload).await {
-        Ok(body) => body,
-        Err(error) => return body_refused(error),
+    let (caller, parsed) = match read_request(&req, payload, &state).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     let request_id = req
         .extensions()
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(err) => {
-            if let Err(retry) = state.limits.charge_caller(&caller.login, 1) {
-                return too_many_requests(retry);
-            }
-            let error = RpcError::new(ErrorCode::ParseError, format!("parse error: {err}"));
-            tracing::warn!(problem = %error.message, "RPC request refused: bad input");
-            return HttpResponse::Ok().json(envelope::error_body(Value::Null, &error));
-        }
-    };
-    drop(body);
     // The shape is checked before anything is charged: a batch too long is refused whatever its size.
     let calls = match parsed {
         Value::Array(calls) if calls.is_empty() => {
@@ -206,12 +175,60 @@ pub async fn endpoint(
         return too_many_requests(retry);
     }
     let ctx = CallContext { caller, request_id };
+    answer(calls, &state, &ctx).await
+}
+
+/// The caller, authenticated, and the request's JSON; or the answer that refuses it.
+async fn read_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &RpcState,
+) -> Result<(Caller, Value), HttpResponse> {
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let caller = match state.verifier.verify(req.headers().get("Authorization")) {
+        Ok(caller) => caller,
+        Err(problem) => {
+            // Bad tokens spend their address's failure budget, never a valid caller's.
+            if let Err(retry) = state.limits.charge_auth_failure(peer) {
+                return Err(too_many_requests(retry));
+            }
+            tracing::info!(%problem, "RPC call refused: authentication");
+            return Err(HttpResponse::Unauthorized().json(envelope::error_body(
+                Value::Null,
+                &RpcError::new(ErrorCode::Unauthorized, problem),
+            )));
+        }
+    };
+    let body = read_body(req, payload).await.map_err(body_refused)?;
+    match serde_json::from_slice(&body) {
+        Ok(parsed) => Ok((caller, parsed)),
+        Err(err) => {
+            if let Err(retry) = state.limits.charge_caller(&caller.login, 1) {
+                return Err(too_many_requests(retry));
+            }
+            let error = RpcError::new(ErrorCode::ParseError, format!("parse error: {err}"));
+            tracing::warn!(problem = %error.message, "RPC request refused: bad input");
+            Err(HttpResponse::Ok().json(envelope::error_body(Value::Null, &error)))
+        }
+    }
+}
+
+fn busy() -> HttpResponse {
+    rate_limited(
+        RetryAfter(Duration::from_secs(1)),
+        "the server is busy answering; retry later",
+    )
+}
+
+/// Runs the calls within the answer budget: reserved before they run, grown if an answer is larger,
+/// held until the response has been sent.
+async fn answer(calls: Calls, state: &RpcState, ctx: &CallContext) -> HttpResponse {
     let reservation_bytes = calls.estimate();
     let Ok(mut reservation) = state.budget.reserve(reservation_bytes, budget::WAIT).await else {
-        return rate_limited(
-            RetryAfter(Duration::from_secs(1)),
-            "the server is busy answering; retry later",
-        );
+        return busy();
     };
     let (answer, forbidden) = match calls {
         Calls::Batch(calls) => {
@@ -219,16 +236,13 @@ pub async fn endpoint(
             let mut answer = Vec::with_capacity(reservation_bytes);
             answer.push(b'[');
             for call in calls {
-                if let Some(response) = handle_one(call, &state, &ctx).await {
+                if let Some(response) = handle_one(call, state, ctx).await {
                     if answer.len() > 1 {
                         answer.push(b',');
                     }
                     answer.extend_from_slice(response.get().as_bytes());
                     if reservation.cover(answer.len(), budget::WAIT).await.is_err() {
-                        return rate_limited(
-                            RetryAfter(Duration::from_secs(1)),
-                            "the server is busy answering; retry later",
-                        );
+                        return busy();
                     }
                 }
             }
@@ -238,7 +252,7 @@ pub async fn endpoint(
             answer.push(b']');
             (answer, false)
         }
-        Calls::One(call) => match handle_one(call, &state, &ctx).await {
+        Calls::One(call) => match handle_one(call, state, ctx).await {
             Some(response) => {
                 let forbidden = is_forbidden(&response);
                 (response.get().as_bytes().to_vec(), forbidden)
@@ -247,10 +261,7 @@ pub async fn endpoint(
         },
     };
     if reservation.cover(answer.len(), budget::WAIT).await.is_err() {
-        return rate_limited(
-            RetryAfter(Duration::from_secs(1)),
-            "the server is busy answering; retry later",
-        );
+        return busy();
     }
     let mut response = if forbidden {
         HttpResponse::Forbidden()

@@ -17,6 +17,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{Database, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::json;
 use serde_json::value::RawValue;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The test on SQLite and on PostgreSQL.
@@ -387,6 +388,58 @@ on_both_backends!(
     a_store_with_unkeyed_hashes_is_rekeyed_and_stays_unchanged
 );
 
+/// Every NIK a stored row allows (digits 1-4 and 15-16 from its masked form, 7-12 from its birth date
+/// and sex), tried against the dump's text and against `values` with every unkeyed function of a record
+/// the code computes: the NIKs that give themselves away.
+fn try_every_nik(
+    store: &Store,
+    dump: &[String],
+    raw: &str,
+    row: &entity::health_worker::Model,
+    values: &HashSet<String>,
+) -> Vec<String> {
+    use chrono::Datelike;
+    use sha2::{Digest, Sha256};
+    let masked = &row.nik_masked;
+    let day = row.birth_date.day()
+        + if row.sex.as_deref() == Some("female") {
+            40
+        } else {
+            0
+        };
+    let birth = format!(
+        "{day:02}{:02}{:02}",
+        row.birth_date.month(),
+        row.birth_date.year() % 100
+    );
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let mut found = Vec::new();
+    for district in 0..100 {
+        for serial in 0..100 {
+            let nik = format!(
+                "{}{district:02}{birth}{serial:02}{}",
+                &masked[..4],
+                &masked[14..]
+            );
+            if dump.iter().any(|row| row.contains(&nik)) {
+                found.push(nik.clone());
+            }
+            if crate::domain::Nik::parse(&nik, today).is_err() {
+                continue;
+            }
+            let (content, source) = unkeyed_hashes(store, raw, Some(&nik));
+            let plain = hex::encode(Sha256::digest(nik.as_bytes()));
+            if [content, source, plain.clone(), plain[..32].to_string()]
+                .iter()
+                .any(|h| values.contains(h))
+            {
+                found.push(nik);
+            }
+        }
+    }
+    found
+}
+
 /// Someone holding a copy of the database and the code, but no key, tries every NIK each stored row
 /// allows (the masked form, birth date and sex give 12 of its 16 digits) against every stored value,
 /// with every unkeyed function the code has computed of a record: none is recovered. The same attack on
@@ -402,7 +455,7 @@ async fn a_dump_and_the_code_recover_no_nik(backend: Backend) {
         .iter()
         .map(|r| serde_json::to_string(r).unwrap())
         .collect();
-    let values: std::collections::HashSet<String> = rows
+    let values: HashSet<String> = rows
         .iter()
         .flat_map(|r| {
             let row = serde_json::to_value(r).unwrap();
@@ -420,54 +473,8 @@ async fn a_dump_and_the_code_recover_no_nik(backend: Backend) {
             [v, bare]
         })
         .collect();
-    let attack = |raw: &str,
-                  row: &entity::health_worker::Model,
-                  values: &std::collections::HashSet<String>| {
-        use chrono::Datelike;
-        let masked = &row.nik_masked;
-        let day = row.birth_date.day()
-            + if row.sex.as_deref() == Some("female") {
-                40
-            } else {
-                0
-            };
-        let birth = format!(
-            "{day:02}{:02}{:02}",
-            row.birth_date.month(),
-            row.birth_date.year() % 100
-        );
-        let mut found = Vec::new();
-        for district in 0..100 {
-            for serial in 0..100 {
-                // Digits 1-4 and 15-16 from the masked form; 7-12 from birth date and sex (the record's).
-                let nik = format!(
-                    "{}{district:02}{birth}{serial:02}{}",
-                    &masked[..4],
-                    &masked[14..]
-                );
-                if dump.iter().any(|row| row.contains(&nik)) {
-                    found.push(nik.clone());
-                }
-                if crate::domain::Nik::parse(
-                    &nik,
-                    chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
-                )
-                .is_err()
-                {
-                    continue;
-                }
-                let (content, source) = unkeyed_hashes(&store, raw, Some(&nik));
-                use sha2::{Digest, Sha256};
-                let plain = hex::encode(Sha256::digest(nik.as_bytes()));
-                if [content, source, plain.clone(), plain[..32].to_string()]
-                    .iter()
-                    .any(|h| values.contains(h))
-                {
-                    found.push(nik);
-                }
-            }
-        }
-        found
+    let attack = |raw: &str, row: &entity::health_worker::Model, values: &HashSet<String>| {
+        try_every_nik(&store, &dump, raw, row, values)
     };
     for (raw, row) in records.iter().zip(&rows) {
         let raw = raw.get();
@@ -479,7 +486,7 @@ async fn a_dump_and_the_code_recover_no_nik(backend: Backend) {
         assert_eq!(attack(raw, row, &values), Vec::<String>::new());
         // The control: an earlier release's unkeyed content hash gives the NIK away.
         let (legacy, _) = unkeyed_hashes(&store, raw, None);
-        let earlier: std::collections::HashSet<String> = [legacy].into_iter().collect();
+        let earlier: HashSet<String> = [legacy].into_iter().collect();
         assert_eq!(
             attack(raw, row, &earlier),
             vec![record["nik"].as_str().unwrap().to_string()]
