@@ -6,6 +6,7 @@ mod m20261126_000001_initial_schema;
 mod m20261126_000002_planner_statistics;
 mod m20261127_000003_source_hash;
 mod m20261129_000004_change_report;
+mod m20261202_000005_worker_name_search;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_planner_statistics::Migration),
             Box::new(m20261127_000003_source_hash::Migration),
             Box::new(m20261129_000004_change_report::Migration),
+            Box::new(m20261202_000005_worker_name_search::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::helpers::{spawn_app, Backend, Options, TestApp, JWT_SECRET};
 use regnakes_sync::domain::batch::Mode;
+use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 
 fn code(body: &Value) -> i64 {
@@ -422,6 +423,115 @@ async fn worker_search(backend: Backend) {
         .all(|w| w["profession"] == "bidan"));
 }
 crate::on_both_backends!(worker_search, worker_search);
+
+/// The query plan of `worker.search`'s filter, as text (SQLite's `EXPLAIN QUERY PLAN`; PostgreSQL's
+/// `EXPLAIN` with sequential scans priced out, so it shows what the indexes can serve).
+async fn plan(app: &TestApp, name: &str, str_number: &str, nik_index: &str) -> String {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let backend = app.db.get_database_backend();
+    // One connection for the setting and the plan.
+    let txn = app.db.begin().await.unwrap();
+    let (prefix, name_term) = match backend {
+        DbBackend::Sqlite => (
+            "EXPLAIN QUERY PLAN",
+            format!("health_worker.rowid IN (SELECT rowid FROM health_worker_name WHERE name_norm LIKE '%{name}%')"),
+        ),
+        _ => {
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
+            ("EXPLAIN", format!("name_norm LIKE '%{name}%'"))
+        }
+    };
+    let sql = format!(
+        "{prefix} SELECT id FROM health_worker WHERE str_number = '{str_number}' OR {name_term} OR nik_index = '{nik_index}'"
+    );
+    let rows = txn
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    rows.iter()
+        .map(|r| {
+            r.try_get_by_index::<String>(match backend {
+                DbBackend::Sqlite => 3,
+                _ => 0,
+            })
+            .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// worker.search finds an exact NIK, an exact STR and a part of a name through indexes (the unique STR
+/// index, the NIK blind index, a trigram index of names), with the results a scan gives.
+async fn worker_search_uses_indexes(backend: Backend) {
+    let (app, _) = synced_app(backend).await;
+    let stored = entity::health_worker::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    let worker = &stored[stored.len() / 2];
+    let name = worker.name_norm.split(' ').next().unwrap().to_string();
+    let text = plan(&app, &name, &worker.str_number, &worker.nik_index).await;
+    assert!(
+        !text.contains("SCAN health_worker\n")
+            && !text.ends_with("SCAN health_worker")
+            && !text.contains("Seq Scan"),
+        "{text}"
+    );
+    // The same workers as a scan of the names finds.
+    let found = app
+        .ok("worker.search", json!({"query": name, "limit": 200}))
+        .await;
+    let mut ids: Vec<String> = found["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = stored
+        .iter()
+        .filter(|w| w.name_norm.contains(&name) || w.str_number == name)
+        .map(|w| w.id.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected, "{name}");
+    assert_eq!(found["total"], json!(expected.len()));
+    let by_str = app
+        .ok("worker.search", json!({"query": worker.str_number}))
+        .await;
+    assert!(by_str["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["id"] == json!(worker.id)));
+    // A renamed worker is found by the new name only (the index follows updates).
+    app.sim.state.advance(&regnakes_sim::dataset::AdvanceSpec {
+        changed: 30,
+        new_workers: 10,
+        ..Default::default()
+    });
+    app.sync(json!({"mode": "incremental"})).await;
+    for w in entity::health_worker::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+    {
+        let first = w.name_norm.split(' ').next().unwrap();
+        let found = app
+            .ok("worker.search", json!({"query": w.name_norm, "limit": 200}))
+            .await;
+        assert!(
+            found["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == json!(w.id)),
+            "{first}: {found}"
+        );
+    }
+}
+crate::on_both_backends!(worker_search_uses_indexes, worker_search_uses_indexes);
 
 /// integration.set_enabled: audited; a disabled integration refuses sync.start and records a scheduled
 /// fire as skipped, once.

@@ -4,6 +4,7 @@
 use crate::domain::batch::{BatchStatus, Counts, Severity};
 use chrono::Utc;
 use entity::{batch, batch_issue, health_worker, integration_audit};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -85,9 +86,19 @@ pub async fn workers(
         select = select.filter(C::ProfessionCode.eq(code));
     }
     if let Some(text) = search.text {
-        let mut any = Condition::any()
-            .add(C::StrNumber.eq(text))
-            .add(C::NameNorm.contains(crate::domain::sanitize::fold_for_matching(text)));
+        let name = crate::domain::sanitize::fold_for_matching(text);
+        // Each term is served by an index (CONTRACT §3): the unique STR index, the NIK blind index, and
+        // for the name a trigram index (PostgreSQL's GIN on `name_norm`; SQLite's FTS5 table, joined by
+        // rowid), so the planner unions three index lookups instead of scanning the table.
+        let name_term = match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => Condition::all().add(Expr::cust_with_values(
+                // The folded name holds letters, digits and spaces only: no LIKE wildcard.
+                "health_worker.rowid IN (SELECT rowid FROM health_worker_name WHERE name_norm LIKE ?)",
+                [format!("%{name}%")],
+            )),
+            _ => Condition::all().add(C::NameNorm.contains(name)),
+        };
+        let mut any = Condition::any().add(C::StrNumber.eq(text)).add(name_term);
         if let Some(index) = &search.nik_index {
             any = any.add(C::NikIndex.eq(index.as_str()));
         }
