@@ -200,6 +200,27 @@ impl Rpc {
         Ok(body["result"].clone())
     }
 
+    /// One JSON-RPC batch of `calls` (method, params); fails if any call failed.
+    async fn call_batch(&self, calls: &[(&str, Value)]) -> anyhow::Result<Vec<Value>> {
+        let body: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (method, params))| json!({"jsonrpc": "2.0", "id": i, "method": method, "params": params}))
+            .collect();
+        let mut response = self
+            .client
+            .post(format!("{}/jsonrpc", self.address))
+            .insert_header(("Authorization", format!("Bearer {}", self.token)))
+            .send_json(&body)
+            .await
+            .map_err(|e| anyhow::anyhow!("batch: {e}"))?;
+        let answers: Vec<Value> = response.json().limit(64 * 1024 * 1024).await?;
+        if let Some(error) = answers.iter().find_map(|a| a.get("error")) {
+            bail!("batch: {error}");
+        }
+        Ok(answers)
+    }
+
     async fn wait_up(&self) -> anyhow::Result<()> {
         for _ in 0..300 {
             if self.call("sync.status", json!({})).await.is_ok() {
@@ -268,6 +289,86 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Latency percentiles of `worker.search` for each query, one after another (ms).
+async fn search_latencies(rpc: &Rpc, queries: &[String]) -> anyhow::Result<Vec<f64>> {
+    let mut latencies = Vec::with_capacity(queries.len());
+    for query in queries {
+        let sent = Instant::now();
+        let found = rpc
+            .call("worker.search", json!({"query": query, "limit": 20}))
+            .await?;
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+        if found["total"].as_u64().unwrap_or(0) == 0 {
+            bail!("worker.search found nothing for a stored worker");
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(latencies)
+}
+
+/// `worker.search` on the synced store: an exact NIK (blind index), an exact STR (unique index), a name
+/// (trigram index), 200 queries each of workers the registry holds; and a 50-call batch of name searches.
+async fn search_lines(rpc: &Rpc, sim: &SimHandle) -> anyhow::Result<()> {
+    let (mut niks, mut strs, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    {
+        let data = sim.state.data();
+        let all = data.window(&regnakes_sim::dataset::WindowKey {
+            since_ms: None,
+            until_ms: None,
+            rumpun: None,
+            jenis: None,
+        });
+        let step = (all.len() / 400).max(1);
+        for &pos in all.iter().step_by(step) {
+            let record = data.render(pos);
+            let (Some(nik), Some(number), Some(name)) = (
+                record["nik"].as_str(),
+                record["str"]["nomor"].as_str(),
+                record["nama"].as_str(),
+            ) else {
+                continue;
+            };
+            let valid = nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit()) && !name.contains('*');
+            if valid && niks.len() < 200 {
+                niks.push(nik.to_string());
+                strs.push(number.trim().to_string());
+                // As a person types it: the name without its titles.
+                names.push(name.split(',').next().unwrap_or(name).trim().to_string());
+            }
+        }
+    }
+    for (what, queries) in [("exact NIK", &niks), ("exact STR", &strs), ("name", &names)] {
+        let lat = match search_latencies(rpc, queries).await {
+            Ok(lat) => lat,
+            // Rejected records are not stored: skip the sample rather than the bench.
+            Err(err) => {
+                println!("  worker.search {what}: {err}");
+                continue;
+            }
+        };
+        println!(
+            "  worker.search {what:<10} {} queries: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 ≤ {} ms)",
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            percentile(&lat, 1.0),
+            if what == "name" { 100 } else { 10 }
+        );
+    }
+    let calls: Vec<(&str, Value)> = names
+        .iter()
+        .take(50)
+        .map(|n| ("worker.search", json!({"query": n, "limit": 20})))
+        .collect();
+    let sent = Instant::now();
+    rpc.call_batch(&calls).await?;
+    println!(
+        "  worker.search, a batch of 50 name searches: {:.2} s (target ≤ 2 s)",
+        sent.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// A full sync of an empty database, then a re-sync of the same (unchanged) data; both printed.
@@ -396,6 +497,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.changed.len() as u32,
     );
     let pg_rss = server.peak_rss_mb();
+    println!("worker.search on the {} stored workers:", full["inserted"]);
+    search_lines(&rpc, &sim).await?;
     drop(server);
 
     // The floor: COPY the stored rows into an equivalent table with the same indexes.
