@@ -330,7 +330,8 @@ async fn search_lines(rpc: &Rpc, sim: &SimHandle) -> anyhow::Result<()> {
             ) else {
                 continue;
             };
-            let valid = nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit()) && !name.contains('*');
+            let valid =
+                nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit()) && !name.contains('*');
             if valid && niks.len() < 200 {
                 niks.push(nik.to_string());
                 strs.push(number.trim().to_string());

@@ -64,7 +64,7 @@ impl BadKind {
     }
 }
 
-/// Records share timestamps in groups of this size, so ties cross page boundaries.
+/// Records share timestamps in groups of this size by default, so ties cross page boundaries.
 pub const TIE_GROUP: u64 = 7;
 const BASE_MS: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
 const STEP_MS: i64 = 37_000;
@@ -98,7 +98,7 @@ impl Version {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdvanceSpec {
     pub changed: u32,
@@ -141,6 +141,11 @@ pub struct Dataset {
     current: Vec<u32>,
     generation: u64,
     picker: ProfessionPicker,
+    /// Records generated with one `updated_at`, in a row.
+    tie_group: u64,
+    /// `visible[i]`: how many of `versions[..i]` are current (the registry shows no other), so a page of
+    /// any window is found without walking it.
+    visible: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -153,9 +158,15 @@ pub struct WindowKey {
 
 impl Dataset {
     pub fn generate(records: u32, seed: u64, bad_share: f64) -> Dataset {
+        Dataset::generate_with_ties(records, seed, bad_share, TIE_GROUP)
+    }
+
+    /// `generate`, with `tie_group` records in a row sharing one `updated_at`.
+    pub fn generate_with_ties(records: u32, seed: u64, bad_share: f64, tie_group: u64) -> Dataset {
+        let tie_group = tie_group.max(1);
         let picker = ProfessionPicker::new();
         let mut versions: Vec<Version> = (0..records)
-            .map(|idx| Version::first(idx, BASE_MS + (u64::from(idx) / TIE_GROUP) as i64 * STEP_MS))
+            .map(|idx| Version::first(idx, BASE_MS + (u64::from(idx) / tie_group) as i64 * STEP_MS))
             .collect();
         let mut data = Dataset {
             seed,
@@ -166,6 +177,8 @@ impl Dataset {
             current: Vec::new(),
             generation: 0,
             picker,
+            tie_group,
+            visible: Vec::new(),
         };
         for v in &mut versions {
             v.str_key = data.str_key(v);
@@ -176,7 +189,51 @@ impl Dataset {
             data.current[v.idx as usize] = pos as u32;
         }
         data.versions = versions;
+        data.count_visible();
         data
+    }
+
+    /// Recounts `visible` after the versions changed.
+    fn count_visible(&mut self) {
+        self.visible.clear();
+        self.visible.reserve(self.versions.len() + 1);
+        let mut n = 0u32;
+        self.visible.push(0);
+        for v in &self.versions {
+            n += u32::from(v.superseded_ms == i64::MAX);
+            self.visible.push(n);
+        }
+    }
+
+    /// One page of an unfiltered window as the live registry answers it now: the total, and the
+    /// positions of the page's records. `None` for a filtered window (see `window`).
+    pub fn page(&self, key: &WindowKey, page: u64, limit: u64) -> Option<(u64, Vec<u32>)> {
+        if key.rumpun.is_some() || key.jenis.is_some() {
+            return None;
+        }
+        let start = key
+            .since_ms
+            .map_or(0, |s| self.versions.partition_point(|v| v.updated_ms < s));
+        let end = key.until_ms.map_or(self.versions.len(), |u| {
+            self.versions.partition_point(|v| v.updated_ms < u)
+        });
+        let end = end.max(start);
+        let before = self.visible[start];
+        let total = u64::from(self.visible[end] - before);
+        let skip = (page - 1).saturating_mul(limit);
+        if skip >= total {
+            return Some((total, Vec::new()));
+        }
+        // The first position with `skip` current versions between `start` and it.
+        let first = start
+            + self.visible[start..=end].partition_point(|&n| u64::from(n - before) <= skip)
+            - 1;
+        let rows = (first..end)
+            .filter(|&pos| self.versions[pos].superseded_ms == i64::MAX)
+            .take(limit as usize)
+            .map(|pos| pos as u32)
+            .collect();
+        Some((total, rows))
     }
 
     fn str_key(&self, v: &Version) -> u64 {
@@ -208,11 +265,12 @@ impl Dataset {
         // A duplicate copies the STR of the good record just before it, in the same timestamp group, so
         // the two sit side by side in the upstream order.
         let dup_ok = kind != BadKind::DuplicateStr
-            || (u64::from(idx) % TIE_GROUP != 0 && self.bad_kind(idx - 1).is_none());
+            || (u64::from(idx) % self.tie_group != 0 && self.bad_kind(idx - 1).is_none());
         Some(if dup_ok { kind } else { BadKind::NikShort })
     }
 
-    /// The versions a query sees: in the window and current as of `until` (stable while records change).
+    /// The versions a query sees: in the window and current (CONTRACT §1: a live registry; a record
+    /// changed while a client pages leaves its place, and everything after it moves one earlier).
     pub fn window(&self, key: &WindowKey) -> Vec<u32> {
         let start = key
             .since_ms
@@ -220,12 +278,11 @@ impl Dataset {
         let end = key.until_ms.map_or(self.versions.len(), |u| {
             self.versions.partition_point(|v| v.updated_ms < u)
         });
-        let as_of = key.until_ms.unwrap_or(i64::MAX - 1);
         let rows = &self.picker.rows;
         (start..end.max(start))
             .filter(|&pos| {
                 let v = &self.versions[pos];
-                if v.superseded_ms <= as_of {
+                if v.superseded_ms != i64::MAX {
                     return false;
                 }
                 if key.rumpun.is_none() && key.jenis.is_none() {
@@ -438,6 +495,7 @@ impl Dataset {
         if !in_order {
             self.restore_order();
         }
+        self.count_visible();
         report
     }
 
@@ -608,7 +666,9 @@ mod tests {
     }
 
     #[test]
-    fn pinned_window_is_stable_while_records_change() {
+    fn a_pinned_window_loses_changed_records_and_later_ones_move_up() {
+        // CONTRACT §1: the registry is live. Pinning `updated_until` keeps changed records out of the
+        // window; it does not keep them in it.
         let mut data = Dataset::generate(500, 7, 0.0);
         let until = Utc::now();
         let key = WindowKey {
@@ -617,7 +677,14 @@ mod tests {
             rumpun: None,
             jenis: None,
         };
-        let before: Vec<Value> = data.window(&key).iter().map(|&p| data.render(p)).collect();
+        let before = data.window(&key);
+        let second_page_before: Vec<Value> = data
+            .page(&key, 2, 100)
+            .unwrap()
+            .1
+            .iter()
+            .map(|&p| data.render(p))
+            .collect();
         let report = data.advance(
             &AdvanceSpec {
                 changed: 20,
@@ -630,8 +697,17 @@ mod tests {
             until + chrono::Duration::seconds(1),
         );
         assert_eq!(report.total(), 34);
-        let after: Vec<Value> = data.window(&key).iter().map(|&p| data.render(p)).collect();
-        assert_eq!(before, after);
+        let after = data.window(&key);
+        assert_eq!(
+            after.len(),
+            before.len() - 30,
+            "changed records left the window"
+        );
+        let (total, second_page) = data.page(&key, 2, 100).unwrap();
+        assert_eq!(total as usize, after.len());
+        let second_page: Vec<Value> = second_page.iter().map(|&p| data.render(p)).collect();
+        assert_ne!(second_page, second_page_before, "later records moved up");
+        assert_eq!(second_page.len(), 100);
         let next = WindowKey {
             since_ms: Some(until.timestamp_millis()),
             until_ms: None,
@@ -639,6 +715,33 @@ mod tests {
             jenis: None,
         };
         assert_eq!(data.window(&next).len(), 34);
+        assert_eq!(data.page(&next, 1, 1000).unwrap().0, 34);
+    }
+
+    #[test]
+    fn a_page_is_the_slice_of_the_window() {
+        let mut data = Dataset::generate(700, 3, 0.1);
+        data.advance(
+            &AdvanceSpec {
+                changed: 40,
+                ..AdvanceSpec::default()
+            },
+            Utc::now(),
+        );
+        let key = WindowKey {
+            since_ms: Some(BASE_MS + 20 * STEP_MS),
+            until_ms: None,
+            rumpun: None,
+            jenis: None,
+        };
+        let window = data.window(&key);
+        for page in 1..=8u64 {
+            let (total, rows) = data.page(&key, page, 100).unwrap();
+            assert_eq!(total as usize, window.len());
+            let start = ((page - 1) * 100) as usize;
+            let expected: Vec<u32> = window.iter().skip(start).take(100).copied().collect();
+            assert_eq!(rows, expected, "page {page}");
+        }
     }
 
     #[test]

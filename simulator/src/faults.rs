@@ -1,6 +1,7 @@
 //! Fault injection: latency, failures of given pages, bursts of 5xx/429, garbage pages, token refusal and
 //! tokens that stop working after some uses.
 
+use crate::dataset::AdvanceSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
@@ -22,7 +23,8 @@ pub struct FaultPlan {
     pub latency_ms: u64,
     /// Faults for the next list requests, whatever their page.
     pub next: VecDeque<Fault>,
-    /// Page number → (fault, how many times; `u32::MAX` for ever).
+    /// Page number → (fault, how many times; `u32::MAX` for ever). The page is the client's n-th page
+    /// request (`server::client_page`).
     pub pages: HashMap<u64, (Fault, u32)>,
     /// Refuse every token request (401).
     pub refuse_token: bool,
@@ -37,6 +39,14 @@ pub struct FaultPlan {
     /// Answer list requests with `Connection: close` and close the connection after each
     /// response, as some gateways (and HTTP/1.0 proxies) do.
     pub close_connections: bool,
+    /// A live registry: every this many list requests, change records (`edit`) before answering, so
+    /// a client paging through a window meets edits behind and ahead of where it reads. 0: never.
+    pub edit_every_requests: u32,
+    /// What each such edit changes (edits, renewals, new workers; `stamp_lag_ms` for late stamps).
+    pub edit: AdvanceSpec,
+    /// Answer `total_page` / `total_data` as this many pages / records, whatever the data (an upstream
+    /// that counts wrong); pages past the data are empty.
+    pub claim_total_pages: Option<u64>,
 }
 
 impl FaultPlan {

@@ -3,6 +3,7 @@
 
 pub mod dataset;
 pub mod faults;
+pub mod gateway;
 pub mod people;
 pub mod rng;
 pub mod server;

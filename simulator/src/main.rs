@@ -25,6 +25,13 @@ struct Args {
     client_id: String,
     #[arg(long, env = "SIM_CLIENT_SECRET", default_value = "sim-secret")]
     client_secret: String,
+    /// Records generated in a row with one `updated_at`.
+    #[arg(long, default_value_t = regnakes_sim::dataset::TIE_GROUP)]
+    tie_group: u64,
+    /// Also serve the API through a gateway on this address that answers HTTP/1.0 and closes every
+    /// connection, with no `Connection` header (as some gateways in front of RegNakes do).
+    #[arg(long)]
+    http10_gateway: Option<String>,
 }
 
 #[actix_web::main]
@@ -37,6 +44,7 @@ async fn main() -> std::io::Result<()> {
         client_id: args.client_id,
         client_secret: args.client_secret,
         listen_addr: args.listen,
+        tie_group: args.tie_group,
     };
     let sim = spawn(config)?;
     eprintln!(
@@ -44,6 +52,14 @@ async fn main() -> std::io::Result<()> {
         sim.base_url(),
         sim.state.config.records
     );
+    let _gateway = match &args.http10_gateway {
+        Some(addr) => {
+            let gateway = regnakes_sim::gateway::Http10Gateway::start(addr, &sim.base_url())?;
+            eprintln!("HTTP/1.0 gateway on {}", gateway.url());
+            Some(gateway)
+        }
+        None => None,
+    };
     eprintln!("control: POST /_sim/advance {{\"changed\":10,\"renewed\":2,\"revoked\":1,\"new_workers\":5}} · PUT /_sim/faults · GET /_sim/requests");
     tokio::signal::ctrl_c().await?;
     sim.server.stop(true).await;

@@ -20,6 +20,8 @@ pub struct SimConfig {
     pub client_id: String,
     pub client_secret: String,
     pub listen_addr: String,
+    /// Records generated in a row with one `updated_at` (default `dataset::TIE_GROUP`).
+    pub tie_group: u64,
 }
 
 impl Default for SimConfig {
@@ -31,6 +33,7 @@ impl Default for SimConfig {
             client_id: "sdmk-etl".into(),
             client_secret: "sim-secret".into(),
             listen_addr: "127.0.0.1:0".into(),
+            tie_group: crate::dataset::TIE_GROUP,
         }
     }
 }
@@ -57,12 +60,19 @@ pub struct SimState {
     log: Mutex<Vec<LoggedRequest>>,
     window_cache: Mutex<Option<(WindowKey, Arc<Vec<u32>>)>>,
     token_counter: Mutex<u64>,
+    /// List requests answered (for `FaultPlan::edit_every_requests`).
+    list_counter: std::sync::atomic::AtomicU64,
     started: Instant,
 }
 
 impl SimState {
     pub fn new(config: SimConfig) -> Self {
-        let data = Dataset::generate(config.records, config.seed, config.bad_share);
+        let data = Dataset::generate_with_ties(
+            config.records,
+            config.seed,
+            config.bad_share,
+            config.tie_group,
+        );
         SimState {
             config,
             data: RwLock::new(data),
@@ -71,6 +81,7 @@ impl SimState {
             log: Mutex::new(Vec::new()),
             window_cache: Mutex::new(None),
             token_counter: Mutex::new(0),
+            list_counter: std::sync::atomic::AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -257,6 +268,65 @@ fn parse_ts(text: Option<&str>, name: &str) -> Result<Option<i64>, String> {
     .transpose()
 }
 
+/// The answer's body up to the end of its records (`]}` is the caller's), written directly: records are
+/// serialised into one buffer, without an intermediate JSON tree.
+fn page_body(state: &SimState, key: WindowKey, page: u64, limit: u64) -> Vec<u8> {
+    let paged = state.data().page(&key, page, limit);
+    let (total, rows) = paged.unwrap_or_else(|| {
+        let window = state.window(key);
+        let total = window.len() as u64;
+        let start = ((page - 1) * limit).min(total) as usize;
+        let end = (start + limit as usize).min(window.len());
+        (total, window[start..end].to_vec())
+    });
+    // Written directly: records are serialised into one buffer, without an intermediate JSON tree.
+    let mut body = Vec::with_capacity(rows.len() * 700 + 256);
+    let (omit_totals, claimed) = {
+        let f = state.faults();
+        (f.omit_totals, f.claim_total_pages)
+    };
+    let totals = match claimed {
+        _ if omit_totals => String::new(),
+        Some(pages) => format!("\"total_page\":{pages},\"total_data\":{},", pages * limit),
+        None => format!(
+            "\"total_page\":{},\"total_data\":{total},",
+            total.div_ceil(limit)
+        ),
+    };
+    body.extend_from_slice(
+        format!("{{\"status_code\":200,\"message\":\"Success\",\"page\":{page},\"limit\":{limit},{totals}\"data\":[")
+            .as_bytes(),
+    );
+    {
+        let data = state.data();
+        for (i, &pos) in rows.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            data.render_into(pos, &mut body);
+        }
+    }
+    body
+}
+
+/// A live registry (`FaultPlan::edit_every_requests`): records change between a client's requests.
+fn edit_if_asked(state: &SimState) {
+    let (every, edit) = {
+        let f = state.faults();
+        (f.edit_every_requests, f.edit.clone())
+    };
+    if every == 0 {
+        return;
+    }
+    let n = state
+        .list_counter
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        + 1;
+    if n.is_multiple_of(u64::from(every)) {
+        state.advance(&edit);
+    }
+}
+
 /// Marks the response `Connection: close` when the fault plan asks for it; actix then closes the
 /// connection once the response is written.
 fn closing_if_asked(mut response: HttpResponse, state: &SimState) -> HttpResponse {
@@ -273,10 +343,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     let request_id = header(&req, "x-request-id");
     let query_string = req.query_string().to_string();
     let response = closing_if_asked(list_response(&req, &state).await, &state);
-    let page = web::Query::<ListQuery>::from_query(&query_string)
-        .ok()
-        .and_then(|q| q.page.as_deref().and_then(|p| p.parse().ok()))
-        .unwrap_or(1);
+    let page = client_page(&req);
     state.record(LoggedRequest {
         endpoint: "nakes",
         page,
@@ -287,6 +354,20 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
         at_ms,
     });
     response
+}
+
+/// Which of the client's pages a list request is: the `n` of an `X-Request-ID` ending `/p<n>` (a client
+/// reading by key asks from an `updated_since` with `page=1` again and again, and numbers its requests
+/// so), else the `page` parameter. Faults for "page n" and the request log use it.
+pub fn client_page(req: &HttpRequest) -> u64 {
+    header(req, "x-request-id")
+        .and_then(|id| id.rsplit_once("/p").and_then(|(_, n)| n.parse().ok()))
+        .or_else(|| {
+            web::Query::<ListQuery>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.page.as_deref().and_then(|p| p.parse().ok()))
+        })
+        .unwrap_or(1)
 }
 
 /// Whether the request's bearer token is one the simulator issued, unexpired and not used up (it
@@ -342,7 +423,7 @@ async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
         Ok(paging) => paging,
         Err(problem) => return outcome(400, "value", problem),
     };
-    if let Some(fault) = state.faults().take(page) {
+    if let Some(fault) = state.faults().take(client_page(req)) {
         return match fault {
             Fault::Status { status } => HttpResponse::build(
                 actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
@@ -362,38 +443,14 @@ async fn list_response(req: &HttpRequest, state: &SimState) -> HttpResponse {
         (Ok(s), Ok(u)) => (s, u),
         (Err(message), _) | (_, Err(message)) => return outcome(400, "value", &message),
     };
-    let rows = state.window(WindowKey {
+    edit_if_asked(state);
+    let key = WindowKey {
         since_ms,
         until_ms,
         rumpun: query.rumpun,
         jenis: query.jenis,
-    });
-    let total = rows.len() as u64;
-    let start = ((page - 1) * limit).min(total) as usize;
-    let end = (start + limit as usize).min(rows.len());
-    // Written directly: records are serialised into one buffer, without an intermediate JSON tree.
-    let mut body = Vec::with_capacity((end - start) * 700 + 256);
-    let totals = if state.faults().omit_totals {
-        String::new()
-    } else {
-        format!(
-            "\"total_page\":{},\"total_data\":{total},",
-            total.div_ceil(limit)
-        )
     };
-    body.extend_from_slice(
-        format!("{{\"status_code\":200,\"message\":\"Success\",\"page\":{page},\"limit\":{limit},{totals}\"data\":[")
-            .as_bytes(),
-    );
-    {
-        let data = state.data();
-        for (i, &pos) in rows[start..end].iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            data.render_into(pos, &mut body);
-        }
-    }
+    let mut body = page_body(state, key, page, limit);
     body.extend_from_slice(b"]}");
     HttpResponse::Ok()
         .content_type("application/json")

@@ -454,6 +454,7 @@ async fn the_fast_path_decides_as_the_full_path(backend: Backend) {
                 seed: 9,
                 page_size: 100,
                 env: vec![("SYNC_UNCHANGED_FAST_PATH".into(), fast_path.to_string())],
+                ..Options::default()
             },
         )
         .await;

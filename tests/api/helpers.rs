@@ -39,6 +39,8 @@ pub struct Options {
     pub seed: u64,
     pub page_size: u32,
     pub env: Vec<(String, String)>,
+    /// Records the simulator generates in a row with one `updated_at`.
+    pub tie_group: u64,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             seed: 11,
             page_size: 250,
             env: Vec::new(),
+            tie_group: regnakes_sim::dataset::TIE_GROUP,
         }
     }
 }
@@ -60,6 +63,16 @@ impl Options {
             records,
             ..Options::default()
         }
+    }
+
+    pub fn page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size;
+        self
+    }
+
+    pub fn tie_group(mut self, tie_group: u64) -> Self {
+        self.tie_group = tie_group;
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -96,6 +109,7 @@ pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
         records: options.records,
         seed: options.seed,
         bad_share: options.bad_share,
+        tie_group: options.tie_group,
         ..SimConfig::default()
     })
     .expect("simulator starts");

@@ -7,6 +7,7 @@ mod cursor;
 mod edges;
 mod engine;
 mod faults;
+mod live;
 mod monitoring;
 mod nik_at_rest;
 mod operations;

@@ -630,7 +630,7 @@ async fn internal_errors_do_not_leak() {
 }
 
 /// The metric samples of `/metrics`: `name{labels}` → value.
-fn samples(text: &str) -> std::collections::HashMap<String, f64> {
+pub(crate) fn samples(text: &str) -> std::collections::HashMap<String, f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.rsplit_once(' '))
@@ -682,8 +682,11 @@ async fn probes_and_metrics() {
         let this = name.contains(&format!("\"{}\"", batch["status"].as_str().unwrap()));
         assert_eq!(*value, if this { 1.0 } else { 0.0 }, "{name}");
     }
+    // 50 records in pages of 20, 7 sharing each instant: a read by key asks again from the last
+    // instant it read, so it takes 20, 14, 14 and 2 new records in four requests (three pages stored).
     let pages = app.page_requests().len() as f64;
-    assert_eq!(pages, 3.0, "50 records in pages of 20");
+    assert_eq!(pages, 4.0, "50 records in requests of 20, by key");
+    assert_eq!(batch["pages"], json!(3));
     assert_eq!(
         m["regnakes_upstream_requests_total{endpoint=\"nakes\",status=\"200\"}"],
         pages

@@ -32,6 +32,8 @@ pub struct Progress {
     pub first_load: FirstLoad,
     /// Which field groups the committed pages' updates changed (reported on the batch).
     pub changed_fields: RefCell<FieldCounts>,
+    /// What the upstream announced that the read did not find (reported on the batch as warnings).
+    pub upstream_warnings: RefCell<Vec<String>>,
 }
 
 /// A page ready to store, with the stored workers its records may match when they could be read ahead.

@@ -1,27 +1,25 @@
 //! Runs one batch: fetch page n+1 while page n is stored, heartbeat the lease, stop at a page boundary on
 //! cancel, and finish the batch (status, watermark, lease, metrics, notifications) exactly once.
 
-use crate::config::Settings;
 use crate::domain::batch::{BatchStatus, Counts};
 use crate::domain::worker_fields::FieldCounts;
 use crate::domain::ProfessionCatalogue;
 use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
-use crate::notify::{alert_action, AlertAction, Notifier};
+use crate::notify::{alert_action, AlertAction};
 use crate::pipeline::commit_chain::{CommitChain, Finished, Link, Raced};
-use crate::pipeline::read_ahead::{ready_page, Progress, ReadyPage, RecentWrites};
-use crate::regnakes::{PageQuery, RegnakesClient};
+use crate::pipeline::read_ahead::{Progress, ReadyPage, RecentWrites};
+use crate::pipeline::reader::{self, PageTask};
 use crate::rules::first_load::{FirstLoad, KeyFilter};
-use crate::rules::identity::NikIndexer;
 use crate::rules::outcome::{self as batch_rules, RunEnd, RunError};
 use crate::rules::page::{LookedUp, PageInput, PageOutcome, PrepareContext, PreparedPage};
 use crate::rules::transform::TransformContext;
 use crate::store::lease;
 use crate::store::page::{store_page, Handoff};
+use crate::store::queries;
 use crate::store::writes;
 use chrono::{DateTime, Utc};
 use entity::{batch, health_worker, sync_state};
 use futures_util::future::{self, Either};
-use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
@@ -32,37 +30,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
-use uuid::Uuid;
 
-/// Told when a run changes what `sync.status` shows (the service's status cache listens).
-pub trait StatusListener: Send + Sync {
-    fn status_changed(&self);
-}
-
-/// Everything a run needs, built once by the service.
-#[derive(Clone)]
-pub struct RunContext {
-    pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
-    pub metrics: Arc<Metrics>,
-    pub indexer: NikIndexer,
-    pub notifier: Notifier,
-    /// Told when the run changes what `sync.status` shows.
-    pub status: Arc<dyn StatusListener>,
-}
-
-/// What to fetch: one query per requested profession (or one unfiltered), all pinned to `until`.
-#[derive(Debug, Clone)]
-pub struct RunPlan {
-    pub batch_id: Uuid,
-    pub trace_id: String,
-    pub queries: Vec<PageQuery>,
-    pub until: DateTime<Utc>,
-    /// Whether finishing this run may move the incremental watermark (unfiltered, not starting later).
-    pub moves_watermark: bool,
-    /// The trace the batch belongs to (the starting request's), or an empty context for a new trace.
-    pub parent: opentelemetry::Context,
-}
+pub use super::plan::{RunContext, RunPlan, StatusListener};
 
 /// Runs the batch to its end and returns the finished batch row.
 pub async fn run_batch(ctx: RunContext, plan: RunPlan) -> Result<batch::Model, DbErr> {
@@ -82,7 +51,8 @@ async fn run_instrumented(ctx: RunContext, plan: RunPlan) -> Result<batch::Model
     tracing::info!(pages_queries = plan.queries.len(), "sync batch started");
 
     let changed_fields = RefCell::new(FieldCounts::default());
-    let pages = fetch_and_store(&ctx, &plan, &changed_fields);
+    let warnings = RefCell::new(Vec::new());
+    let pages = fetch_and_store(&ctx, &plan, &changed_fields, &warnings);
     let heartbeat = keep_lease(&ctx, &plan);
     futures_util::pin_mut!(pages, heartbeat);
     let end = match future::select(pages, heartbeat).await {
@@ -90,7 +60,11 @@ async fn run_instrumented(ctx: RunContext, plan: RunPlan) -> Result<batch::Model
         Either::Right((end, _)) => end,
     };
     let changed = *changed_fields.borrow();
-    let finished = finish(&ctx, &plan, end, started, &changed).await;
+    let gathered = Gathered {
+        changed_fields: changed,
+        upstream_warnings: warnings.take(),
+    };
+    let finished = finish(&ctx, &plan, end, started, &gathered).await;
     ctx.metrics.running.set(0);
     finished
 }
@@ -113,9 +87,6 @@ const ANALYZE_FIRST_AT: i64 = 10_000;
 /// Pages fetched ahead of the one being stored (bounded, so memory does not grow with the data).
 const PIPELINE_DEPTH: usize = 2;
 
-/// A fetched page being made ready, in a task of its own (`read_ahead`).
-type PageTask = tokio::task::JoinHandle<Result<ReadyPage, RunError>>;
-
 /// A key filter for the batch when it starts on an empty store (`first_load`); none if the store holds
 /// workers or cannot tell (then every page looks its keys up).
 async fn first_load(db: &DatabaseConnection) -> FirstLoad {
@@ -136,6 +107,7 @@ async fn fetch_and_store(
     ctx: &RunContext,
     plan: &RunPlan,
     changed_fields: &RefCell<FieldCounts>,
+    warnings: &RefCell<Vec<String>>,
 ) -> RunEnd {
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
     let progress = Rc::new(Progress {
@@ -152,7 +124,7 @@ async fn fetch_and_store(
     });
     // In the batch's span, so the fetch's retry and failure lines carry its trace_id and batch_id.
     let fetcher = actix_rt::spawn(
-        fetch_pages(
+        reader::fetch_pages(
             ctx.clone(),
             plan.clone(),
             prepare,
@@ -167,69 +139,17 @@ async fn fetch_and_store(
     changed_fields
         .borrow_mut()
         .merge(&progress.changed_fields.borrow());
+    warnings
+        .borrow_mut()
+        .extend(progress.upstream_warnings.take());
     end
 }
 
-async fn fetch_pages(
-    ctx: RunContext,
-    plan: RunPlan,
-    prepare: Arc<PrepareContext>,
-    progress: Rc<Progress>,
-    pages: tokio::sync::mpsc::Sender<Result<PageTask, RunError>>,
-) {
-    let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
-    let concurrency = ctx.settings.regnakes.concurrency;
-    let mut batch_page = 0u64;
-    for query in &plan.queries {
-        // Page 1 tells how many pages the (pinned) window has (`total_page`, else `total_data`); the rest
-        // are requested a few at a time and handed on in order. An upstream that tells neither is read
-        // until a page comes back short.
-        let first = client.fetch_page(query, 1, &plan.trace_id).await;
-        let page_size = u64::from(ctx.settings.regnakes.page_size);
-        let known_total = first.as_ref().ok().and_then(|p| {
-            p.total_page
-                .or_else(|| p.total_data.map(|d| d.div_ceil(page_size)))
-        });
-        let last_page = known_total.unwrap_or(u64::MAX).max(1);
-        let rest = futures_util::stream::iter(2..=last_page)
-            .map(|n| client.fetch_page(query, n, &plan.trace_id))
-            .buffered(concurrency);
-        let results = futures_util::stream::once(async { first }).chain(rest);
-        futures_util::pin_mut!(results);
-        while let Some(result) = results.next().await {
-            batch_page += 1;
-            let page = match result {
-                Ok(page) => page,
-                Err(err) => {
-                    tracing::error!(error = %err, page = batch_page, "RegNakes page could not be fetched");
-                    let failed = RunError::Fetch {
-                        page: batch_page,
-                        cause: err.to_string(),
-                    };
-                    let _ = pages.send(Err(failed)).await;
-                    return;
-                }
-            };
-            let short_page = (page.records.len() as u64) < page_size;
-            let task = actix_rt::spawn(
-                ready_page(
-                    ctx.db.clone(),
-                    prepare.clone(),
-                    progress.clone(),
-                    page.records,
-                    page.total_page,
-                    batch_page,
-                )
-                .in_current_span(),
-            );
-            if pages.send(Ok(task)).await.is_err() {
-                return;
-            }
-            if known_total.is_none() && short_page {
-                break;
-            }
-        }
-    }
+/// What a run gathered for its batch row besides the counters.
+struct Gathered {
+    changed_fields: FieldCounts,
+    /// What the upstream announced that the read did not find, as warnings on the batch.
+    upstream_warnings: Vec<String>,
 }
 
 /// The next page, ready to store, in page order.
@@ -486,7 +406,7 @@ async fn finish(
     plan: &RunPlan,
     end: RunEnd,
     started: Instant,
-    changed_fields: &FieldCounts,
+    gathered: &Gathered,
 ) -> Result<batch::Model, DbErr> {
     let now = Utc::now();
     let txn = ctx.db.begin().await?;
@@ -498,13 +418,18 @@ async fn finish(
     let (status, error) = batch_rules::final_status(&end, &counts, ctx.settings.failure_threshold);
     let duration_ms = started.elapsed().as_millis() as i64;
     let checkpoint = row.checkpoint;
+    let warnings = row.warnings + gathered.upstream_warnings.len() as i64;
+    for warning in &gathered.upstream_warnings {
+        queries::upstream_warning(&txn, plan.batch_id, warning, now).await?;
+    }
     let mut active: batch::ActiveModel = row.into();
+    active.warnings = Set(warnings);
     active.status = Set(status.code().to_string());
     active.error = Set(error);
     active.finished_at = Set(Some(now));
     active.duration_ms = Set(Some(duration_ms));
     active.failure_rate = Set(counts.failure_rate());
-    active.changed_fields = Set(Some(changed_fields.to_json().to_string()));
+    active.changed_fields = Set(Some(gathered.changed_fields.to_json().to_string()));
     let finished = active.update(&txn).await?;
 
     let state = lease::state(&txn).await?;

@@ -76,7 +76,29 @@ pub struct RegnakesClient {
     refused: RefCell<Option<String>>,
     /// One renewal at a time: concurrent page requests that meet an expired token share one new token.
     renewing: tokio::sync::Mutex<()>,
+    /// Set once the upstream answered `HTTP/1.0` without keep-alive: it closes every connection after
+    /// its answer, so no connection is kept for another request.
+    closes_connections: std::cell::Cell<bool>,
     metrics: Arc<Metrics>,
+}
+
+/// Times a request is sent again at once when the connection it went out on turned out closed by the
+/// upstream (a connection the pool kept): not a failure of the upstream, so not a retry.
+const RESENDS_ON_CLOSED_CONNECTION: u32 = 3;
+
+/// Whether a send failed because the connection was already closed by the other side (nothing was
+/// answered on it), as opposed to the upstream being unreachable or failing.
+fn closed_connection(err: &awc::error::SendRequestError) -> bool {
+    use awc::error::{ConnectError, SendRequestError as E};
+    matches!(err, E::Connect(ConnectError::Disconnected) | E::Send(_))
+        || matches!(err, E::Response(actix_web::error::ParseError::Incomplete))
+}
+
+/// Whether an answer says its connection ends with it: `HTTP/1.0` without `Connection: keep-alive`.
+fn closes_after(response: &awc::ClientResponse<impl Sized>) -> bool {
+    response.version() == awc::http::Version::HTTP_10
+        && !header(response, "connection")
+            .is_some_and(|c| c.to_ascii_lowercase().contains("keep-alive"))
 }
 
 enum ListFailure {
@@ -102,6 +124,7 @@ impl RegnakesClient {
             token: RefCell::new(None),
             refused: RefCell::new(None),
             renewing: tokio::sync::Mutex::new(()),
+            closes_connections: std::cell::Cell::new(false),
             metrics,
         }
     }
@@ -217,18 +240,22 @@ impl RegnakesClient {
 
     /// One page of the health-worker list, retried per the policy; a 401 `invalid-access-token` renews
     /// the token once and repeats the request.
-    #[tracing::instrument(name = "regnakes.fetch_page", skip_all, fields(page))]
+    /// `request_no` numbers the batch's requests: `X-Request-ID` is `<request_id>/p<request_no>`.
+    #[tracing::instrument(name = "regnakes.fetch_page", skip_all, fields(page, request_no))]
     pub async fn fetch_page(
         &self,
         query: &PageQuery,
         page: u64,
+        request_no: u64,
         request_id: &str,
     ) -> Result<Page, UpstreamError> {
         let mut renewed = false;
         loop {
             let token = self.token(request_id).await?;
             let result = self
-                .with_retries_list(|_| self.request_page(query, page, request_id, &token))
+                .with_retries_list(|_| {
+                    self.request_page(query, page, request_no, request_id, &token)
+                })
                 .await;
             match result {
                 Ok(Ok(page)) => return Ok(page),
@@ -283,28 +310,39 @@ impl RegnakesClient {
         &self,
         query: &PageQuery,
         page: u64,
+        request_no: u64,
         request_id: &str,
         token: &Secret,
     ) -> Result<Page, ListFailure> {
         let url = self.list_url(query, page);
-        let sent = with_trace_context(
-            self.http
+        let mut resends = 0;
+        let mut response = loop {
+            let mut request = self
+                .http
                 .get(&url)
                 .insert_header(("Authorization", format!("Bearer {}", token.expose())))
-                .insert_header(("X-Request-ID", format!("{request_id}/p{page}"))),
-        )
-        .send()
-        .await;
-        let mut response = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                self.metrics.upstream_request("nakes", "error");
-                return Err(ListFailure::Attempt(Attempt::Transient {
-                    cause: format!("page {page}: request failed: {e}"),
-                    retry_after: None,
-                }));
+                .insert_header(("X-Request-ID", format!("{request_id}/p{request_no}")));
+            if self.closes_connections.get() {
+                request = request.force_close();
+            }
+            match with_trace_context(request).send().await {
+                Ok(response) => break response,
+                Err(e) if resends < RESENDS_ON_CLOSED_CONNECTION && closed_connection(&e) => {
+                    resends += 1;
+                    tracing::debug!(page, error = %e, "the connection was closed by RegNakes; sent again on a new one");
+                }
+                Err(e) => {
+                    self.metrics.upstream_request("nakes", "error");
+                    return Err(ListFailure::Attempt(Attempt::Transient {
+                        cause: format!("page {page}: request failed: {e}"),
+                        retry_after: None,
+                    }));
+                }
             }
         };
+        if closes_after(&response) && !self.closes_connections.replace(true) {
+            tracing::info!("RegNakes answers HTTP/1.0 and closes its connections: none is kept");
+        }
         let status = response.status().as_u16();
         self.metrics.upstream_request("nakes", &status.to_string());
         let retry_after = parse_retry_after(header(&response, "retry-after").as_deref());

@@ -1,8 +1,9 @@
 //! The sync's rules, pure (no I/O, no database handle): a record's transform (mapping, sanitising,
-//! validation), the fast path's probes, the NIK columns, what a page looks up, the decision of every
+//! validation), reading a window by key (`cursor`), the fast path's probes, the NIK columns, what a page looks up, the decision of every
 //! record (`decide::decide_page` → `PagePlan`), and how a batch ends. Everything here is tested without
 //! a database; `store` and `pipeline` call it.
 
+pub mod cursor;
 pub mod decide;
 pub mod first_load;
 pub mod identity;

@@ -129,6 +129,32 @@ pub fn empty_batch() -> batch::ActiveModel {
     model
 }
 
+/// A warning about the batch as a whole (the upstream's totals), kept with its rows' warnings.
+pub async fn upstream_warning<C: ConnectionTrait>(
+    db: &C,
+    batch_id: Uuid,
+    message: &str,
+    at: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    batch_issue::ActiveModel {
+        batch_id: Set(batch_id),
+        severity: Set(Severity::Warning.code().to_string()),
+        str_number: Set(None),
+        reason: Set(UPSTREAM_TOTALS.into()),
+        message: Set(message.into()),
+        page: Set(0),
+        raw: Set(None),
+        created_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The reason of a warning about the upstream's totals.
+pub const UPSTREAM_TOTALS: &str = "upstream_totals";
+
 /// An audited administrative action, in the caller's transaction.
 pub async fn audit<C: ConnectionTrait>(
     db: &C,

@@ -1,0 +1,42 @@
+//! What a run is given: the context the service builds once (database, settings, metrics, keys,
+//! notifier, status listener) and the plan of one batch (its windows, `until`, trace).
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::regnakes::PageQuery;
+use crate::rules::identity::NikIndexer;
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Told when a run changes what `sync.status` shows (the service's status cache listens).
+pub trait StatusListener: Send + Sync {
+    fn status_changed(&self);
+}
+
+/// Everything a run needs, built once by the service.
+#[derive(Clone)]
+pub struct RunContext {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    pub indexer: NikIndexer,
+    pub notifier: Notifier,
+    /// Told when the run changes what `sync.status` shows.
+    pub status: Arc<dyn StatusListener>,
+}
+
+/// What to fetch: one query per requested profession (or one unfiltered), all pinned to `until`.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub batch_id: Uuid,
+    pub trace_id: String,
+    pub queries: Vec<PageQuery>,
+    pub until: DateTime<Utc>,
+    /// Whether finishing this run may move the incremental watermark (unfiltered, not starting later).
+    pub moves_watermark: bool,
+    /// The trace the batch belongs to (the starting request's), or an empty context for a new trace.
+    pub parent: opentelemetry::Context,
+}

@@ -1,0 +1,173 @@
+//! Reads a run's windows from RegNakes by key (`rules::cursor`): every record of a window once, however
+//! the registry changes during the read; cut into pages of the page size, each made ready in a task of
+//! its own (`read_ahead`) and handed on in order. An empty or short answer ends a window, whatever its
+//! totals say; the first answer's totals bound the number of requests (with a margin), and totals that
+//! disagree with what was read are reported as a warning on the batch.
+
+use crate::pipeline::plan::{RunContext, RunPlan};
+use crate::pipeline::read_ahead::{ready_page, Progress, ReadyPage};
+use crate::regnakes::client::Page;
+use crate::regnakes::{PageQuery, RegnakesClient};
+use crate::rules::cursor::{Pager, ReadCursor};
+use crate::rules::outcome::RunError;
+use crate::rules::page::PrepareContext;
+use serde_json::value::RawValue;
+use std::rc::Rc;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// A fetched page being made ready, in a task of its own (`read_ahead`).
+pub type PageTask = tokio::task::JoinHandle<Result<ReadyPage, RunError>>;
+pub type PageSender = tokio::sync::mpsc::Sender<Result<PageTask, RunError>>;
+
+/// Where pages go: numbered in batch order, made ready, sent to the store loop.
+struct PageSink {
+    ctx: RunContext,
+    prepare: Arc<PrepareContext>,
+    progress: Rc<Progress>,
+    pages: PageSender,
+    batch_page: u64,
+    requests: u64,
+}
+
+impl PageSink {
+    /// Hands a page on; false once the store loop has stopped.
+    async fn send(&mut self, records: Vec<Box<RawValue>>, total_pages: Option<u64>) -> bool {
+        self.batch_page += 1;
+        let task = actix_rt::spawn(
+            ready_page(
+                self.ctx.db.clone(),
+                self.prepare.clone(),
+                self.progress.clone(),
+                records,
+                total_pages,
+                self.batch_page,
+            )
+            .in_current_span(),
+        );
+        self.pages.send(Ok(task)).await.is_ok()
+    }
+}
+
+/// What the first answer of a window announced.
+struct Announced {
+    pages: Option<u64>,
+    records: Option<u64>,
+}
+
+impl Announced {
+    fn of(first: &Page, page_size: u64) -> Announced {
+        Announced {
+            pages: first
+                .total_page
+                .or_else(|| first.total_data.map(|d| d.div_ceil(page_size))),
+            records: first.total_data,
+        }
+    }
+
+    /// Requests allowed: twice the pages announced and a few more (a read by key repeats a few records
+    /// per request, and a long run of one `updated_at` costs one request more).
+    fn bound(&self) -> Option<u64> {
+        self.pages.map(|p| p.saturating_mul(2).saturating_add(10))
+    }
+
+    fn disagreement(&self, read: u64) -> Option<String> {
+        self.records.filter(|&n| n != read).map(|n| {
+            format!(
+                "RegNakes announced {n} records ({} pages) in the window; the read found {read}: records \
+                 changed during the read (the next incremental run reads them), or the upstream counts wrong",
+                self.pages.unwrap_or(0)
+            )
+        })
+    }
+}
+
+pub async fn fetch_pages(
+    ctx: RunContext,
+    plan: RunPlan,
+    prepare: Arc<PrepareContext>,
+    progress: Rc<Progress>,
+    pages: PageSender,
+) {
+    let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
+    let mut sink = PageSink {
+        ctx,
+        prepare,
+        progress,
+        pages,
+        batch_page: 0,
+        requests: 0,
+    };
+    for query in &plan.queries {
+        match read_window(&client, query, &plan.trace_id, &mut sink).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(failed) => {
+                tracing::error!(error = %failed, "RegNakes page could not be fetched");
+                let _ = sink.pages.send(Err(failed)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one window to its end; `Ok(false)` when the store loop stopped first.
+async fn read_window(
+    client: &RegnakesClient,
+    query: &PageQuery,
+    trace_id: &str,
+    sink: &mut PageSink,
+) -> Result<bool, RunError> {
+    let page_size = sink.ctx.settings.regnakes.page_size;
+    let mut cursor = ReadCursor::new(query.updated_since, page_size);
+    let mut pager = Pager::new(page_size);
+    let mut announced: Option<Announced> = None;
+    let (mut requests, mut read) = (0u64, 0u64);
+    while let Some(request) = cursor.next_request() {
+        requests += 1;
+        if let Some((bound, pages)) = announced.as_ref().and_then(|a| a.bound().zip(a.pages)) {
+            if requests > bound {
+                return Err(RunError::Fetch {
+                    page: sink.batch_page + 1,
+                    cause: format!(
+                        "RegNakes kept answering after {bound} requests, where its first answer \
+                         announced {pages} pages; the read stopped"
+                    ),
+                });
+            }
+        }
+        sink.requests += 1;
+        let asked = PageQuery {
+            updated_since: request.since,
+            ..query.clone()
+        };
+        let page = client
+            .fetch_page(&asked, request.page, sink.requests, trace_id)
+            .await
+            .map_err(|err| RunError::Fetch {
+                page: sink.batch_page + 1,
+                cause: err.to_string(),
+            })?;
+        let total_pages = announced
+            .get_or_insert_with(|| Announced::of(&page, u64::from(page_size)))
+            .pages;
+        let fresh = cursor.take(page.records);
+        read += fresh.len() as u64;
+        for records in pager.push(fresh) {
+            if !sink.send(records, total_pages).await {
+                return Ok(false);
+            }
+        }
+    }
+    let total_pages = announced.as_ref().and_then(|a| a.pages);
+    if let Some(records) = pager.finish() {
+        if !sink.send(records, total_pages).await {
+            return Ok(false);
+        }
+    }
+    if let Some(warning) = announced.and_then(|a| a.disagreement(read)) {
+        tracing::warn!(%warning, "RegNakes totals disagree with the read");
+        sink.progress.upstream_warnings.borrow_mut().push(warning);
+    }
+    Ok(true)
+}
