@@ -65,6 +65,16 @@ impl Drop for Server {
 
 impl Server {
     fn start(database_url: &str, sim: &SimHandle, page_size: u32) -> anyhow::Result<Server> {
+        Server::start_on(database_url, &sim.base_url(), sim, page_size)
+    }
+
+    /// A server reading RegNakes at `upstream` (the simulator, or a gateway in front of it).
+    fn start_on(
+        database_url: &str,
+        upstream: &str,
+        sim: &SimHandle,
+        page_size: u32,
+    ) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let bin = exe.parent().context("bench dir")?.join("regnakes-sync");
         if !bin.exists() {
@@ -77,7 +87,7 @@ impl Server {
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("REGNAKES_BASE_URL", sim.base_url())
+            .env("REGNAKES_BASE_URL", upstream)
             .env("REGNAKES_CLIENT_ID", &sim.state.config.client_id)
             .env("REGNAKES_CLIENT_SECRET", &sim.state.config.client_secret)
             .env("REGNAKES_PAGE_SIZE", page_size.to_string())
@@ -413,6 +423,28 @@ async fn unchanged_with_connection_close(
     Ok(secs)
 }
 
+/// The unchanged re-sync again, through a gateway that answers HTTP/1.0 and closes every connection
+/// with no `Connection` header (a second server on the same database, default retry delay); returns its
+/// time.
+async fn unchanged_through_http10_gateway(
+    database_url: &str,
+    sim: &SimHandle,
+    args: &Args,
+) -> anyhow::Result<f64> {
+    let gateway = regnakes_sim::gateway::Http10Gateway::start("127.0.0.1:0", &sim.base_url())?;
+    let server = Server::start_on(database_url, &gateway.url(), sim, args.page_size)?;
+    let rpc = Rpc::new(&server.address, server.child.id());
+    rpc.wait_up().await?;
+    let (batch, secs) = rpc.sync(json!({"mode": "full"})).await?;
+    line(
+        "PostgreSQL re-sync, HTTP/1.0 gateway",
+        &batch,
+        secs,
+        args.records,
+    );
+    Ok(secs)
+}
+
 fn line(name: &str, batch: &Value, secs: f64, records: u32) {
     let server_secs = batch["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
     println!(
@@ -486,6 +518,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let ((full, full_secs), (_, resync_secs)) =
         full_then_unchanged(&rpc, "PostgreSQL", args.records).await?;
     let closing_secs = unchanged_with_connection_close(&rpc, &sim, args.records).await?;
+    let http10_secs = unchanged_through_http10_gateway(&with_options(&pg_url), &sim, &args).await?;
     let report = sim.state.advance(&AdvanceSpec {
         changed: args.records / 100,
         ..AdvanceSpec::default()
@@ -567,6 +600,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "  Connection: close / keep-alive (unchanged re-sync) {:.2}   (target ≤ 1.5)",
         closing_secs / resync_secs
+    );
+    println!(
+        "  HTTP/1.0 gateway / keep-alive (unchanged re-sync) {:.2}   (target ≤ 1.5)",
+        http10_secs / resync_secs
     );
     println!("  server peak RSS           {pg_rss:.0} MB (target ≤ 150 MB)");
     println!(
