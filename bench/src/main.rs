@@ -302,20 +302,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Latency percentiles of `worker.search` for each query, one after another (ms).
-async fn search_latencies(rpc: &Rpc, queries: &[String]) -> anyhow::Result<Vec<f64>> {
+async fn search_latencies(rpc: &Rpc, queries: &[String]) -> anyhow::Result<(Vec<f64>, usize)> {
     let mut latencies = Vec::with_capacity(queries.len());
+    let mut found_some = 0;
     for query in queries {
         let sent = Instant::now();
         let found = rpc
             .call("worker.search", json!({"query": query, "limit": 20}))
             .await?;
         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-        if found["total"].as_u64().unwrap_or(0) == 0 {
-            bail!("worker.search found nothing for a stored worker");
-        }
+        found_some += usize::from(found["total"].as_u64().unwrap_or(0) > 0);
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok(latencies)
+    Ok((latencies, found_some))
+}
+
+/// Text as a person types it into the search: no control characters, single spaces.
+fn typed(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `worker.search` on the synced store: an exact NIK (blind index), an exact STR (unique index), a name
@@ -340,27 +347,19 @@ async fn search_lines(rpc: &Rpc, sim: &SimHandle) -> anyhow::Result<()> {
             ) else {
                 continue;
             };
-            let valid =
-                nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit()) && !name.contains('*');
-            if valid && niks.len() < 200 {
-                niks.push(nik.to_string());
-                strs.push(number.trim().to_string());
+            let nik: String = nik.chars().filter(char::is_ascii_digit).collect();
+            if nik.len() == 16 && !name.contains('*') && niks.len() < 200 {
+                niks.push(nik);
+                strs.push(typed(number));
                 // As a person types it: the name without its titles.
-                names.push(name.split(',').next().unwrap_or(name).trim().to_string());
+                names.push(typed(name.split(',').next().unwrap_or(name)));
             }
         }
     }
     for (what, queries) in [("exact NIK", &niks), ("exact STR", &strs), ("name", &names)] {
-        let lat = match search_latencies(rpc, queries).await {
-            Ok(lat) => lat,
-            // Rejected records are not stored: skip the sample rather than the bench.
-            Err(err) => {
-                println!("  worker.search {what}: {err}");
-                continue;
-            }
-        };
+        let (lat, found) = search_latencies(rpc, queries).await?;
         println!(
-            "  worker.search {what:<10} {} queries: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 ≤ {} ms)",
+            "  worker.search {what:<10} {} queries ({found} found): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 ≤ {} ms)",
             lat.len(),
             percentile(&lat, 0.5),
             percentile(&lat, 0.99),

@@ -202,8 +202,10 @@ class RegnakesSyncClient:
         error = answer.get("error")
         if error:
             code = error.get("code")
+            # A JSON-RPC server with codes of its own (Odoo's `/jsonrpc` answers 100 or 200): the URL is
+            # not a RegNakes Sync server.
             raise RegnakesSyncError(
-                KIND_BY_CODE.get(code, "server"),
+                KIND_BY_CODE.get(code, "not_a_server"),
                 error.get("message") or "",
                 code=code,
                 request_id=request_id,

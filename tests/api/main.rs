@@ -3,6 +3,7 @@
 mod doubles;
 mod helpers;
 
+mod announcements;
 mod cursor;
 mod edges;
 mod engine;

@@ -1,4 +1,5 @@
-"""The receiver of the server's batch notification (use case step 5, CONTRACT §3).
+"""The receiver of the server's batch notifications (use case step 5, CONTRACT §3): a batch started, a
+batch finished.
 
 ``POST /sdmk_regnakes/notify`` with ``X-RegNakes-Signature: t=<unix>,v1=<HMAC-SHA256("<t>.<body>")>``
 keyed with the notification secret (the server's ``ODOO_NOTIFY_SECRET``, never a token key). Anything
@@ -17,6 +18,8 @@ from ..regnakes_sync_client import SIGNATURE_HEADER, verify_notification
 
 _logger = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+# A batch's start (wherever it was started) and its end (however it ended, a crash included).
+EVENTS = ("regnakes.batch_started", "regnakes.batch_finished")
 
 
 def _answer(status, **body):
@@ -32,7 +35,7 @@ class RegnakesNotifyController(http.Controller):
         csrf=False,
         save_session=False,
     )
-    def batch_finished(self):
+    def batch_event(self):
         raw = request.httprequest.get_data(cache=False)
         if len(raw) > MAX_BODY:
             return _answer(413, error="body too large")
@@ -47,11 +50,11 @@ class RegnakesNotifyController(http.Controller):
         try:
             event = json.loads(raw)
             batch = event["batch"]
-            valid = event.get("event") == "regnakes.batch_finished" and batch.get("id")
+            valid = event.get("event") in EVENTS and batch.get("id")
         except (ValueError, KeyError, TypeError, AttributeError):
             valid = False
         if not valid:
-            return _answer(400, error="not a regnakes.batch_finished event")
+            return _answer(400, error="not a regnakes.batch_started or regnakes.batch_finished event")
         seen = request.env["sdmk.regnakes.notification.seen"].sudo()
         if not seen._accept_once(signature.strip()):
             _logger.warning(

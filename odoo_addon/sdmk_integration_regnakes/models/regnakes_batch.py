@@ -4,10 +4,12 @@ Only summaries live here; rejected rows and health workers are read live from th
 stored in Odoo. The mirror is kept in step by the server's notification, the dashboard and a refresh.
 """
 
+import datetime
+
 from odoo import _, _lt, api, fields, models
 
 from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
-from .regnakes_service import GROUP_ADMIN, GROUP_VERIFIKATOR
+from .regnakes_service import GROUP_ADMIN, GROUP_VERIFIKATOR, _rpc_safe
 
 STATUSES = [
     ("running", "Running"),
@@ -129,41 +131,78 @@ class RegnakesBatch(models.Model):
 
     @api.model
     def _mirror(self, batches, notify=True):
-        """Creates or updates the mirror of the server's batches; returns the records. A new failure is
-        announced (once) to the Admin Integrasi users; with ``notify``, open dashboards are told (the
-        dashboard's own reads pass ``False``, or each refresh would trigger the next)."""
+        """Creates or updates the mirror of the server's batches; returns the records. Idempotent and safe
+        to run at the same moment from several places (the server's notifications, the wizard, open
+        dashboards): the row is created with ``ON CONFLICT DO NOTHING``, only values that changed are
+        written, and a finished batch never goes back to running (notifications may arrive out of
+        order). A new failure is announced (once) to the Admin Integrasi users; with ``notify``, open
+        dashboards are told (the dashboard's own reads pass ``False``, or each refresh would trigger
+        the next)."""
         records = self.browse()
+        changed = self.browse()
         for batch in batches:
             values = self._values_from(batch)
-            record = self.search([("batch_uid", "=", values["batch_uid"])], limit=1)
+            record = self._mirror_row(values["batch_uid"])
+            if record.status in FINISHED and values["status"] not in FINISHED:
+                records |= record
+                continue
             newly_failed = values["status"] == "failed" and record.status != "failed"
-            if record:
-                record.write(values)
-            else:
-                record = self.create(values)
+            diff = {
+                name: value
+                for name, value in values.items()
+                if (record._mirrored_value(name) or False) != (value or False)
+            }
+            if diff:
+                record.write(diff)
+                changed |= record
             if newly_failed:
                 record._announce_failure()
             records |= record
-        if records and notify:
-            self._tell_dashboards(records)
+        if changed and notify:
+            self._tell_dashboards(changed)
         return records
 
+    @api.model
+    def _mirror_row(self, batch_uid):
+        """The mirror row of a batch, created if there is none: by one statement that two transactions
+        may run at once (the second waits for the first and finds the row)."""
+        self.env.cr.execute(
+            """INSERT INTO sdmk_regnakes_batch (batch_uid, create_uid, create_date, write_uid, write_date)
+               VALUES (%s, %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
+               ON CONFLICT (batch_uid) DO NOTHING""",
+            (batch_uid, self.env.uid, self.env.uid),
+        )
+        return self.search([("batch_uid", "=", batch_uid)], limit=1)
+
+    def _mirrored_value(self, name):
+        """A field's value in the form ``_values_from`` gives it, to compare."""
+        value = self[name]
+        if isinstance(value, datetime.datetime):
+            return fields.Datetime.to_string(value)
+        if value is False and name in COUNTERS + ("duration_ms",):
+            return 0
+        return value
+
     def _announce_failure(self):
-        """A failed batch becomes a to-do for every Admin Integrasi user (use case: batch failed)."""
+        """A failed batch becomes a to-do for every Admin Integrasi user (use case: batch failed), each
+        written in that admin's language."""
         self.ensure_one()
         admins = self.env.ref(GROUP_ADMIN).users.filtered(lambda u: u.active and not u.share)
-        summary = _("RegNakes sync failed")
-        note = _(
+        for admin in admins:
+            summary, note = self.with_context(lang=admin.lang)._failure_texts()
+            self.activity_schedule(
+                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=admin.id
+            )
+
+    def _failure_texts(self):
+        """The to-do's summary and note, in the language of this record's context."""
+        return _("RegNakes sync failed"), _(
             "Batch %(batch)s failed: %(error)s. Rejected %(rejected)s of %(received)s rows.",
             batch=self.batch_uid,
             error=self.error or _("see the rejected rows"),
             rejected=self.rejected,
             received=self.received,
         )
-        for admin in admins:
-            self.activity_schedule(
-                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=admin.id
-            )
 
     def _tell_dashboards(self, records):
         """Pushes the batches to every reader's browser, so open dashboards refresh on their own."""
@@ -183,7 +222,10 @@ class RegnakesBatch(models.Model):
         row.update(
             started_at=fields.Datetime.to_string(self.started_at) if self.started_at else False,
             duration_seconds=self.duration_seconds,
-            failure_rate=self.failure_rate,
+            # The server sets a batch's rate when it ends; while it runs, the share so far.
+            failure_rate=self.failure_rate
+            if self.status != "running"
+            else (self.rejected / self.received if self.received else 0.0),
             error=self.error or False,
         )
         return row
@@ -231,9 +273,9 @@ class RegnakesBatch(models.Model):
     @api.model
     def fetch_issues(self, batch_uid, kind, limit=50, offset=0):
         """One page of a batch's rejected rows or warnings, live from the server."""
-        return self.env["sdmk.regnakes.service"]._call(
-            "issues", batch_uid, kind, limit=int(limit), offset=int(offset)
-        )
+        service = self.env["sdmk.regnakes.service"]
+        page = service._call("issues", batch_uid, kind, limit=int(limit), offset=int(offset))
+        return _rpc_safe(page)
 
     # Odoo's scheduler
 

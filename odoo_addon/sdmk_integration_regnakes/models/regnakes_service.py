@@ -27,6 +27,18 @@ DASHBOARD_BATCHES = 15
 _logger = logging.getLogger(__name__)
 
 
+def _rpc_safe(value):
+    """``value`` with every ``None`` as ``False``: XML-RPC cannot marshal ``None``, and Odoo's own
+    answers use ``False`` for "no value" (the web client reads both alike)."""
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        return {key: _rpc_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rpc_safe(item) for item in value]
+    return value
+
+
 class RegnakesService(models.AbstractModel):
     _name = "sdmk.regnakes.service"
     _description = "RegNakes Sync server access"
@@ -147,12 +159,16 @@ class RegnakesService(models.AbstractModel):
                 [b for b in (status.get("running"), status.get("last")) if b],
                 notify=False,
             )
+            running = status.get("running")
+            if running and running.get("received"):
+                # The server sets a batch's rate when it ends; while it runs, the share so far.
+                running["failure_rate"] = running.get("rejected", 0) / running["received"]
             data["status"] = status
         except UserError as error:
             data["error"] = str(error)
         latest = batches.search([], limit=DASHBOARD_BATCHES)
         data["batches"] = [batch._dashboard_row() for batch in latest]
-        return data
+        return _rpc_safe(data)
 
     @api.model
     def set_enabled(self, enabled, reason=None):
@@ -162,13 +178,13 @@ class RegnakesService(models.AbstractModel):
     @api.model
     def search_workers(self, query=None, profession=None, limit=20, offset=0):
         self._check_reader()
-        return self._call(
+        return _rpc_safe(self._call(
             "search_workers",
             query=(query or "").strip() or None,
             profession=profession or None,
             limit=int(limit),
             offset=int(offset),
-        )
+        ))
 
     @api.model
     def professions(self):

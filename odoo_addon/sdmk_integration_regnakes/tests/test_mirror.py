@@ -73,3 +73,51 @@ class TestMirror(RegnakesUsersMixin, TransactionCase):
     def test_a_successful_batch_gives_no_todo(self):
         record = self.Batch._mirror([server_batch(status="succeeded", rejected=0)])
         self.assertFalse(record.activity_ids)
+
+
+class TestMirrorInAnyOrder(RegnakesUsersMixin, TransactionCase):
+    """Starting, notifying and refreshing in any order never raises (issue 19)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_regnakes()
+        cls.Batch = cls.env["sdmk.regnakes.batch"].sudo()
+
+    def mirrored(self):
+        return self.Batch.search([("batch_uid", "=", server_batch()["id"])])
+
+    def test_events_in_any_order_leave_one_row_in_its_last_state(self):
+        finished = server_batch(status="partial", finished_at="2026-11-29T02:00:42Z")
+        orders = [
+            [server_batch(), finished],
+            [finished, server_batch()],
+            [server_batch(), server_batch(), finished, finished],
+        ]
+        for events in orders:
+            with self.subTest(events=[e["status"] for e in events]):
+                self.mirrored().unlink()
+                for event in events:
+                    self.Batch._mirror([event])
+                self.assertEqual(len(self.mirrored()), 1)
+                self.assertEqual(self.mirrored().status, "partial")
+
+    def test_a_refresh_that_changes_nothing_writes_nothing(self):
+        record = self.Batch._mirror([server_batch(status="partial")])
+        written = record.write_date
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE sdmk_regnakes_batch SET write_date = '2000-01-01' WHERE id = %s", (record.id,)
+        )
+        record.invalidate_recordset()
+        self.Batch._mirror([server_batch(status="partial")])
+        self.env.flush_all()
+        record.invalidate_recordset()
+        self.assertEqual(str(record.write_date), "2000-01-01 00:00:00", written)
+
+    def test_the_failure_todo_is_in_each_admins_language(self):
+        self.env["res.lang"]._activate_lang("id_ID")
+        self.admin_integrasi.lang = "id_ID"
+        record = self.Batch._mirror([server_batch(status="failed", error="x")])
+        todo = record.activity_ids.filtered(lambda a: a.user_id == self.admin_integrasi)
+        self.assertEqual(todo.summary, "Sinkronisasi RegNakes gagal")

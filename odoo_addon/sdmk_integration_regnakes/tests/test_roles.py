@@ -1,6 +1,8 @@
 """Who may do what, called as an attacker would: straight at the model methods (call_kw, XML-RPC), with
 the real server behind them, which must see nothing from a refused user."""
 
+import xmlrpc.client
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
@@ -153,3 +155,30 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
         self.assertIsInstance(
             RegnakesSyncClient(SERVER_URL, self.signing_key, "x").status(), dict
         )
+
+    def test_the_reading_methods_answer_over_xmlrpc(self):
+        """XML-RPC cannot marshal ``None``: the dashboard, the worker search and a batch's rows answer."""
+        server = self._server_admin()
+        batch = self._wait_finished(server, server.start(mode="full")["batch"]["id"])
+        common = xmlrpc.client.ServerProxy(f"{self.xmlrpc_url}common")
+        uid = common.login(self.env.cr.dbname, "verifikator", "verifikator-password")
+        calls = [
+            ("sdmk.regnakes.service", "dashboard_data", []),
+            ("sdmk.regnakes.service", "search_workers", ["a"]),
+            ("sdmk.regnakes.batch", "fetch_issues", [batch["id"], "errors"]),
+        ]
+        for model, method, args in calls:
+            with self.subTest(method=method):
+                answer = self.xmlrpc_object.execute_kw(
+                    self.env.cr.dbname, uid, "verifikator-password", model, method, args
+                )
+                self.assertIsInstance(answer, dict)
+
+    def test_odoos_cron_while_disabled_records_a_skipped_batch(self):
+        server = self._server_admin()
+        server.set_enabled(False, "maintenance")
+        try:
+            record = self.env["sdmk.regnakes.batch"]._cron_sync()
+            self.assertEqual((record.status, record.trigger), ("skipped", "cron"))
+        finally:
+            server.set_enabled(True)

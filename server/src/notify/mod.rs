@@ -90,12 +90,27 @@ pub fn slack_message(action: AlertAction, batch: &Value) -> Value {
     })
 }
 
+/// The events Odoo is told of (CONTRACT §3): every batch's start and end, however it was started and
+/// however it ended.
+pub const BATCH_STARTED: &str = "regnakes.batch_started";
+pub const BATCH_FINISHED: &str = "regnakes.batch_finished";
+
 impl Notifier {
-    pub async fn batch_finished(&self, batch: Value, action: AlertAction, trace_id: String) {
+    /// Tells Odoo a batch started (wherever it was started: Odoo, the schedule, the CLI, another Odoo).
+    pub async fn batch_started(&self, batch: Value, trace_id: String) {
+        self.tell_odoo(BATCH_STARTED, batch, &trace_id).await;
+    }
+
+    async fn tell_odoo(&self, event: &str, batch: Value, trace_id: &str) {
         if let Some((url, secret)) = &self.odoo {
-            let body = json!({"event": "regnakes.batch_finished", "batch": batch});
-            deliver("odoo", url, &body, &trace_id, Some(secret)).await;
+            let body = json!({"event": event, "batch": batch});
+            deliver("odoo", url, &body, trace_id, Some(secret)).await;
         }
+    }
+
+    pub async fn batch_finished(&self, batch: Value, action: AlertAction, trace_id: String) {
+        self.tell_odoo(BATCH_FINISHED, batch.clone(), &trace_id)
+            .await;
         if action != AlertAction::None {
             match &self.slack_webhook_url {
                 Some(url) => {

@@ -80,43 +80,88 @@ impl ReadCursor {
     }
 
     /// Takes one answer to `next_request`: returns the records not read before, and decides the request
-    /// after it (none after a short or empty answer: the window has no more records).
+    /// after it (none after a short or empty answer: the window has no more records). Only the records
+    /// at either end of an answer are read for their keys (the ones passed over, and the last instant's),
+    /// so a page costs a few key reads, not one per record.
     pub fn take(&mut self, records: Vec<Box<RawValue>>) -> Vec<Box<RawValue>> {
         let full = records.len() >= self.limit;
-        // Records of the instant already read come first in an answer from that instant; each identity
-        // is passed over as many times as it was read (a duplicated STR number may repeat).
-        let mut pass_over =
-            if self.next.page == 1 && self.next.since.is_some() && self.next.since == self.at {
-                self.read_at.clone()
-            } else {
-                HashMap::new()
-            };
-        let mut fresh = Vec::with_capacity(records.len());
-        let mut first_at = None;
-        for (i, raw) in records.into_iter().enumerate() {
-            let (at, identity) = key_of(&raw);
-            let at = at.or(self.at);
-            if i == 0 {
-                first_at = at;
-            }
-            if at == self.at {
-                if let Some(n) = pass_over.get_mut(&identity).filter(|n| **n > 0) {
-                    *n -= 1;
-                    continue;
-                }
-            } else if at > self.at {
-                self.at = at;
+        let first_at = records.first().and_then(|r| key_of(r).0);
+        let passed_over = self.passed_over(&records);
+        let (tail_at, tail) = last_instant(&records, &passed_over);
+        match tail_at {
+            Some(at) if Some(at) > self.at => {
+                self.at = Some(at);
                 self.read_at.clear();
             }
-            *self.read_at.entry(identity).or_default() += 1;
-            fresh.push(raw);
+            _ => {}
+        }
+        if tail_at.is_none() || tail_at == self.at {
+            for identity in tail {
+                *self.read_at.entry(identity).or_default() += 1;
+            }
         }
         self.done = !full;
         if !self.done {
             self.next = self.after(first_at);
         }
-        fresh
+        records
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !passed_over.contains(i))
+            .map(|(_, raw)| raw)
+            .collect()
     }
+
+    /// The positions of the records of an answer read already: an answer from the instant last read
+    /// starts with that instant's records, each identity passed over as many times as it was read (a
+    /// duplicated STR number may repeat).
+    fn passed_over(&self, records: &[Box<RawValue>]) -> Vec<usize> {
+        if self.next.page != 1 || self.next.since.is_none() || self.next.since != self.at {
+            return Vec::new();
+        }
+        let mut left = self.read_at.clone();
+        let mut positions = Vec::new();
+        for (i, raw) in records.iter().enumerate() {
+            if left.is_empty() {
+                break;
+            }
+            let (at, identity) = key_of(raw);
+            if at.or(self.at) != self.at {
+                break;
+            }
+            if let Some(n) = left.get_mut(&identity) {
+                *n -= 1;
+                if *n == 0 {
+                    left.remove(&identity);
+                }
+                positions.push(i);
+            }
+        }
+        positions
+    }
+}
+
+/// The instant of an answer's last records, and their identities (what the next answer, asked from that
+/// instant, repeats first), passing over the positions in `skip`. Records whose time cannot be read are
+/// taken for that instant.
+fn last_instant(records: &[Box<RawValue>], skip: &[usize]) -> (Option<DateTime<Utc>>, Vec<String>) {
+    let mut at = None;
+    let mut identities = Vec::new();
+    for (_, raw) in records
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(i, _)| !skip.contains(i))
+    {
+        let (this, identity) = key_of(raw);
+        match (this, at) {
+            (Some(this), None) => at = Some(this),
+            (Some(this), Some(last)) if this != last => break,
+            _ => {}
+        }
+        identities.push(identity);
+    }
+    (at, identities)
 }
 
 impl ReadCursor {

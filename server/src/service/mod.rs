@@ -243,16 +243,43 @@ impl SyncService {
     /// Marks batches whose instance stopped (lease expired) as failed; run periodically by `serve`.
     pub async fn sweep_interrupted(&self) -> Result<u64, ServiceError> {
         let marked = lease::recover_interrupted(self.db(), Utc::now()).await?;
-        if marked > 0 {
-            self.inner.status_cache.invalidate();
-            let m = &self.inner.run.metrics;
-            m.batches
-                .get_or_create(&crate::metrics::StatusLabel {
-                    status: BatchStatus::Failed.code().into(),
-                })
-                .inc_by(marked);
+        self.announce_interrupted(&marked);
+        Ok(marked.len() as u64)
+    }
+
+    /// Batches an instance left `running` when it died, now `failed`: counted, and Odoo is told (a
+    /// crash is a failed batch like any other, to-do included).
+    fn announce_interrupted(&self, marked: &[batch::Model]) {
+        if marked.is_empty() {
+            return;
         }
-        Ok(marked)
+        self.inner.status_cache.invalidate();
+        let m = &self.inner.run.metrics;
+        m.batches
+            .get_or_create(&crate::metrics::StatusLabel {
+                status: BatchStatus::Failed.code().into(),
+            })
+            .inc_by(marked.len() as u64);
+        for batch in marked {
+            self.announce(batch, true);
+        }
+    }
+
+    /// Tells Odoo of a batch's start, or of its end, in the background (deliveries retry and never
+    /// change the batch).
+    fn announce(&self, batch: &batch::Model, finished: bool) {
+        let notifier = self.inner.run.notifier.clone();
+        let view = crate::views::view(batch);
+        let trace_id = batch.trace_id.clone();
+        actix_rt::spawn(async move {
+            if finished {
+                notifier
+                    .batch_finished(view, crate::notify::AlertAction::None, trace_id)
+                    .await
+            } else {
+                notifier.batch_started(view, trace_id).await
+            }
+        });
     }
 
     pub fn lease_ttl(&self) -> std::time::Duration {
@@ -276,13 +303,75 @@ impl SyncService {
         Ok(())
     }
 
-    /// Starts a sync, or returns the one already running anywhere (`already_running`).
+    /// Starts a sync, or returns the one already running anywhere (`already_running`). While the
+    /// integration is disabled a manual start is refused, and a scheduled one (Odoo's cron) is recorded
+    /// as a `skipped` batch (CONTRACT §3).
     pub async fn start(&self, request: StartRequest) -> Result<Started, ServiceError> {
         self.validate(&request)?;
         if !self.is_enabled().await? {
-            return Err(ServiceError::Disabled);
+            if request.trigger != Trigger::Cron {
+                return Err(ServiceError::Disabled);
+            }
+            let skipped = self
+                .record_skipped(Trigger::Cron, request.mode, None, request.actor)
+                .await?
+                .ok_or(ServiceError::Inconsistent(
+                    "a skipped batch was not recorded",
+                ))?;
+            return Ok(Started {
+                batch: skipped,
+                already_running: false,
+                finished: None,
+            });
         }
         self.start_checked(request, None).await
+    }
+
+    /// Records a scheduled run the disabled integration did not run, as a `skipped` batch; `None` when
+    /// another instance recorded this schedule slot first.
+    async fn record_skipped(
+        &self,
+        trigger: Trigger,
+        mode: Mode,
+        slot: Option<String>,
+        actor: Option<String>,
+    ) -> Result<Option<batch::Model>, ServiceError> {
+        let now = Utc::now();
+        let skipped = batch::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            trace_id: Set(format!("rgn-{}", Uuid::new_v4().simple())),
+            trigger: Set(trigger.code().into()),
+            mode: Set(mode.code().into()),
+            status: Set(BatchStatus::Skipped.code().into()),
+            requested_by: Set(actor),
+            schedule_slot: Set(slot),
+            started_at: Set(now),
+            finished_at: Set(Some(now)),
+            duration_ms: Set(Some(0)),
+            error: Set(Some("the RegNakes integration is disabled".into())),
+            instance_id: Set(self.inner.run.settings.instance_id.clone()),
+            ..queries::empty_batch()
+        };
+        let model = match skipped.insert(self.db()).await {
+            Ok(model) => model,
+            Err(err) if is_unique_violation(&err) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        self.inner
+            .run
+            .metrics
+            .batches
+            .get_or_create(&crate::metrics::StatusLabel {
+                status: BatchStatus::Skipped.code().into(),
+            })
+            .inc();
+        self.inner.status_cache.invalidate();
+        tracing::info!(
+            trigger = trigger.code(),
+            "scheduled sync skipped: integration disabled"
+        );
+        self.announce(&model, true);
+        Ok(Some(model))
     }
 
     async fn start_checked(
@@ -294,7 +383,7 @@ impl SyncService {
         let _gate = self.inner.start_gate.lock().await;
         let now = Utc::now();
         let txn = self.db().begin().await?;
-        lease::recover_interrupted(&txn, now).await?;
+        let interrupted = lease::recover_interrupted(&txn, now).await?;
         let batch_id = Uuid::now_v7();
         let acquired = lease::try_acquire(
             &txn,
@@ -310,6 +399,7 @@ impl SyncService {
                 None => None,
             };
             txn.commit().await?;
+            self.announce_interrupted(&interrupted);
             let batch = running.ok_or(ServiceError::Inconsistent(
                 "the sync lease is held without a batch",
             ))?;
@@ -344,6 +434,8 @@ impl SyncService {
         .await?;
         txn.commit().await?;
         self.inner.status_cache.invalidate();
+        self.announce_interrupted(&interrupted);
+        self.announce(&model, false);
         let plan = RunPlan {
             batch_id,
             trace_id,
@@ -385,32 +477,8 @@ impl SyncService {
             Mode::Full => format!("full {}", ts(slot)),
         };
         if !self.is_enabled().await? {
-            let now = Utc::now();
-            let skipped = batch::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                trace_id: Set(format!("rgn-{}", Uuid::new_v4().simple())),
-                trigger: Set(Trigger::Schedule.code().into()),
-                mode: Set(mode.code().into()),
-                status: Set(BatchStatus::Skipped.code().into()),
-                schedule_slot: Set(Some(slot_key)),
-                started_at: Set(now),
-                finished_at: Set(Some(now)),
-                duration_ms: Set(Some(0)),
-                error: Set(Some("the RegNakes integration is disabled".into())),
-                instance_id: Set(self.inner.run.settings.instance_id.clone()),
-                ..queries::empty_batch()
-            };
-            if skipped.insert(self.db()).await.is_ok() {
-                self.inner
-                    .run
-                    .metrics
-                    .batches
-                    .get_or_create(&crate::metrics::StatusLabel {
-                        status: "skipped".into(),
-                    })
-                    .inc();
-                tracing::info!("scheduled sync skipped: integration disabled");
-            }
+            self.record_skipped(Trigger::Schedule, mode, Some(slot_key), None)
+                .await?;
             return Ok(());
         }
         let request = StartRequest {

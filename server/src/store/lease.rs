@@ -96,14 +96,14 @@ pub async fn state<C: ConnectionTrait>(db: &C) -> Result<sync_state::Model, DbEr
 pub const INTERRUPTED: &str =
     "interrupted: the instance running this batch stopped before finishing (its lease expired); committed pages were kept";
 
-/// Marks every `running` batch without a live lease as `failed` (interrupted). Returns how many.
+/// Marks every `running` batch without a live lease as `failed` (interrupted). Returns them, so Odoo can be told.
 ///
 /// Liveness is judged inside the one UPDATE statement: an instance that takes the lease and inserts its
 /// batch in one transaction is seen whole or not at all, never as "a running batch without a lease".
 pub async fn recover_interrupted<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<Vec<batch::Model>, DbErr> {
     use batch::Column as B;
     use sync_state::Column as S;
     let live_lease = Query::select()
@@ -113,19 +113,19 @@ pub async fn recover_interrupted<C: ConnectionTrait>(
         .and_where(Expr::col((sync_state::Entity, S::LeaseBatchId)).equals((batch::Entity, B::Id)))
         .and_where(Expr::col((sync_state::Entity, S::LeaseExpiresAt)).gte(now))
         .to_owned();
-    let result = batch::Entity::update_many()
+    let marked = batch::Entity::update_many()
         .col_expr(B::Status, Expr::value(BatchStatus::Failed.code()))
         .col_expr(B::Error, Expr::value(INTERRUPTED))
         .col_expr(B::FinishedAt, Expr::value(now))
         .filter(B::Status.eq(BatchStatus::Running.code()))
         .filter(Expr::exists(live_lease).not())
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if result.rows_affected > 0 {
+    if !marked.is_empty() {
         tracing::warn!(
-            batches = result.rows_affected,
+            batches = marked.len(),
             "marked interrupted batches as failed"
         );
     }
-    Ok(result.rows_affected)
+    Ok(marked)
 }

@@ -32,6 +32,12 @@ export function modeLabel(mode) {
     return labels[mode] || mode || "";
 }
 
+/** An STR's status (`str_status` of a health worker), as a person reads it. */
+export function strStatusLabel(status) {
+    const labels = { aktif: _t("Active"), nonaktif: _t("Inactive"), dicabut: _t("Revoked") };
+    return labels[status] || status || "";
+}
+
 export function statusClass(status) {
     return (
         {
@@ -59,7 +65,7 @@ export function formatPercent(rate) {
 }
 
 export function formatSeconds(seconds) {
-    if (seconds === null || seconds === undefined) {
+    if (seconds === null || seconds === undefined || seconds === false) {
         return "—";
     }
     return seconds < 90 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;

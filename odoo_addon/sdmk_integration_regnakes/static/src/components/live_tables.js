@@ -6,7 +6,7 @@ import { Component, onWillStart, useState } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { Pager } from "@web/core/pager/pager";
-import { formatTime } from "./labels";
+import { formatTime, strStatusLabel } from "./labels";
 
 const PAGE = 50;
 
@@ -54,7 +54,7 @@ export class RegnakesIssues extends LiveTable {
     }
 
     raw(row) {
-        return row.raw === undefined || row.raw === null ? "" : JSON.stringify(row.raw);
+        return row.raw === undefined || row.raw === null || row.raw === false ? "" : JSON.stringify(row.raw);
     }
 }
 
@@ -87,6 +87,16 @@ export class RegnakesWorkers extends LiveTable {
         ev.preventDefault();
         this.state.offset = 0;
         return this.load();
+    }
+
+    /** The profession's name from the reference list (the server answers its code). */
+    professionName(code) {
+        const found = this.search.professions.find((p) => p.code === code);
+        return found ? found.name : code;
+    }
+
+    strStatus(status) {
+        return strStatusLabel(status);
     }
 }
 
