@@ -423,6 +423,8 @@ async fn demo(records: u32, bad_share: f64, seed: u64, keep_data: bool) -> anyho
          Make upstream changes, then sync incrementally:\n\
          curl -s -X POST {sim}/_sim/advance -H 'Content-Type: application/json' -d '{{\"changed\":50,\"renewed\":5,\"revoked\":3,\"new_workers\":20}}'\n\
          curl -s http://127.0.0.1:{port}/jsonrpc -H 'Content-Type: application/json' \\\n  -H \"Authorization: Bearer {token}\" \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"sync.start\",\"params\":{{\"mode\":\"incremental\"}}}}'\n\n\
+         A live registry (records change while a sync reads them; every record is still read once):\n\
+         curl -s -X PUT {sim}/_sim/faults -H 'Content-Type: application/json' -d '{{\"edit_every_requests\":3,\"edit\":{{\"changed\":5,\"new_workers\":2}}}}'\n\n\
          Ctrl-C stops the demo.",
         sim = sim.base_url(),
         pct = bad_share * 100.0,

@@ -7,6 +7,7 @@
 use crate::pipeline::plan::{RunContext, RunPlan};
 use crate::pipeline::read_ahead::{ready_page, Progress, ReadyPage};
 use crate::regnakes::client::Page;
+use crate::regnakes::client::UpstreamError;
 use crate::regnakes::{PageQuery, RegnakesClient};
 use crate::rules::cursor::{Pager, ReadCursor};
 use crate::rules::outcome::RunError;
@@ -89,7 +90,10 @@ pub async fn fetch_pages(
     progress: Rc<Progress>,
     pages: PageSender,
 ) {
-    let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
+    let client = Rc::new(RegnakesClient::new(
+        ctx.settings.regnakes.clone(),
+        ctx.metrics.clone(),
+    ));
     let mut sink = PageSink {
         ctx,
         prepare,
@@ -111,9 +115,39 @@ pub async fn fetch_pages(
     }
 }
 
-/// Reads one window to its end; `Ok(false)` when the store loop stopped first.
+/// A page request in flight (a task of its own, so it goes on while the reader waits to hand pages on).
+type InFlight = tokio::task::JoinHandle<Result<Page, UpstreamError>>;
+
+/// Sends the request the cursor asks for next, numbered in the batch; `None` when the read is over.
+fn send_next(
+    client: &Rc<RegnakesClient>,
+    cursor: &ReadCursor,
+    query: &PageQuery,
+    trace_id: &str,
+    sink: &mut PageSink,
+) -> Option<InFlight> {
+    let request = cursor.next_request()?;
+    sink.requests += 1;
+    let (client, trace_id, request_no) = (client.clone(), trace_id.to_string(), sink.requests);
+    let asked = PageQuery {
+        updated_since: request.since,
+        ..query.clone()
+    };
+    Some(actix_rt::spawn(
+        async move {
+            client
+                .fetch_page(&asked, request.page, request_no, &trace_id)
+                .await
+        }
+        .in_current_span(),
+    ))
+}
+
+/// Reads one window to its end; `Ok(false)` when the store loop stopped first. The next request is sent
+/// as soon as an answer has told the cursor where to go on, before that answer's pages are handed on,
+/// so fetching overlaps with the store loop taking pages.
 async fn read_window(
-    client: &RegnakesClient,
+    client: &Rc<RegnakesClient>,
     query: &PageQuery,
     trace_id: &str,
     sink: &mut PageSink,
@@ -123,38 +157,34 @@ async fn read_window(
     let mut pager = Pager::new(page_size);
     let mut announced: Option<Announced> = None;
     let (mut requests, mut read) = (0u64, 0u64);
-    while let Some(request) = cursor.next_request() {
+    let mut in_flight = send_next(client, &cursor, query, trace_id, sink);
+    while let Some(answer) = in_flight.take() {
         requests += 1;
-        if let Some((bound, pages)) = announced.as_ref().and_then(|a| a.bound().zip(a.pages)) {
-            if requests > bound {
-                return Err(RunError::Fetch {
-                    page: sink.batch_page + 1,
-                    cause: format!(
-                        "RegNakes kept answering after {bound} requests, where its first answer \
-                         announced {pages} pages; the read stopped"
-                    ),
-                });
-            }
-        }
-        sink.requests += 1;
-        let asked = PageQuery {
-            updated_since: request.since,
-            ..query.clone()
+        let failed = |cause: String| RunError::Fetch {
+            page: sink.batch_page + 1,
+            cause,
         };
-        let page = client
-            .fetch_page(&asked, request.page, sink.requests, trace_id)
+        let page = answer
             .await
-            .map_err(|err| RunError::Fetch {
-                page: sink.batch_page + 1,
-                cause: err.to_string(),
-            })?;
-        let total_pages = announced
-            .get_or_insert_with(|| Announced::of(&page, u64::from(page_size)))
-            .pages;
+            .map_err(|err| failed(format!("the request stopped: {err}")))?
+            .map_err(|err| failed(err.to_string()))?;
+        let announced = announced.get_or_insert_with(|| Announced::of(&page, u64::from(page_size)));
         let fresh = cursor.take(page.records);
         read += fresh.len() as u64;
+        if let Some((bound, pages)) = announced.bound().zip(announced.pages) {
+            if requests >= bound && cursor.next_request().is_some() {
+                return Err(failed(format!(
+                    "RegNakes kept answering after {bound} requests, where its first answer \
+                     announced {pages} pages; the read stopped"
+                )));
+            }
+        }
+        in_flight = send_next(client, &cursor, query, trace_id, sink);
         for records in pager.push(fresh) {
-            if !sink.send(records, total_pages).await {
+            if !sink.send(records, announced.pages).await {
+                if let Some(request) = in_flight {
+                    request.abort();
+                }
                 return Ok(false);
             }
         }

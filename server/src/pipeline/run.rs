@@ -456,6 +456,10 @@ async fn finish(
     txn.commit().await?;
     ctx.status.status_changed();
     report(ctx, &finished, status, &counts, now);
+    if counts.inserted + counts.updated > 0 {
+        let db = ctx.db.clone();
+        actix_rt::spawn(async move { queries::settle_name_index(&db).await });
+    }
     let notifier = ctx.notifier.clone();
     let view = crate::views::view(&finished);
     let trace_id = plan.trace_id.clone();
