@@ -172,8 +172,10 @@ def test_the_servers_notification_verifies(client_for, sink):
     batch = run_to_end(admin, mode="incremental", professions=["bidan"])
 
     def delivered():
+        # The batch's start is announced too; this is its end.
         for headers, body in sink.received:
-            if json.loads(body)["batch"]["id"] == batch["id"]:
+            event = json.loads(body)
+            if event["batch"]["id"] == batch["id"] and event["event"] == "regnakes.batch_finished":
                 return headers, body
         return None
 
@@ -185,6 +187,10 @@ def test_the_servers_notification_verifies(client_for, sink):
     assert not verify_notification(NOTIFY_SECRET, signature, body + b" ")
     assert not verify_notification(NOTIFY_SECRET, "", body)
     assert json.loads(body)["event"] == "regnakes.batch_finished"
+    started = [json.loads(b) for _, b in sink.received]
+    assert any(
+        e["event"] == "regnakes.batch_started" and e["batch"]["id"] == batch["id"] for e in started
+    ), "the start is announced too"
 
 
 @pytest.mark.parametrize(
