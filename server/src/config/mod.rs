@@ -294,6 +294,11 @@ impl Layers {
         Ok(Some(expr))
     }
 
+    /// A signing or index key from `KEY` or `KEY_FILE`: a secret of at least `MIN_KEY_BYTES` bytes.
+    fn key(&self, key: &'static str) -> Result<Option<Secret>, ConfigError> {
+        self.secret(key)?.map(|s| s.strong(key)).transpose()
+    }
+
     /// A secret from `KEY`, or from the file named by `KEY_FILE`.
     fn secret(&self, key: &'static str) -> Result<Option<Secret>, ConfigError> {
         if let Some(value) = self.get(key) {
@@ -404,10 +409,7 @@ impl Settings {
         let sync_lookback = layers.duration("SYNC_LOOKBACK", DEFAULT_LOOKBACK)?;
         let rpc_token_keys = TokenKeys::load(layers)?;
         let odoo_notify_url = layers.get("ODOO_NOTIFY_URL");
-        let odoo_notify_secret = layers
-            .secret("ODOO_NOTIFY_SECRET")?
-            .map(|s| s.strong("ODOO_NOTIFY_SECRET"))
-            .transpose()?;
+        let odoo_notify_secret = layers.key("ODOO_NOTIFY_SECRET")?;
         if odoo_notify_url.is_some() && odoo_notify_secret.is_none() {
             return Err(ConfigError::Invalid {
                 key: "ODOO_NOTIFY_SECRET",
@@ -438,10 +440,7 @@ impl Settings {
             unchanged_fast_path: layers.parsed("SYNC_UNCHANGED_FAST_PATH", true)?,
             slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
             odoo_notify_url,
-            nik_index_key: layers
-                .secret("NIK_INDEX_KEY")?
-                .map(|s| s.strong("NIK_INDEX_KEY"))
-                .transpose()?,
+            nik_index_key: layers.key("NIK_INDEX_KEY")?,
             nik_keys: NikKeys::load(layers)?,
             lease_ttl: Duration::from_secs(layers.parsed("SYNC_LEASE_SECONDS", 30)?),
             rpc_limits: LimitSettings::load(layers)?,
@@ -563,10 +562,7 @@ impl TokenKeys {
                 })
             })
             .transpose()?;
-        let hs256_secret = layers
-            .secret("RPC_JWT_SECRET")?
-            .map(|s| s.strong("RPC_JWT_SECRET"))
-            .transpose()?;
+        let hs256_secret = layers.key("RPC_JWT_SECRET")?;
         if ed25519_public.is_none() && hs256_secret.is_none() {
             return Err(ConfigError::Invalid {
                 key: "RPC_JWT_PUBLIC_KEY",
