@@ -180,8 +180,9 @@ async fn an_http10_gateway_costs_no_retry() {
     assert_eq!(batch["status"], "succeeded", "{batch}");
     assert_eq!(batch["unchanged"], json!(6000));
     assert_eq!(retries(&through.get("/metrics").await.1), 0.0);
+    // A small allowance for a loaded machine: one retry alone would add a second (the default delay).
     assert!(
-        closing.as_secs_f64() <= keep_alive.as_secs_f64() * 1.5 + 0.3,
+        closing.as_secs_f64() <= keep_alive.as_secs_f64() * 1.5 + 0.5,
         "{closing:?} through the gateway, {keep_alive:?} over keep-alive"
     );
 }
