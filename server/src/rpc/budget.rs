@@ -94,14 +94,12 @@ impl AnswerBudget {
 }
 
 impl Reservation {
-    /// Grows the reservation to cover `bytes` in all, waiting at most `wait` for the difference.
+    /// Grows the reservation to cover `bytes` in all, waiting at most `wait` for the difference. An
+    /// answer larger than the whole budget takes all of it: it is answered, alone.
     pub async fn cover(&mut self, bytes: usize, wait: Duration) -> Result<(), Exhausted> {
         let held = self.permit.as_ref().map_or(0, |p| p.num_permits());
-        let needed = units(bytes) as usize;
+        let needed = (units(bytes) as usize).min(self.budget.total_units);
         if needed > held {
-            if needed > self.budget.total_units {
-                return Err(Exhausted);
-            }
             let more = self.budget.reserve((needed - held) * UNIT, wait).await?;
             if let (Some(mine), Some(theirs)) = (self.permit.as_mut(), more.take_permit()) {
                 mine.merge(theirs);
@@ -197,10 +195,16 @@ mod tests {
         drop(b);
         assert_eq!(budget.available(), 100 * UNIT);
         let mut whole = budget.reserve(500 * UNIT, WAIT).await.unwrap();
-        assert!(
-            whole.cover(500 * UNIT, WAIT).await.is_err(),
-            "never more than the budget"
+        whole.cover(800 * UNIT, WAIT).await.unwrap();
+        assert_eq!(
+            budget.available(),
+            0,
+            "a larger answer takes the whole budget, alone"
         );
+        assert!(budget
+            .reserve(UNIT, Duration::from_millis(20))
+            .await
+            .is_err());
     }
 
     #[test]
