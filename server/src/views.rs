@@ -90,8 +90,13 @@ pub fn issue_view(i: &batch_issue::Model) -> IssueView<'_> {
 
 /// `sync.status` (CONTRACT §3).
 pub fn status(s: &SyncStatus) -> Value {
+    let change = s.enabled_change.as_ref();
     json!({
         "enabled": s.enabled,
+        // Who last switched the integration on or off, when and why (the dashboard says it).
+        "enabled_changed_by": change.and_then(|c| c.by.clone()),
+        "enabled_changed_at": change.and_then(|c| c.at).map(ts),
+        "enabled_reason": change.and_then(|c| c.reason.clone()),
         "running": s.running.as_ref().map(view),
         "last": s.last.as_ref().map(view),
         "last_success_at": s.last_success_at.map(ts),

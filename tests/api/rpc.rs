@@ -567,6 +567,10 @@ async fn integration_set_enabled(backend: Backend) {
     assert_eq!(skipped["batches"][0]["trigger"], "schedule");
     let status = app.ok("sync.status", json!({})).await;
     assert_eq!(status["enabled"], false);
+    // Who switched it off, when and why: the dashboard says it.
+    assert_eq!(status["enabled_changed_by"], "admin.sdmk");
+    assert_eq!(status["enabled_reason"], "maintenance");
+    assert!(status["enabled_changed_at"].is_string(), "{status}");
     assert_eq!(
         status["last"]["id"],
         json!(id),

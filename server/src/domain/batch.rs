@@ -132,11 +132,20 @@ impl Counts {
 #[derive(Debug, Clone)]
 pub struct SyncStatus {
     pub enabled: bool,
+    /// Who last switched the integration on or off, when, and why (`integration.set_enabled`).
+    pub enabled_change: Option<EnabledChange>,
     pub running: Option<entity::batch::Model>,
     pub last: Option<entity::batch::Model>,
     pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
     pub next_run_at: Option<chrono::DateTime<chrono::Utc>>,
     pub watermark: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnabledChange {
+    pub by: Option<String>,
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    pub reason: Option<String>,
 }
 
 /// A batch issue: a rejected record (`Error`) or a stored record with a warning.

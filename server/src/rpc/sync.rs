@@ -132,6 +132,7 @@ mod tests {
     fn status(enabled: bool) -> Arc<SyncStatus> {
         Arc::new(SyncStatus {
             enabled,
+            enabled_change: None,
             running: None,
             last: None,
             last_success_at: None,

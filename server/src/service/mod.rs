@@ -8,7 +8,7 @@ use status_cache::{StatusCache, StatusLookup};
 
 use crate::config::Schedule;
 use crate::config::Settings;
-use crate::domain::batch::{BatchStatus, Mode, Severity, SyncStatus, Trigger};
+use crate::domain::batch::{BatchStatus, EnabledChange, Mode, Severity, SyncStatus, Trigger};
 use crate::domain::time::ts;
 use crate::domain::{Nik, ProfessionCode};
 use crate::metrics::Metrics;
@@ -512,7 +512,13 @@ impl SyncService {
 
     async fn compute_status(&self) -> Result<SyncStatus, ServiceError> {
         let db = self.db();
-        let enabled = self.is_enabled().await?;
+        let setting = integration_setting::Entity::find_by_id(1).one(db).await?;
+        let enabled = setting.as_ref().is_none_or(|s| s.enabled);
+        let enabled_change = setting.map(|s| EnabledChange {
+            by: s.changed_by,
+            at: s.changed_at,
+            reason: s.reason,
+        });
         let state = lease::state(db).await?;
         let running = match lease::live_batch(db, Utc::now()).await? {
             Some(id) => batch::Entity::find_by_id(id).one(db).await?,
@@ -534,6 +540,7 @@ impl SyncService {
         };
         Ok(SyncStatus {
             enabled,
+            enabled_change,
             running,
             last,
             last_success_at: state.last_success_at,
