@@ -10,12 +10,10 @@
 //! the I/O. What it hands on is re-cut into pages of the page size, so page boundaries (which matching
 //! sees, CONTRACT §2) are those of a plain page walk whenever nothing changes during the read.
 
-use crate::rules::transform::upstream_time;
+use crate::rules::record_keys::RecordKeys;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 
 /// The next request of a read: from `since` (inclusive), page `page` of that answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,33 +32,14 @@ pub struct ReadCursor {
     done: bool,
 }
 
-#[derive(Deserialize)]
-struct Keys<'a> {
-    #[serde(borrow, default)]
-    updated_at: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    str: Option<StrKey<'a>>,
-}
-
-#[derive(Deserialize)]
-struct StrKey<'a> {
-    #[serde(borrow, default)]
-    nomor: Option<Cow<'a, str>>,
-}
-
 /// A record's place in the upstream order: its `updated_at` (when readable) and an identity among the
 /// records of that instant (its STR number as sent, else its bytes).
 fn key_of(raw: &RawValue) -> (Option<DateTime<Utc>>, String) {
-    let Ok(keys) = serde_json::from_str::<Keys>(raw.get()) else {
+    let Some(keys) = RecordKeys::of(raw.get()) else {
         return (None, raw.get().to_string());
     };
-    let at = keys.updated_at.as_deref().and_then(upstream_time);
-    let identity = keys
-        .str
-        .and_then(|s| s.nomor)
-        .map(|n| n.into_owned())
-        .unwrap_or_else(|| raw.get().to_string());
-    (at, identity)
+    let identity = keys.str_number().unwrap_or(raw.get()).to_string();
+    (keys.updated_at(), identity)
 }
 
 impl ReadCursor {

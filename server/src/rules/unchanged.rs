@@ -12,12 +12,10 @@
 use crate::domain::sanitize::clean_text;
 use crate::domain::StrNumber;
 use crate::rules::identity::NikIndexer;
-use crate::rules::transform::upstream_time;
+use crate::rules::record_keys::RecordKeys;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Part of every source hash: a release may transform the same bytes differently, so its first re-sync
@@ -29,20 +27,6 @@ pub(crate) const TRANSFORM_VERSION: &str =
 /// NIK: an unkeyed hash of it would give the NIK away, `rules::identity`).
 pub fn source_hash(indexer: &NikIndexer, raw: &str) -> String {
     indexer.source_hash(TRANSFORM_VERSION, raw)
-}
-
-#[derive(Deserialize)]
-struct KeysOnly<'a> {
-    #[serde(borrow, default)]
-    str: Option<StrOnly<'a>>,
-    #[serde(borrow, default)]
-    updated_at: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct StrOnly<'a> {
-    #[serde(borrow, default)]
-    nomor: Option<Cow<'a, str>>,
 }
 
 /// A record that may take the fast path: its STR number as the transform would store it, alone in its
@@ -61,15 +45,15 @@ pub fn probes(records: &[Box<RawValue>], indexer: &NikIndexer) -> Vec<Probe> {
     let mut found = Vec::with_capacity(records.len());
     let mut counts: HashMap<String, u32> = HashMap::with_capacity(records.len());
     for (position, raw) in records.iter().enumerate() {
-        let Ok(keys) = serde_json::from_str::<KeysOnly>(raw.get()) else {
+        let Some(keys) = RecordKeys::of(raw.get()) else {
             continue;
         };
-        let Some(nomor) = keys.str.and_then(|s| s.nomor) else {
+        let Some(nomor) = keys.str_number() else {
             continue;
         };
         // Counted as the transform counts repeated numbers (the cleaned text, which a valid number keeps
         // as it is), over at least the records it counts: a probe's number is alone in the page for it too.
-        let cleaned = clean_text(&nomor);
+        let cleaned = clean_text(nomor);
         *counts.entry(cleaned.clone()).or_default() += 1;
         let Ok(number) = StrNumber::parse(&cleaned) else {
             continue;
@@ -78,7 +62,7 @@ pub fn probes(records: &[Box<RawValue>], indexer: &NikIndexer) -> Vec<Probe> {
             position,
             str_number: number.as_str().to_string(),
             source_hash: source_hash(indexer, raw.get()),
-            updated_at: keys.updated_at.as_deref().and_then(upstream_time),
+            updated_at: keys.updated_at(),
         });
     }
     found.retain(|p| counts.get(&p.str_number).copied() == Some(1));
