@@ -240,7 +240,7 @@ async fn answer(calls: Calls, state: &RpcState, ctx: &CallContext) -> HttpRespon
                     if answer.len() > 1 {
                         answer.push(b',');
                     }
-                    answer.extend_from_slice(response.get().as_bytes());
+                    answer.extend_from_slice(response.json.get().as_bytes());
                     if reservation.cover(answer.len(), budget::WAIT).await.is_err() {
                         return busy();
                     }
@@ -253,10 +253,7 @@ async fn answer(calls: Calls, state: &RpcState, ctx: &CallContext) -> HttpRespon
             (answer, false)
         }
         Calls::One(call) => match handle_one(call, state, ctx).await {
-            Some(response) => {
-                let forbidden = is_forbidden(&response);
-                (response.get().as_bytes().to_vec(), forbidden)
-            }
+            Some(response) => (response.json.get().as_bytes().to_vec(), response.forbidden),
             None => return HttpResponse::NoContent().finish(),
         },
     };
@@ -302,14 +299,24 @@ impl Calls {
     }
 }
 
+/// One call's response, written, and whether the call was beyond the caller's role (a lone call is then
+/// answered HTTP 403).
+struct Answered {
+    json: Box<RawValue>,
+    forbidden: bool,
+}
+
 /// One call; `None` for a notification (no `id`), which gets no response. The response is written once,
 /// here: answers are never held as JSON trees.
-async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<Box<RawValue>> {
+async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<Answered> {
     let request = match envelope::Request::parse(call) {
         Ok(request) => request,
         Err((id, error)) => {
             tracing::warn!(problem = %error.message, "RPC call refused: bad input");
-            return Some(envelope::error_response(&id, &error));
+            return Some(Answered {
+                json: envelope::error_response(&id, &error),
+                forbidden: false,
+            });
         }
     };
     let result = match Method::named(&request.method) {
@@ -338,8 +345,14 @@ async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<
     }
     let id = request.id?;
     Some(match result {
-        Ok(result) => envelope::result_response(&id, &result),
-        Err(error) => envelope::error_response(&id, &error),
+        Ok(result) => Answered {
+            json: envelope::result_response(&id, &result),
+            forbidden: false,
+        },
+        Err(error) => Answered {
+            json: envelope::error_response(&id, &error),
+            forbidden: error.code == ErrorCode::Forbidden,
+        },
     })
 }
 
@@ -383,21 +396,6 @@ impl Method {
             .find(|(n, _, _)| *n == name)
             .map(|&(_, method, role)| (method, role))
     }
-}
-
-fn is_forbidden(response: &RawValue) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Code {
-        error: Option<ErrorOnly>,
-    }
-    #[derive(serde::Deserialize)]
-    struct ErrorOnly {
-        code: i64,
-    }
-    serde_json::from_str::<Code>(response.get())
-        .ok()
-        .and_then(|c| c.error)
-        .is_some_and(|e| e.code == ErrorCode::Forbidden.code())
 }
 
 /// Runs one method; its result is written to JSON once (most as a tree first; the heavy reads straight
