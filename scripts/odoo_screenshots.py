@@ -108,6 +108,8 @@ def settings(page, odoo, _sim):
     page.wait_for_selector(".o_notification")
     page.wait_for_timeout(400)
     page.screenshot(path=str(OUT / "12-settings-test-connection.png"))
+    box = page.locator(".o_setting_box", has_text="Token signing key")
+    box.screenshot(path=str(OUT / "12-settings-keys.png"))
 
 
 def main():

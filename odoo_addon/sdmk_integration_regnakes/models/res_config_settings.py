@@ -79,7 +79,9 @@ class ResConfigSettings(models.TransientModel):
             raise AccessError(_("Only system administrators may change the RegNakes keys."))
         private, _public = generate_signing_key()
         self.env["sdmk.regnakes.key"]._set_key(TOKEN_PRIVATE_KEY, private)
-        return {"type": "ir.actions.client", "tag": "reload"}
+        # The form reads the record again after the button: the key's state and the public key show,
+        # and the user's other unsaved settings stay as typed.
+        return True
 
     def action_regnakes_test_connection(self):
         self.ensure_one()
