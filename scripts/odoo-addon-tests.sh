@@ -44,13 +44,15 @@ SERVER_URL="$(sed -n "s/^regnakes-sync listening on \(.*\)$/\1/p" "$WORK/server.
 echo "odoo-addon-tests: simulator $SIM_URL, server $SERVER_URL"
 
 dropdb -h 127.0.0.1 -U "$ODOO_DB_USER" --if-exists "$ODOO_TEST_DB"
-REGNAKES_TEST_URL="$SERVER_URL" REGNAKES_TEST_PRIVATE_KEY_FILE="$WORK/odoo-private.pem" \
+# The live-dashboard tests start, restart and kill servers of their own (tests/processes.py).
+REGNAKES_TEST_SERVER_BIN="$PWD/target/debug/regnakes-sync" REGNAKES_TEST_SIM_BIN="$PWD/target/debug/regnakes-sim" \
+  REGNAKES_TEST_URL="$SERVER_URL" REGNAKES_TEST_PRIVATE_KEY_FILE="$WORK/odoo-private.pem" \
   REGNAKES_TEST_SECRET="$OLD_SECRET" REGNAKES_TEST_NOTIFY_SECRET="$NOTIFY_SECRET" \
   "$ODOO_PYTHON" "$ODOO_SRC/odoo-bin" \
   --addons-path="$ODOO_SRC/odoo/addons,$PWD/odoo_addon" \
   --db_host=127.0.0.1 --db_port=5432 --db_user="$ODOO_DB_USER" --db_password="$ODOO_DB_PASSWORD" \
   -d "$ODOO_TEST_DB" --db-filter="^${ODOO_TEST_DB}\$" --http-interface=127.0.0.1 --http-port="${ODOO_HTTP_PORT:-8069}" \
-  --without-demo=all -i sdmk_integration_regnakes --test-tags=/sdmk_integration_regnakes \
+  --without-demo=all -i sdmk_integration_regnakes --test-tags="${ODOO_TEST_TAGS:-/sdmk_integration_regnakes}" \
   --stop-after-init --log-level=test 2>&1 | tee "$WORK/odoo.log"
 
 # Odoo exits 0 even when tests fail: judge by its log. Any warning from the module counts too.

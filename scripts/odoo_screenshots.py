@@ -4,8 +4,9 @@ README shows (docs/screenshots/). Needs Playwright (`pip install playwright`) an
     python scripts/odoo_screenshots.py --odoo http://127.0.0.1:8069 --db regnakes_demo \
         --admin siti:siti-pass --viewer budi:budi-pass
 
-The Odoo must have the addon installed and configured against a running server (`cargo run -- demo`
-with the same RPC_JWT_SECRET, and ODOO_NOTIFY_URL pointing at Odoo's /sdmk_regnakes/notify).
+The Odoo must have the addon installed and configured against a running server (`regnakes-sync serve`
+holding the public half of the addon's signing key in RPC_JWT_PUBLIC_KEY, ODOO_NOTIFY_URL pointing at
+Odoo's /sdmk_regnakes/notify and ODOO_NOTIFY_SECRET the addon's notification secret).
 """
 
 import argparse
@@ -106,8 +107,6 @@ def settings(page, odoo, _sim):
     button.scroll_into_view_if_needed()
     button.click()
     page.wait_for_selector(".o_notification")
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(OUT / "12-settings-test-connection.png"))
     box = page.locator(".o_setting_box", has_text="Token signing key")
     box.screenshot(path=str(OUT / "12-settings-keys.png"))
 

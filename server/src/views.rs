@@ -30,6 +30,8 @@ pub fn view(model: &batch::Model) -> Value {
         "warnings": model.warnings,
         "failure_rate": model.failure_rate,
         "error": model.error,
+        // A cancel was asked for: the run stops at its next page (it is still `running` until then).
+        "cancel_requested": model.cancel_requested,
         "requested_by": model.requested_by,
         "professions": model.professions.as_deref().map(|p| p.split(',').collect::<Vec<_>>()),
         // The window of upstream `updated_at` the run read: [since, until). An incremental run's

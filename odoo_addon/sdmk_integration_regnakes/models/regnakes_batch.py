@@ -20,7 +20,7 @@ STATUSES = [
     ("skipped", "Skipped"),
 ]
 FINISHED = {"succeeded", "partial", "failed", "cancelled", "skipped"}
-COUNTERS = ("pages", "received", "inserted", "updated", "unchanged", "rejected")
+COUNTERS = ("pages", "received", "inserted", "updated", "unchanged", "rejected", "warnings")
 BUS_TYPE = "sdmk_regnakes/batch"
 # The server's `changed_fields` keys (domain::worker_fields), as the form shows them.
 CHANGED_FIELD_LABELS = [
@@ -71,6 +71,10 @@ class RegnakesBatch(models.Model):
     updated = fields.Integer(readonly=True)
     unchanged = fields.Integer(readonly=True)
     rejected = fields.Integer(readonly=True)
+    warnings = fields.Integer(readonly=True)
+    cancel_requested = fields.Boolean(
+        readonly=True, help="A cancel was asked for: the sync stops at its next page."
+    )
     failure_rate = fields.Float("Failure rate", digits=(5, 4), readonly=True, group_operator="avg")
     error = fields.Text(readonly=True)
     window_since = fields.Datetime(
@@ -122,6 +126,7 @@ class RegnakesBatch(models.Model):
             "duration_ms": batch.get("duration_ms") or 0,
             "failure_rate": batch.get("failure_rate") or 0.0,
             "error": batch.get("error"),
+            "cancel_requested": bool(batch.get("cancel_requested")),
             "window_since": _timestamp(batch.get("since")),
             "window_until": _timestamp(batch.get("until")),
             "changed_fields": batch.get("changed_fields") or False,
