@@ -3,7 +3,9 @@
 pub mod batch;
 pub mod batch_issue;
 pub mod health_worker;
+pub mod identity_history;
 pub mod integration_audit;
 pub mod integration_setting;
+pub mod review_case;
 pub mod str_history;
 pub mod sync_state;

@@ -7,6 +7,7 @@ mod m20261126_000002_planner_statistics;
 mod m20261127_000003_source_hash;
 mod m20261129_000004_change_report;
 mod m20261202_000005_worker_name_search;
+mod m20261202_000006_review_cases;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_source_hash::Migration),
             Box::new(m20261129_000004_change_report::Migration),
             Box::new(m20261202_000005_worker_name_search::Migration),
+            Box::new(m20261202_000006_review_cases::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ pub struct Migration;
 
 /// A column's type, as the entities mapped it when this schema was frozen.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Uuid,
     Text,
     BigInt,
@@ -28,7 +28,7 @@ enum Kind {
 
 /// How a column is constrained.
 #[derive(Clone, Copy, PartialEq)]
-enum Rule {
+pub(crate) enum Rule {
     /// The primary key, given by the server (uuid, or the single row's id).
     Key,
     /// The primary key, numbered by the database.
@@ -43,7 +43,7 @@ enum Rule {
 use Kind::*;
 use Rule::*;
 
-type Columns = &'static [(&'static str, Kind, Rule)];
+pub(crate) type Columns = &'static [(&'static str, Kind, Rule)];
 
 const HEALTH_WORKER: Columns = &[
     ("id", Uuid, Key),
@@ -153,8 +153,11 @@ const INTEGRATION_AUDIT: Columns = &[
     ("at", Timestamp, Required),
 ];
 
-/// Tables in creation order, each with its indexed columns (index `idx-<table>-<column>`).
-const TABLES: [(&str, Columns, &[&str]); 7] = [
+/// A table, its columns, and its indexed columns (index `idx-<table>-<column>`).
+pub(crate) type TableDef = (&'static str, Columns, &'static [&'static str]);
+
+/// Tables in creation order.
+const TABLES: [TableDef; 7] = [
     (
         "health_worker",
         HEALTH_WORKER,
@@ -200,24 +203,46 @@ fn create_table(table: &'static str, columns: Columns) -> TableCreateStatement {
     statement.to_owned()
 }
 
+/// Creates `tables` in order, each with its indexes.
+pub(crate) async fn create_tables(
+    manager: &SchemaManager<'_>,
+    tables: &[TableDef],
+) -> Result<(), DbErr> {
+    for &(table, columns, indexed) in tables {
+        manager.create_table(create_table(table, columns)).await?;
+        for column in indexed {
+            manager
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name(format!("idx-{table}-{column}"))
+                        .table(table)
+                        .col(*column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops `tables` in reverse order.
+pub(crate) async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: &[TableDef],
+) -> Result<(), DbErr> {
+    for (table, _, _) in tables.iter().rev() {
+        manager
+            .drop_table(Table::drop().table(*table).if_exists().to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, columns, indexed) in TABLES {
-            manager.create_table(create_table(table, columns)).await?;
-            for column in indexed {
-                manager
-                    .create_index(
-                        Index::create()
-                            .if_not_exists()
-                            .name(format!("idx-{table}-{column}"))
-                            .table(table)
-                            .col(*column)
-                            .to_owned(),
-                    )
-                    .await?;
-            }
-        }
+        create_tables(manager, &TABLES).await?;
         let db = manager.get_connection();
         db.execute_unprepared("INSERT INTO sync_state (id, alerting) VALUES (1, false)")
             .await?;
@@ -227,11 +252,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, _, _) in TABLES.iter().rev() {
-            manager
-                .drop_table(Table::drop().table(*table).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(manager, &TABLES).await
     }
 }

@@ -1,7 +1,7 @@
 {
     "name": "SDMK Integration: RegNakes",
     "summary": "Dashboard, Sync now, rejected rows and alerts of the RegNakes health-worker sync",
-    "version": "17.0.3.1.0",
+    "version": "17.0.4.0.0",
     "category": "Human Resources",
     "license": "LGPL-3",
     "author": "RegNakes Sync developers",

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 AUDIENCE = "sdmk-regnakes"
 ROLE_ADMIN = "regnakes.admin"
 ROLE_VIEWER = "regnakes.viewer"
+ROLE_VERIFIER = "regnakes.verifier"
 TOKEN_LIFETIME = 300
 TIMEOUT = 30
 SIGNATURE_HEADER = "X-RegNakes-Signature"
@@ -255,3 +256,23 @@ class RegnakesSyncClient:
         if profession:
             params["profession"] = profession
         return self.call("worker.search", params)
+
+    def review_cases(self, status="open", limit=50, offset=0):
+        return self.call("review.list", {"status": status, "limit": limit, "offset": offset})
+
+    def review_case(self, case_id):
+        return self.call("review.get", {"case_id": case_id})["case"]
+
+    def decide(self, case_id, decision, note=None):
+        params = {"case_id": case_id, "decision": decision}
+        if note:
+            params["note"] = note
+        return self.call("review.decide", params)
+
+    def retry(self, batch_id, reasons=None, str_numbers=None):
+        params = {"batch_id": batch_id}
+        if reasons:
+            params["reasons"] = list(reasons)
+        if str_numbers:
+            params["str_numbers"] = list(str_numbers)
+        return self.call("batch.retry", params)

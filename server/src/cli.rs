@@ -234,6 +234,7 @@ async fn sync_foreground(
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         )),
         trace_id: None,
+        retry: None,
     };
     let started = service.start(request).await?;
     if started.already_running {

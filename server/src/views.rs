@@ -106,3 +106,70 @@ pub fn status(s: &SyncStatus) -> Value {
         "watermark": s.watermark.map(ts),
     })
 }
+
+/// The fields a person compares on a review case, as text.
+fn comparable(w: &health_worker::Model) -> [(&'static str, Option<String>); 13] {
+    [
+        ("nik_masked", Some(w.nik_masked.clone())),
+        ("name", Some(w.name.clone())),
+        ("sex", w.sex.clone()),
+        ("birth_place", Some(w.birth_place.clone())),
+        ("birth_date", Some(w.birth_date.to_string())),
+        ("profession", Some(w.profession_code.clone())),
+        ("str_status", Some(w.str_status.clone())),
+        ("str_valid_until", w.str_valid_until.map(|d| d.to_string())),
+        ("str_kind", w.str_kind.clone()),
+        ("str_council", w.str_council.clone()),
+        ("address_line", w.address_line.clone()),
+        ("province_code", w.province_code.clone()),
+        ("regency_code", w.regency_code.clone()),
+    ]
+}
+
+/// The `Case` of CONTRACT §3: the stored worker and the incoming record side by side, and where they
+/// differ (NIK masked on both sides).
+pub fn case_view(file: &crate::store::review::CaseFile) -> Value {
+    let case = &file.case;
+    let incoming_row = file.incoming.as_ref().map(|prepared| {
+        let input = crate::rules::page::PageInput {
+            batch_id: case.last_batch_id,
+            page_no: 0,
+            now: case.last_seen_at,
+            first_load: None,
+        };
+        crate::rules::decide::worker_row(uuid::Uuid::nil(), prepared, &input)
+    });
+    let mut incoming: Value =
+        serde_json::from_str(&case.incoming).unwrap_or_else(|_| json!({"raw": case.incoming}));
+    if let (Some(row), Some(fields)) = (&incoming_row, incoming.as_object_mut()) {
+        fields.insert("nik_masked".into(), json!(row.nik_masked));
+    }
+    let differences: Vec<Value> = match (&file.stored, &incoming_row) {
+        (Some(stored), Some(row)) => comparable(stored)
+            .into_iter()
+            .zip(comparable(row))
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((field, a), (_, b))| json!({"field": field, "stored": a, "incoming": b}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let decision = case.decision.as_ref().map(|d| {
+        json!({"decision": d, "note": case.decision_note, "by": case.decided_by,
+               "at": case.decided_at.map(ts), "batch_id": case.applied_batch_id})
+    });
+    json!({
+        "id": case.id,
+        "kind": case.kind,
+        "status": case.status,
+        "str_number": case.str_number,
+        "opened_at": ts(case.opened_at),
+        "last_seen_at": ts(case.last_seen_at),
+        "seen_count": case.seen_count,
+        "first_batch_id": case.first_batch_id,
+        "last_batch_id": case.last_batch_id,
+        "stored": file.stored.as_ref().map(worker_view),
+        "incoming": incoming,
+        "differences": differences,
+        "decision": decision,
+    })
+}

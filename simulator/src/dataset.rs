@@ -106,6 +106,9 @@ pub struct AdvanceSpec {
     pub revoked: u32,
     pub new_workers: u32,
     pub nik_conflicts: u32,
+    /// STR numbers of workers to change (as `changed` does, to chosen workers): a test changes a record
+    /// it knows.
+    pub change_str: Vec<String>,
     /// Stamp the changes this many milliseconds before the moment they become visible, as a registry
     /// read from a lagging replica does (or one that stamps a row when its transaction starts).
     pub stamp_lag_ms: i64,
@@ -432,6 +435,27 @@ impl Dataset {
     }
 
     /// Changes records at `now` (a new version each; the old one stays visible to windows pinned earlier).
+    /// Worker `idx`'s next version, changed as `kind` says (see `apply_change`), stamped `stamp_ms` (or
+    /// just after its current one); the current one is superseded from then.
+    fn next_version(
+        &mut self,
+        idx: u32,
+        kind: u8,
+        stamp_ms: i64,
+        report: &mut AdvanceReport,
+    ) -> Version {
+        let old = self.versions[self.current[idx as usize] as usize];
+        let mut v = Version {
+            updated_ms: stamp_ms.max(old.updated_ms + 1),
+            superseded_ms: i64::MAX,
+            ..old
+        };
+        apply_change(kind, idx, &mut v, report);
+        v.str_key = self.str_key(&v);
+        self.versions[self.current[idx as usize] as usize].superseded_ms = v.updated_ms;
+        v
+    }
+
     pub fn advance(&mut self, spec: &AdvanceSpec, now: DateTime<Utc>) -> AdvanceReport {
         self.generation += 1;
         let now_ms = now
@@ -459,19 +483,26 @@ impl Dataset {
                 if idx >= self.total_count || !self.eligible(idx) || !taken.insert(idx) {
                     continue;
                 }
-                let old = self.versions[self.current[idx as usize] as usize];
-                let stamp_ms = (now_ms - spec.stamp_lag_ms).max(old.updated_ms + 1);
-                let mut v = Version {
-                    updated_ms: stamp_ms,
-                    superseded_ms: i64::MAX,
-                    ..old
-                };
-                apply_change(kind, idx, &mut v, &mut report);
-                v.str_key = self.str_key(&v);
-                self.versions[self.current[idx as usize] as usize].superseded_ms = stamp_ms;
-                new_versions.push(v);
+                new_versions.push(self.next_version(
+                    idx,
+                    kind,
+                    now_ms - spec.stamp_lag_ms,
+                    &mut report,
+                ));
                 done += 1;
             }
+        }
+        for number in &spec.change_str {
+            let Some(idx) = (0..self.total_count).find(|&idx| {
+                let v = &self.versions[self.current[idx as usize] as usize];
+                str_number(u64::from(idx), u32::from(v.renewals)) == *number
+            }) else {
+                continue;
+            };
+            if !taken.insert(idx) {
+                continue;
+            }
+            new_versions.push(self.next_version(idx, 0, now_ms - spec.stamp_lag_ms, &mut report));
         }
         for _ in 0..spec.new_workers {
             let idx = self.total_count;

@@ -202,6 +202,14 @@ impl TestApp {
             .collect()
     }
 
+    /// A call as `sub` with `role` (its own token); returns the HTTP status and the whole body.
+    pub async fn call_as(&self, sub: &str, role: Role, method: &str, params: Value) -> RawResponse {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let auth = format!("Bearer {}", token_for(sub, role));
+        self.post_raw(&body, &[("Authorization", &auth)]).await
+    }
+
     /// A call with the test admin's token; returns the whole response body.
     pub async fn call(&self, method: &str, params: Value) -> Value {
         let body =

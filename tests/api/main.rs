@@ -13,6 +13,7 @@ mod monitoring;
 mod nik_at_rest;
 mod operations;
 mod retention;
+mod review;
 mod rpc;
 mod schema;
 mod security;

@@ -124,7 +124,9 @@ async fn entity_database(backend: Backend) -> DatabaseConnection {
         batch_issue::Entity,
         sync_state::Entity,
         integration_setting::Entity,
-        integration_audit::Entity
+        integration_audit::Entity,
+        review_case::Entity,
+        identity_history::Entity
     );
     db
 }

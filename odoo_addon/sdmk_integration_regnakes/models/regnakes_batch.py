@@ -52,7 +52,13 @@ class RegnakesBatch(models.Model):
     batch_uid = fields.Char("Batch", required=True, index=True, readonly=True)
     trace_id = fields.Char("Trace ID", readonly=True)
     trigger = fields.Selection(
-        [("schedule", "Server schedule"), ("cron", "Odoo cron"), ("manual", "Manual")],
+        [
+            ("schedule", "Server schedule"),
+            ("cron", "Odoo cron"),
+            ("manual", "Manual"),
+            ("retry", "Retry of rejected rows"),
+            ("review", "Review decision"),
+        ],
         readonly=True,
     )
     mode = fields.Selection(
@@ -267,6 +273,18 @@ class RegnakesBatch(models.Model):
             "tag": "sdmk_regnakes.issues",
             "name": _("Rejected rows") if kind == "errors" else _("Warnings"),
             "params": {"batch_uid": self.batch_uid, "kind": kind},
+        }
+
+    def action_retry(self):
+        """Opens the retry wizard for this batch's rejected rows (Admin Integrasi)."""
+        self.ensure_one()
+        self.env["sdmk.regnakes.service"]._check_admin()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "sdmk.regnakes.retry.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_batch_id": self.id},
         }
 
     def action_view_errors(self):

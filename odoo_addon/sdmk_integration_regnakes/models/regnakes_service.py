@@ -15,6 +15,7 @@ from odoo.tools import config
 from .regnakes_key import NOTIFY_SECRET, TOKEN_PRIVATE_KEY, TOKEN_SECRET
 from ..regnakes_sync_client import (
     ROLE_ADMIN,
+    ROLE_VERIFIER,
     ROLE_VIEWER,
     RegnakesSyncClient,
     RegnakesSyncError,
@@ -96,7 +97,8 @@ class RegnakesService(models.AbstractModel):
                 )
             )
         if role is None:
-            role = ROLE_ADMIN if self._is_admin() else ROLE_VIEWER
+            # Every reader is a Verifikator (group_verifikator): they may decide review cases too.
+            role = ROLE_ADMIN if self._is_admin() else ROLE_VERIFIER
         return RegnakesSyncClient(url, secret, self.env.user.login, [role])
 
     @api.model
@@ -166,9 +168,36 @@ class RegnakesService(models.AbstractModel):
             data["status"] = status
         except UserError as error:
             data["error"] = str(error)
+        if data["status"]:
+            try:
+                data["open_cases"] = self._call("review_cases", "open", 1, 0)["total"]
+            except UserError:
+                data["open_cases"] = None
         latest = batches.search([], limit=DASHBOARD_BATCHES)
         data["batches"] = [batch._dashboard_row() for batch in latest]
         return _rpc_safe(data)
+
+    @api.model
+    def review_cases(self, status="open", limit=50, offset=0):
+        """Review cases (open or resolved), for the Review screen."""
+        self._check_reader()
+        return _rpc_safe(self._call("review_cases", status, int(limit), int(offset)))
+
+    @api.model
+    def review_case(self, case_id):
+        self._check_reader()
+        return _rpc_safe(self._call("review_case", case_id))
+
+    @api.model
+    def decide_case(self, case_id, decision, note=None):
+        """A Verifikator's decision on a case; an accepted one is applied at once as a `review` batch."""
+        self._check_reader()
+        if decision not in ("accept_registry", "keep_sdmk"):
+            raise UserError(_("Unknown decision %s.", decision))
+        result = self._call("decide", case_id, decision, (note or "").strip() or None)
+        if result.get("batch"):
+            self.env["sdmk.regnakes.batch"].sudo()._mirror([result["batch"]])
+        return _rpc_safe(result)
 
     @api.model
     def set_enabled(self, enabled, reason=None):

@@ -4,3 +4,4 @@ from . import test_roles
 from . import test_tour
 from . import test_keys
 from . import test_live_dashboard
+from . import test_review

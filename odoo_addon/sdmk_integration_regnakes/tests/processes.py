@@ -49,13 +49,19 @@ class OwnServer:
     """A simulator with ``records`` workers whose pages each take ``latency_ms``, and a server on a
     fixed port (so Odoo's configured URL stays right across restarts) with its own SQLite database."""
 
-    def __init__(self, private_key, notify_secret, records=2000, latency_ms=150, lease_seconds=2):
+    # pylint: disable=too-many-arguments
+    def __init__(
+        self, private_key, notify_secret, records=2000, latency_ms=150, lease_seconds=2, bad_share=0.05
+    ):
         self.dir = tempfile.mkdtemp(prefix="regnakes-odoo-test-")
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sim = self._spawn(
             "sim",
-            [SIM_BIN, "--listen", "127.0.0.1:0", "--records", str(records), "--seed", "19"],
+            [
+                SIM_BIN, "--listen", "127.0.0.1:0", "--records", str(records), "--seed", "19",
+                "--bad-share", str(bad_share),
+            ],
             {},
         )
         self.sim_url = _wait_for_url(self._log("sim"), self.sim)
@@ -104,6 +110,17 @@ class OwnServer:
         with urllib.request.urlopen(request, timeout=5):  # nosec B310: the loopback simulator
             pass
 
+    def advance(self, **spec):
+        """Changes the simulated registry (`POST /_sim/advance`); returns its report."""
+        request = urllib.request.Request(
+            f"{self.sim_url}/_sim/advance",
+            data=json.dumps(spec).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:  # nosec B310: the loopback simulator
+            return json.loads(answer.read())
+
     def start(self):
         self.server = self._spawn("server", [SERVER_BIN, "serve"], self.env)
         _wait_for_url(self._log("server"), self.server)
@@ -118,11 +135,16 @@ class OwnServer:
         self.server.kill()
         self.server.wait(timeout=10)
 
-    def close(self):
+    def close(self, registry=None):
         for process in (self.server, self.sim):
             if process and process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+        if registry is not None and registry.test_lock is not None:
+            # A notification the server sent before it stopped is handled before the next test uses
+            # the shared transaction: its request holds this lock.
+            with registry.test_lock:
+                pass
 
     def server_log(self):
         with open(self._log("server"), encoding="utf-8", errors="replace") as log:

@@ -83,7 +83,7 @@ class TestLiveDashboard(RegnakesUsersMixin, HttpCase):
         if not processes.available():
             self.skipTest("REGNAKES_TEST_SERVER_BIN is not set: run scripts/odoo-addon-tests.sh")
         self.own = processes.OwnServer(self.signing_key, self.notify_secret)
-        self.addCleanup(self.own.close)
+        self.addCleanup(self.own.close, self.env.registry)
         self.env["ir.config_parameter"].sudo().set_param(
             "sdmk_integration_regnakes.server_url", self.own.url
         )

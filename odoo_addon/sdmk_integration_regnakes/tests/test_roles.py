@@ -8,7 +8,7 @@ from odoo.tests import HttpCase, tagged
 
 from ..regnakes_sync_client import (
     ROLE_ADMIN,
-    ROLE_VIEWER,
+    ROLE_VERIFIER,
     RegnakesSyncClient,
     generate_signing_key,
 )
@@ -80,12 +80,12 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
     def test_tokens_carry_the_role_of_the_users_group(self):
         service = self.env["sdmk.regnakes.service"]
         admin_client = service.with_user(self.admin_integrasi)._client()
-        viewer_client = service.with_user(self.verifikator)._client()
+        verifier_client = service.with_user(self.verifikator)._client()
         self.assertEqual(
             (admin_client.login, admin_client.roles), ("admin_integrasi", (ROLE_ADMIN,))
         )
         self.assertEqual(
-            (viewer_client.login, viewer_client.roles), ("verifikator", (ROLE_VIEWER,))
+            (verifier_client.login, verifier_client.roles), ("verifikator", (ROLE_VERIFIER,))
         )
 
     def test_xmlrpc_callers_without_a_group_are_refused(self):

@@ -4,6 +4,7 @@
 
 pub mod schedule;
 
+use crate::domain::profession::ProfessionCatalogue;
 pub use schedule::Schedule;
 use std::collections::HashMap;
 use std::fmt;
@@ -59,6 +60,36 @@ pub enum ConfigError {
     },
     #[error("reading secrets from Vault: {0}")]
     Vault(String),
+}
+
+/// The profession catalogue a server judges `jenis.kode` against.
+#[derive(Clone, Copy)]
+pub struct Professions(pub &'static ProfessionCatalogue);
+
+impl std::fmt::Debug for Professions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Professions({} codes)", self.0.professions().len())
+    }
+}
+
+impl Professions {
+    fn load(layers: &Layers) -> Result<Professions, ConfigError> {
+        let Some(path) = layers.get("PROFESSIONS_FILE") else {
+            return Ok(Professions(ProfessionCatalogue::national()));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::File {
+            path: path.clone(),
+            source,
+        })?;
+        // Read once per process, kept for its life (the catalogue borrows its names).
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let catalogue =
+            ProfessionCatalogue::parse(text).map_err(|problem| ConfigError::Invalid {
+                key: "PROFESSIONS_FILE",
+                problem,
+            })?;
+        Ok(Professions(Box::leak(Box::new(catalogue))))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +208,9 @@ impl NikKeys {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The reference list of professions: the shipped one, or `PROFESSIONS_FILE` (same columns), so a
+    /// ministry adds a profession without a release.
+    pub professions: Professions,
     pub database_url: String,
     pub listen_addr: String,
     pub regnakes: RegnakesSettings,
@@ -438,6 +472,7 @@ impl Settings {
             sync_lookback,
             failure_threshold,
             unchanged_fast_path: layers.parsed("SYNC_UNCHANGED_FAST_PATH", true)?,
+            professions: Professions::load(layers)?,
             slack_webhook_url: layers.secret("SLACK_WEBHOOK_URL")?,
             odoo_notify_url,
             nik_index_key: layers.key("NIK_INDEX_KEY")?,

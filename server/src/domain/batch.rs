@@ -53,6 +53,10 @@ pub enum Trigger {
     Schedule,
     Cron,
     Manual,
+    /// Rejected rows read again (`batch.retry`).
+    Retry,
+    /// A review decision applied (`review.decide` with `accept_registry`).
+    Review,
 }
 
 impl Trigger {
@@ -61,6 +65,8 @@ impl Trigger {
             Trigger::Schedule => "schedule",
             Trigger::Cron => "cron",
             Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
+            Trigger::Review => "review",
         }
     }
 }

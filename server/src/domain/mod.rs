@@ -7,6 +7,7 @@ pub mod name;
 pub mod nik;
 pub mod profession;
 pub mod reason;
+pub mod review;
 pub mod sanitize;
 pub mod str_number;
 pub mod time;

@@ -61,6 +61,10 @@ impl ProfessionCatalogue {
         })
     }
 
+    pub fn professions(&self) -> &[Profession] {
+        &self.professions
+    }
+
     pub fn get(&self, code: &str) -> Option<&Profession> {
         self.by_code.get(code).map(|&i| &self.professions[i])
     }

@@ -39,4 +39,16 @@ pub struct RunPlan {
     pub moves_watermark: bool,
     /// The trace the batch belongs to (the starting request's), or an empty context for a new trace.
     pub parent: opentelemetry::Context,
+    /// A retry of rejected rows: the records it reads again, to name those no longer found.
+    pub retry: Option<Arc<RetryTarget>>,
+}
+
+/// What `batch.retry` reads again: one narrow window per distinct `updated_at` of the chosen rows.
+#[derive(Debug, Clone, Default)]
+pub struct RetryTarget {
+    pub queries: Vec<PageQuery>,
+    /// The STR numbers the windows should bring back (the run keeps only these records).
+    pub wanted: std::collections::BTreeSet<String>,
+    /// Rows that cannot be located at all (no `updated_at` in the record kept), as the error names them.
+    pub unlocated: Vec<String>,
 }

@@ -29,9 +29,23 @@ struct PageSink {
     pages: PageSender,
     batch_page: u64,
     requests: u64,
+    /// A retry reads windows around its rows, and keeps only those rows.
+    retry: Option<Arc<crate::pipeline::plan::RetryTarget>>,
 }
 
 impl PageSink {
+    /// The records the run processes: all, or for a retry only the chosen rows its windows bring back.
+    fn keep(&self, mut records: Vec<Box<RawValue>>) -> Vec<Box<RawValue>> {
+        if let Some(retry) = &self.retry {
+            records.retain(|raw| {
+                crate::rules::record_keys::RecordKeys::of(raw.get())
+                    .and_then(|keys| keys.str_number().map(|n| retry.wanted.contains(n)))
+                    .unwrap_or(false)
+            });
+        }
+        records
+    }
+
     /// Hands a page on; false once the store loop has stopped.
     async fn send(&mut self, records: Vec<Box<RawValue>>, total_pages: Option<u64>) -> bool {
         self.batch_page += 1;
@@ -101,6 +115,7 @@ pub async fn fetch_pages(
         pages,
         batch_page: 0,
         requests: 0,
+        retry: plan.retry.clone(),
     };
     for query in &plan.queries {
         match read_window(&client, query, &plan.trace_id, &mut sink).await {
@@ -180,7 +195,7 @@ async fn read_window(
             }
         }
         in_flight = send_next(client, &cursor, query, trace_id, sink);
-        for records in pager.push(fresh) {
+        for records in pager.push(sink.keep(fresh)) {
             if !sink.send(records, announced.pages).await {
                 if let Some(request) = in_flight {
                     request.abort();

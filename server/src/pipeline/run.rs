@@ -3,7 +3,6 @@
 
 use crate::domain::batch::{BatchStatus, Counts};
 use crate::domain::worker_fields::FieldCounts;
-use crate::domain::ProfessionCatalogue;
 use crate::metrics::{Metrics, OutcomeLabel, ReasonLabel, StatusLabel};
 use crate::notify::{alert_action, AlertAction};
 use crate::pipeline::commit_chain::{CommitChain, Finished, Link, Raced};
@@ -118,7 +117,7 @@ async fn fetch_and_store(
     let prepare = Arc::new(PrepareContext {
         transform: TransformContext {
             today: crate::domain::time::jakarta_date(plan.until),
-            catalogue: ProfessionCatalogue::national(),
+            catalogue: ctx.settings.professions.0,
         },
         indexer: ctx.indexer.clone(),
     });
@@ -401,6 +400,34 @@ fn record_page_metrics(metrics: &Metrics, outcome: &crate::rules::page::PageOutc
 }
 
 /// Writes the final status, moves the watermark, releases the lease, then reports.
+/// A retry names the chosen rows it could not find again (CONTRACT §3, `batch.retry`) in its error.
+async fn not_found<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    batch_id: uuid::Uuid,
+    retry: &crate::pipeline::plan::RetryTarget,
+    error: Option<String>,
+) -> Result<Option<String>, DbErr> {
+    let wanted: Vec<String> = retry.wanted.iter().cloned().collect();
+    let found = queries::met_in_batch(txn, batch_id, &wanted).await?;
+    let mut missing: Vec<&str> = retry
+        .wanted
+        .iter()
+        .filter(|number| !found.contains(*number))
+        .chain(&retry.unlocated)
+        .map(String::as_str)
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(error);
+    }
+    let text = format!("not found in RegNakes any more: {}", missing.join(", "));
+    Ok(Some(match error {
+        Some(error) => format!("{error}; {text}"),
+        None => text,
+    }))
+}
+
 async fn finish(
     ctx: &RunContext,
     plan: &RunPlan,
@@ -416,6 +443,10 @@ async fn finish(
         .ok_or_else(|| DbErr::RecordNotFound(format!("batch {}", plan.batch_id)))?;
     let counts = Counts::of(&row);
     let (status, error) = batch_rules::final_status(&end, &counts, ctx.settings.failure_threshold);
+    let error = match &plan.retry {
+        Some(retry) => not_found(&txn, plan.batch_id, retry, error).await?,
+        None => error,
+    };
     let duration_ms = started.elapsed().as_millis() as i64;
     let checkpoint = row.checkpoint;
     let warnings = row.warnings + gathered.upstream_warnings.len() as i64;

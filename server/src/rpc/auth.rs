@@ -15,12 +15,15 @@ pub const AUDIENCE: &str = "sdmk-regnakes";
 /// The role names of the `roles` claim, as Odoo mints them.
 pub const ROLE_ADMIN: &str = "regnakes.admin";
 pub const ROLE_VIEWER: &str = "regnakes.viewer";
+pub const ROLE_VERIFIER: &str = "regnakes.verifier";
 
 /// What a caller may do. Ordered: a higher role may do everything a lower one may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// The reading methods only (`sync.status`, `batch.*`, `worker.search`).
+    /// The reading methods only (`sync.status`, `batch.*`, `review.list`/`get`, `worker.search`).
     Viewer,
+    /// The Verifikator: reads, and decides review cases (`review.decide`).
+    Verifier,
     /// Everything, including starting and cancelling syncs and enabling the integration.
     Admin,
 }
@@ -29,6 +32,8 @@ impl Role {
     pub fn from_claim(roles: &[String]) -> Role {
         if roles.iter().any(|r| r == ROLE_ADMIN) {
             Role::Admin
+        } else if roles.iter().any(|r| r == ROLE_VERIFIER) {
+            Role::Verifier
         } else {
             Role::Viewer
         }
@@ -37,6 +42,7 @@ impl Role {
     fn claim(self) -> &'static str {
         match self {
             Role::Admin => ROLE_ADMIN,
+            Role::Verifier => ROLE_VERIFIER,
             Role::Viewer => ROLE_VIEWER,
         }
     }
@@ -291,6 +297,9 @@ mod tests {
             (&["admin", "regnakes.Admin"], Role::Viewer),
             (&[ROLE_ADMIN], Role::Admin),
             (&[ROLE_VIEWER, ROLE_ADMIN], Role::Admin),
+            (&[ROLE_VERIFIER], Role::Verifier),
+            (&[ROLE_VERIFIER, ROLE_ADMIN], Role::Admin),
+            (&["regnakes.Verifier"], Role::Viewer),
         ];
         for (claim, expected) in cases {
             let claim: Vec<String> = claim.iter().map(|r| r.to_string()).collect();

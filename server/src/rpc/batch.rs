@@ -89,3 +89,49 @@ pub async fn issues(
         rows: &rows,
     }))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryParams {
+    batch_id: String,
+    reasons: Option<Vec<String>>,
+    str_numbers: Option<Vec<String>>,
+}
+
+/// `batch.retry` (admin): the chosen rejected rows read again, as a new batch with trigger `retry`.
+pub async fn retry(
+    service: &SyncService,
+    p: RetryParams,
+    ctx: &super::CallContext,
+) -> Result<Value, RpcError> {
+    use crate::domain::RejectReason;
+    use crate::service::retry::{RetryRequest, MAX_RETRY_ROWS};
+    let batch_id = params::uuid("batch_id", &p.batch_id)?;
+    let reasons = p
+        .reasons
+        .unwrap_or_default()
+        .iter()
+        .map(|code| {
+            RejectReason::from_code(code).ok_or_else(|| {
+                RpcError::invalid_param("reasons", format!("{code:?} is not a reason code"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let str_numbers = p.str_numbers.unwrap_or_default();
+    if str_numbers.len() as u64 > MAX_RETRY_ROWS {
+        return Err(RpcError::invalid_param(
+            "str_numbers",
+            format!("at most {MAX_RETRY_ROWS} at a time"),
+        ));
+    }
+    let started = service
+        .retry(RetryRequest {
+            batch_id,
+            reasons,
+            str_numbers,
+            actor: Some(ctx.caller.login.clone()),
+            trace_id: Some(ctx.request_id.clone()).filter(|id| !id.is_empty()),
+        })
+        .await?;
+    Ok(json!({"batch": view(&started.batch), "already_running": started.already_running}))
+}

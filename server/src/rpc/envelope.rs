@@ -15,6 +15,8 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     IntegrationDisabled,
+    /// The action needs the single-flight lease a running sync holds.
+    Busy,
     RateLimited,
 }
 
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => -32003,
             ErrorCode::NotFound => -32004,
             ErrorCode::IntegrationDisabled => -32010,
+            ErrorCode::Busy => -32011,
             ErrorCode::RateLimited => -32029,
         }
     }
@@ -81,6 +84,7 @@ impl From<ServiceError> for RpcError {
             ServiceError::InvalidParam { param, problem } => {
                 RpcError::invalid_param(param, problem)
             }
+            ServiceError::Busy(problem) => RpcError::new(ErrorCode::Busy, problem),
             ServiceError::Inconsistent(_) | ServiceError::Database(_) => {
                 let err = anyhow::Error::from(err);
                 tracing::error!(error = ?err, "RPC call failed on the database");

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod integration;
 pub mod limits;
 pub mod params;
+pub mod review;
 pub mod sync;
 pub mod worker;
 
@@ -356,7 +357,6 @@ async fn handle_one(call: Value, state: &RpcState, ctx: &CallContext) -> Option<
     })
 }
 
-/// The least role a method needs (CONTRACT §3); `None` for an unknown method.
 /// The methods of the RPC surface (CONTRACT §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -369,11 +369,15 @@ enum Method {
     BatchWarnings,
     IntegrationSetEnabled,
     WorkerSearch,
+    ReviewList,
+    ReviewGet,
+    ReviewDecide,
+    BatchRetry,
 }
 
 /// Each method's wire name and the least role that may call it: the one list of the surface (`dispatch`
 /// must handle every `Method`, the compiler sees to that).
-const METHODS: [(&str, Method, Role); 9] = [
+const METHODS: [(&str, Method, Role); 13] = [
     ("sync.start", Method::SyncStart, Role::Admin),
     ("sync.status", Method::SyncStatus, Role::Viewer),
     ("sync.cancel", Method::SyncCancel, Role::Admin),
@@ -387,6 +391,10 @@ const METHODS: [(&str, Method, Role); 9] = [
         Role::Admin,
     ),
     ("worker.search", Method::WorkerSearch, Role::Viewer),
+    ("review.list", Method::ReviewList, Role::Viewer),
+    ("review.get", Method::ReviewGet, Role::Viewer),
+    ("review.decide", Method::ReviewDecide, Role::Verifier),
+    ("batch.retry", Method::BatchRetry, Role::Admin),
 ];
 
 impl Method {
@@ -426,6 +434,10 @@ async fn dispatch(
             written(integration::set_enabled(service, params::parse(params)?, ctx).await)
         }
         Method::WorkerSearch => written(worker::search(service, params::parse(params)?).await),
+        Method::ReviewList => written(review::list(service, params::parse(params)?).await),
+        Method::ReviewGet => written(review::get(service, params::parse(params)?).await),
+        Method::ReviewDecide => written(review::decide(service, params::parse(params)?, ctx).await),
+        Method::BatchRetry => written(batch::retry(service, params::parse(params)?, ctx).await),
     }
 }
 
@@ -451,8 +463,19 @@ mod tests {
             .collect();
         assert_eq!(
             admin,
-            ["sync.start", "sync.cancel", "integration.set_enabled"]
+            [
+                "sync.start",
+                "sync.cancel",
+                "integration.set_enabled",
+                "batch.retry"
+            ]
         );
+        let verifier: Vec<&str> = METHODS
+            .iter()
+            .filter(|(_, _, role)| *role == Role::Verifier)
+            .map(|(name, _, _)| *name)
+            .collect();
+        assert_eq!(verifier, ["review.decide"]);
         assert_eq!(
             Method::named("batch.get"),
             Some((Method::BatchGet, Role::Viewer))

@@ -69,6 +69,7 @@ pub async fn start(
         trigger,
         actor: Some(ctx.caller.login.clone()),
         trace_id: Some(ctx.request_id.clone()).filter(|id| !id.is_empty()),
+        retry: None,
     };
     let started = service.start(request).await?;
     Ok(json!({"batch": view(&started.batch), "already_running": started.already_running}))

@@ -33,6 +33,34 @@ pub struct PagePlan {
     pub refreshed: Vec<(Uuid, String, String)>,
     pub history: Vec<HistoryRow>,
     pub issues: Vec<batch_issue::ActiveModel>,
+    /// Records only a person may settle (`identity_conflict`, `duplicate_str`): review cases.
+    pub cases: Vec<CaseSighting>,
+}
+
+/// A record that opens (or is seen again by) a review case.
+pub struct CaseSighting {
+    pub kind: RejectReason,
+    pub str_number: String,
+    pub content_hash: String,
+    /// The record as read, every NIK masked.
+    pub incoming: String,
+    /// The record as read, encrypted with the NIK key.
+    pub incoming_sealed: String,
+}
+
+impl CaseSighting {
+    /// What makes a case one: the STR number and the record's content.
+    pub fn case_key(&self) -> String {
+        format!("{} {}", self.str_number, self.content_hash)
+    }
+}
+
+/// Whether a rejection is for a person to settle (CONTRACT §2: kept for human review).
+pub fn needs_review(reason: RejectReason) -> bool {
+    matches!(
+        reason,
+        RejectReason::IdentityConflict | RejectReason::DuplicateStr
+    )
 }
 
 /// A worker's STR as the history records it: number, status and validity.
@@ -93,6 +121,8 @@ struct Decider<'a> {
     refreshed: Vec<(Uuid, String, String)>,
     /// (position in the page, STR number, why).
     rejections: Vec<(usize, Option<String>, Rejection)>,
+    /// Position in the page → content hash, of the rejections that need review.
+    review_hashes: HashMap<usize, String>,
 }
 
 impl<'a> Decider<'a> {
@@ -146,6 +176,7 @@ impl<'a> Decider<'a> {
             issues: Vec::new(),
             refreshed: Vec::new(),
             rejections,
+            review_hashes: HashMap::new(),
         }
     }
 
@@ -172,6 +203,10 @@ impl<'a> Decider<'a> {
         };
         match self.view.decide(&incoming, repeated) {
             Decision::Reject(rejection) => {
+                if needs_review(rejection.reason) {
+                    self.review_hashes
+                        .insert(prepared.position, prepared.hash.clone());
+                }
                 let number = Some(worker.str_certificate.number.to_string());
                 self.rejections.push((prepared.position, number, rejection));
             }
@@ -248,19 +283,33 @@ impl<'a> Decider<'a> {
     /// Rejections become issues with the raw record; what the page writes is gathered for the pages
     /// after it.
     fn finish(mut self, records: &[Box<RawValue>]) -> PagePlan {
+        let mut cases = Vec::new();
         for (position, str_number, rejection) in &self.rejections {
             *self
                 .outcome
                 .rejected_by_reason
                 .entry(rejection.reason)
                 .or_default() += 1;
+            let raw = records[*position].get();
+            let masked = masked_raw(raw);
+            if let (Some(hash), Some(number), Some(indexer)) =
+                (self.review_hashes.get(position), str_number, self.indexer)
+            {
+                cases.push(CaseSighting {
+                    kind: rejection.reason,
+                    str_number: number.clone(),
+                    content_hash: hash.clone(),
+                    incoming: masked.clone(),
+                    incoming_sealed: indexer.encrypt(raw),
+                });
+            }
             self.issues.push(issue(
                 self.input,
                 Severity::Error,
                 str_number.clone(),
                 rejection.reason.code(),
                 &rejection.message,
-                Some(masked_raw(records[*position].get())),
+                Some(masked),
             ));
         }
         self.outcome.counts.rejected = self.rejections.len() as i64;
@@ -284,6 +333,7 @@ impl<'a> Decider<'a> {
             refreshed: self.refreshed,
             history: self.history,
             issues: self.issues,
+            cases,
         }
     }
 }
@@ -311,7 +361,7 @@ fn inactive_rejection(prepared: &Prepared) -> Option<Rejection> {
     }
 }
 
-fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::Model {
+pub(crate) fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::Model {
     let w = &prepared.candidate.worker;
     let cert = &w.str_certificate;
     health_worker::Model {
@@ -373,7 +423,7 @@ fn issue(
 /// The raw record as received, for human review, with every NIK masked (it may be kept for years): the
 /// value of any key named `nik` (any case, any depth, whatever its type), every run of 16 or more digits in
 /// any string, number or key, and a bare value alike.
-fn masked_raw(raw: &str) -> String {
+pub(crate) fn masked_raw(raw: &str) -> String {
     match serde_json::from_str::<Value>(raw) {
         Ok(value) => mask_value(value, false).to_string(),
         Err(_) => mask_nik_like(raw).into_owned(),

@@ -1,6 +1,8 @@
 //! The one way to start, run, cancel and report a sync: called by the RPC handlers, the scheduler and
 //! the `sync` CLI alike.
 
+pub mod retry;
+pub mod review;
 pub mod scheduler;
 mod status_cache;
 
@@ -13,6 +15,7 @@ use crate::domain::time::ts;
 use crate::domain::{Nik, ProfessionCode};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
+use crate::pipeline::plan::RetryTarget;
 use crate::pipeline::run::{run_batch, RunContext, RunPlan};
 use crate::regnakes::PageQuery;
 use crate::rules::identity::NikIndexer;
@@ -48,6 +51,9 @@ pub enum ServiceError {
     },
     #[error("database error")]
     Database(#[from] DbErr),
+    /// Another sync holds the single-flight lease.
+    #[error("busy: {0}")]
+    Busy(String),
     /// The database holds a state the server never writes (a bug, or a hand edit).
     #[error("inconsistent state: {0}")]
     Inconsistent(&'static str),
@@ -63,6 +69,8 @@ pub struct StartRequest {
     pub actor: Option<String>,
     /// The caller's request id becomes the batch's trace id, so one id follows Odoo → here → RegNakes.
     pub trace_id: Option<String>,
+    /// `batch.retry`: read these windows instead of the mode's.
+    pub retry: Option<Arc<RetryTarget>>,
 }
 
 impl Default for StartRequest {
@@ -74,6 +82,7 @@ impl Default for StartRequest {
             trigger: Trigger::Manual,
             actor: None,
             trace_id: None,
+            retry: None,
         }
     }
 }
@@ -410,13 +419,17 @@ impl SyncService {
             });
         }
         let state = lease::state(&txn).await?;
-        let window = ReadWindow::for_run(
+        let mut window = ReadWindow::for_run(
             request.mode,
             request.updated_since,
-            !request.professions.is_empty(),
+            // A retry's windows are filters too: it never moves the watermark.
+            !request.professions.is_empty() || request.retry.is_some(),
             state.watermark,
             settings.sync_lookback,
         );
+        if request.retry.is_some() {
+            window.since = None;
+        }
         let trace_id = request
             .trace_id
             .clone()
@@ -436,15 +449,7 @@ impl SyncService {
         self.inner.status_cache.invalidate();
         self.announce_interrupted(&interrupted);
         self.announce(&model, false);
-        let plan = RunPlan {
-            batch_id,
-            trace_id,
-            queries: page_queries(&request, window.since, now),
-            until: now,
-            moves_watermark: window.moves_watermark,
-            // The caller's trace (an RPC request's `traceparent`), so the batch's spans join it.
-            parent: tracing_opentelemetry::OpenTelemetrySpanExt::context(&tracing::Span::current()),
-        };
+        let plan = run_plan(batch_id, trace_id, &request, &window, now);
         Ok(Started {
             batch: model,
             already_running: false,
@@ -674,6 +679,29 @@ fn running_batch(
         error: Set(None),
         instance_id: Set(instance_id.to_string()),
         ..queries::empty_batch()
+    }
+}
+
+/// What the run of a started batch reads: a retry's windows, or the mode's window per profession.
+fn run_plan(
+    batch_id: Uuid,
+    trace_id: String,
+    request: &StartRequest,
+    window: &ReadWindow,
+    now: DateTime<Utc>,
+) -> RunPlan {
+    RunPlan {
+        batch_id,
+        trace_id,
+        queries: match &request.retry {
+            Some(retry) => retry.queries.clone(),
+            None => page_queries(request, window.since, now),
+        },
+        until: now,
+        moves_watermark: window.moves_watermark,
+        retry: request.retry.clone(),
+        // The caller's trace (an RPC request's `traceparent`), so the batch's spans join it.
+        parent: tracing_opentelemetry::OpenTelemetrySpanExt::context(&tracing::Span::current()),
     }
 }
 

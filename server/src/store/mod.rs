@@ -9,6 +9,7 @@ pub mod page_txn;
 pub mod queries;
 pub mod rehash;
 pub mod retention;
+pub mod review;
 pub mod writes;
 
 #[cfg(test)]

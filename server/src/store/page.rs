@@ -118,12 +118,14 @@ pub async fn store_page(
         refreshed,
         history,
         issues,
+        cases,
     } = plan;
     writes::write_workers(&mut txn, inserts, updates).await?;
     writes::refresh_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
     writes::insert_history(&mut txn, history).await?;
     writes::insert_issues(&mut txn, issues).await?;
+    super::review::record_sightings(&mut txn, cases, input.batch_id, input.now).await?;
     settle(&mut after).await?;
     outcome.cancel_requested = add_counts(&mut txn, &input, &outcome).await?;
     txn.commit().await?;

@@ -187,3 +187,34 @@ pub async fn audit<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// Which of `str_numbers` batch `batch_id` met: written to a worker, or rejected again.
+pub async fn met_in_batch<C: ConnectionTrait>(
+    db: &C,
+    batch_id: Uuid,
+    str_numbers: &[String],
+) -> Result<std::collections::BTreeSet<String>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut met = std::collections::BTreeSet::new();
+    for chunk in str_numbers.chunks(500) {
+        let written: Vec<String> = health_worker::Entity::find()
+            .select_only()
+            .column(health_worker::Column::StrNumber)
+            .filter(health_worker::Column::LastBatchId.eq(batch_id))
+            .filter(health_worker::Column::StrNumber.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let rejected: Vec<Option<String>> = batch_issue::Entity::find()
+            .select_only()
+            .column(batch_issue::Column::StrNumber)
+            .filter(batch_issue::Column::BatchId.eq(batch_id))
+            .filter(batch_issue::Column::StrNumber.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        met.extend(written);
+        met.extend(rejected.into_iter().flatten());
+    }
+    Ok(met)
+}
