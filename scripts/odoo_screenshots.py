@@ -93,12 +93,50 @@ def as_admin(page, odoo, sim):
     page.click(".o_regnakes_toggle")
     page.click(".modal button.btn-primary[name='action_apply']")
     page.wait_for_selector(".o_regnakes_enabled")
+    # Rejected rows retried: the batch's Retry, by reason.
+    page.goto(f"{odoo}/web#action=sdmk_integration_regnakes.action_regnakes_batch")
+    page.locator(".o_data_row").first.click()
+    page.click("button[name='action_retry']")
+    page.wait_for_selector(".modal div[name='reason'] select")
+    page.select_option(".modal div[name='reason'] select", '"unknown_profession"')
+    shot(page, "17-retry")
+    page.click(".modal button[name='action_retry']")
+    page.wait_for_selector(".o_notification")
+    if sim:
+        # Two records whose NIK the registry changed under a stored STR: cases for the Verifikator.
+        advance = json.dumps({"nik_conflicts": 2}).encode()
+        request = urllib.request.Request(
+            f"{sim}/_sim/advance", data=advance, method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+        open_dashboard(page, odoo)
+        page.click(".o_regnakes_sync_now")
+        page.click(".modal input.o_radio_input[data-value='full']")
+        page.click(".modal button[name='action_start']")
+        expect(page.locator(".o_regnakes_open_cases")).to_be_visible(timeout=120_000)
+        shot(page, "18-dashboard-open-cases")
 
 
 def as_viewer(page, odoo, _sim):
     open_dashboard(page, odoo)
     shot(page, "11-verifikator-dashboard")
     assert page.locator(".o_regnakes_sync_now").count() == 0, "a Verifikator sees no Sync now"
+    # The desk: the cases the admin's scenario opened (two identity conflicts), one compared, one decided.
+    page.goto(f"{odoo}/web#action=sdmk_integration_regnakes.action_regnakes_review")
+    page.wait_for_selector(".o_regnakes_case_row")
+    page.locator(".o_regnakes_case_row").first.click()
+    page.wait_for_selector(".o_regnakes_case .o_regnakes_difference")
+    page.fill(".o_regnakes_note", "NIK corrected by Dukcapil")
+    shot(page, "14-review-case")
+    page.click(".o_regnakes_accept")
+    page.wait_for_selector(".modal .modal-footer .btn-primary")
+    shot(page, "15-review-confirm")
+    page.click(".modal .modal-footer .btn-primary")
+    page.wait_for_selector(".o_regnakes_review:not(:has(.o_regnakes_case))")
+    page.click(".o_regnakes_review_resolved")
+    page.wait_for_selector(".o_regnakes_case_row")
+    shot(page, "16-review-resolved")
 
 
 def settings(page, odoo, _sim):

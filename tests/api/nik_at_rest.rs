@@ -209,6 +209,17 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
     let first = app.sync(json!({"mode": "full"})).await;
     let stored = first["inserted"].as_i64().unwrap();
     assert_eq!(count(&app, "nik LIKE 'enc:t1:%'").await, stored);
+    // A review case keeps its record sealed under the same key: it moves too.
+    app.sim.state.advance(&regnakes_sim::dataset::AdvanceSpec {
+        nik_conflicts: 1,
+        ..Default::default()
+    });
+    app.sync(json!({"mode": "full"})).await;
+    let sealed = "SELECT COUNT(*) FROM review_case WHERE incoming_sealed LIKE";
+    let cases = app.scalar("SELECT COUNT(*) FROM review_case").await;
+    assert!(cases >= 1);
+    assert_eq!(app.scalar(&format!("{sealed} 'enc:t1:%'")).await, cases);
+    let rows = stored + cases;
 
     // The operator's command, with the new key and the old one to read.
     let output = rotate_key(&app.database_url, NEW_KEY, Some(NIK_ENCRYPTION_KEY));
@@ -218,8 +229,9 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
         "{said} {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(said.contains(&format!("{stored} re-encrypted")), "{said}");
+    assert!(said.contains(&format!("{rows} re-encrypted")), "{said}");
     assert_eq!(count(&app, "nik LIKE 'enc:t2:%'").await, stored);
+    assert_eq!(app.scalar(&format!("{sealed} 'enc:t2:%'")).await, cases);
 
     // A server on the new key: a full re-sync finds every worker (nothing inserted, nothing changed).
     let options = OPTIONS().env("NIK_ENCRYPTION_KEY", NEW_KEY);
@@ -232,11 +244,15 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
         "{again}"
     );
     assert_eq!(count(&rotated, "nik LIKE 'enc:t2:%'").await, stored);
+    let listed = rotated.ok("review.list", json!({})).await;
+    for case in listed["cases"].as_array().unwrap() {
+        assert!(case["incoming"]["nik_masked"].is_string(), "the sealed record reads: {case}");
+    }
 
     // Without the old key the command refuses to pretend: rows under an unknown key are reported.
     let output = rotate_key(&app.database_url, NIK_ENCRYPTION_KEY, None);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("{stored} unreadable")));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("{rows} unreadable")));
 }
 on_both_backends!(
     rotate_key_moves_every_row_and_matching_still_finds_every_worker,

@@ -216,7 +216,13 @@ impl SyncService {
         if !nik_keys::needed(self.db(), indexer).await? {
             return Ok(nik_keys::Rotation::default());
         }
-        let done = nik_keys::reencrypt(self.db(), indexer, nik_keys::PAGE).await?;
+        let workers = nik_keys::reencrypt(self.db(), indexer, nik_keys::PAGE).await?;
+        let review = nik_keys::reencrypt_review(self.db(), indexer).await?;
+        let done = nik_keys::Rotation {
+            scanned: workers.scanned + review.scanned,
+            rewritten: workers.rewritten + review.rewritten,
+            unreadable: workers.unreadable + review.unreadable,
+        };
         tracing::info!(
             scanned = done.scanned,
             rewritten = done.rewritten,

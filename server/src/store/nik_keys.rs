@@ -4,7 +4,7 @@
 //! wrote it meanwhile already used the current key), so a run can stop anywhere and start again.
 
 use crate::rules::identity::NikIndexer;
-use entity::health_worker;
+use entity::{health_worker, identity_history, review_case};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -23,14 +23,89 @@ pub struct Rotation {
     pub unreadable: u64,
 }
 
-/// Whether any stored NIK is in clear or under another key than the current one.
+/// Whether any stored NIK (on a worker, in an identity's history, or in a review case's sealed
+/// record) is in clear or under another key than the current one.
 pub async fn needed(db: &DatabaseConnection, indexer: &NikIndexer) -> Result<bool, DbErr> {
     let current = format!("enc:{}:%", indexer.current_key_id());
-    Ok(health_worker::Entity::find()
-        .filter(health_worker::Column::Nik.not_like(current))
+    let workers = health_worker::Entity::find()
+        .filter(health_worker::Column::Nik.not_like(&current))
         .one(db)
-        .await?
-        .is_some())
+        .await?;
+    let history = identity_history::Entity::find()
+        .filter(identity_history::Column::Nik.not_like(&current))
+        .one(db)
+        .await?;
+    let cases = review_case::Entity::find()
+        .filter(review_case::Column::IncomingSealed.not_like(&current))
+        .one(db)
+        .await?;
+    Ok(workers.is_some() || history.is_some() || cases.is_some())
+}
+
+/// The value under the current key; `None` when it is there already or cannot be read (counted).
+fn rekeyed(indexer: &NikIndexer, stored: &str, what: &str, done: &mut Rotation) -> Option<String> {
+    if NikIndexer::key_id_of(stored) == Some(indexer.current_key_id()) {
+        return None;
+    }
+    match indexer.reveal(stored) {
+        Ok(clear) => Some(indexer.encrypt(&clear)),
+        Err(err) => {
+            // Which row only: never the value.
+            tracing::warn!(row = what, error = %err, "a stored NIK cannot be read; left as it is");
+            done.unreadable += 1;
+            None
+        }
+    }
+}
+
+/// The review tables (few rows: review cases and identities replaced by a decision), in one pass each.
+pub async fn reencrypt_review(
+    db: &DatabaseConnection,
+    indexer: &NikIndexer,
+) -> Result<Rotation, DbErr> {
+    let mut done = Rotation::default();
+    let txn = db.begin().await?;
+    let history: Vec<(i64, String)> = identity_history::Entity::find()
+        .select_only()
+        .columns([identity_history::Column::Id, identity_history::Column::Nik])
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    done.scanned += history.len() as u64;
+    for (id, stored) in history {
+        if let Some(value) = rekeyed(
+            indexer,
+            &stored,
+            &format!("identity_history {id}"),
+            &mut done,
+        ) {
+            identity_history::Entity::update_many()
+                .col_expr(identity_history::Column::Nik, Expr::value(value))
+                .filter(identity_history::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            done.rewritten += 1;
+        }
+    }
+    let cases: Vec<(Uuid, String)> = review_case::Entity::find()
+        .select_only()
+        .columns([review_case::Column::Id, review_case::Column::IncomingSealed])
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    done.scanned += cases.len() as u64;
+    for (id, stored) in cases {
+        if let Some(value) = rekeyed(indexer, &stored, &format!("review_case {id}"), &mut done) {
+            review_case::Entity::update_many()
+                .col_expr(review_case::Column::IncomingSealed, Expr::value(value))
+                .filter(review_case::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            done.rewritten += 1;
+        }
+    }
+    txn.commit().await?;
+    Ok(done)
 }
 
 /// Rewrites every row not on the current key, `page` rows at a time.
@@ -58,23 +133,11 @@ pub async fn reencrypt(
         done.scanned += rows.len() as u64;
         let txn = db.begin().await?;
         for (id, stored) in rows {
-            if NikIndexer::key_id_of(&stored) == Some(indexer.current_key_id()) {
+            let Some(value) = rekeyed(indexer, &stored, &format!("worker {id}"), &mut done) else {
                 continue;
-            }
-            let clear = match indexer.reveal(&stored) {
-                Ok(clear) => clear,
-                Err(err) => {
-                    // The id only: never the value.
-                    tracing::warn!(worker_id = %id, error = %err, "stored NIK cannot be read; left as it is");
-                    done.unreadable += 1;
-                    continue;
-                }
             };
             let result = health_worker::Entity::update_many()
-                .col_expr(
-                    health_worker::Column::Nik,
-                    Expr::value(indexer.encrypt(&clear)),
-                )
+                .col_expr(health_worker::Column::Nik, Expr::value(value))
                 .filter(health_worker::Column::Id.eq(id))
                 .filter(health_worker::Column::Nik.eq(stored))
                 .exec(&txn)
