@@ -287,6 +287,24 @@ class RegnakesBatch(models.Model):
             "context": {"default_batch_id": self.id},
         }
 
+    @api.model
+    def _retry(self, batch_uid, reasons=None, str_numbers=None):
+        """``batch.retry`` as the current Admin Integrasi; returns the new batch, mirrored."""
+        service = self.env["sdmk.regnakes.service"]
+        service._check_admin()
+        result = service._call(
+            "retry", batch_uid, reasons=reasons or None, str_numbers=str_numbers or None
+        )
+        return self.sudo()._mirror([result["batch"]])
+
+    @api.model
+    def retry_rows(self, batch_uid, str_numbers):
+        """Retry of the rows picked on the rejected rows screen."""
+        batch = self._retry(batch_uid, str_numbers=[n for n in str_numbers if n])
+        return self.env["sdmk.regnakes.service"]._notification(
+            _("Retry started (batch %s). The dashboard follows its progress.", batch.batch_uid)
+        )
+
     def action_view_errors(self):
         return self._open_issues("errors")
 

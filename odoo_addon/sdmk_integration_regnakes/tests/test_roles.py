@@ -100,6 +100,9 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
                 ("sdmk.regnakes.service", "set_enabled", [False]),
                 ("sdmk.regnakes.service", "dashboard_data", []),
                 ("sdmk.regnakes.batch", "action_refresh", []),
+                ("sdmk.regnakes.service", "review_cases", ["open"]),
+                ("sdmk.regnakes.service", "decide_case", ["x", "keep_sdmk"]),
+                ("sdmk.regnakes.retry.wizard", "create", [{}]),
             ):
                 with self.subTest(login=login, method=method):
                     with self.assertRaises(Exception) as refused:
@@ -166,6 +169,7 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
             ("sdmk.regnakes.service", "dashboard_data", []),
             ("sdmk.regnakes.service", "search_workers", ["a"]),
             ("sdmk.regnakes.batch", "fetch_issues", [batch["id"], "errors"]),
+            ("sdmk.regnakes.service", "review_cases", ["open"]),
         ]
         for model, method, args in calls:
             with self.subTest(method=method):

@@ -29,17 +29,13 @@ class RegnakesRetryWizard(models.TransientModel):
 
     def action_retry(self):
         self.ensure_one()
-        service = self.env["sdmk.regnakes.service"]
-        service._check_admin()
         numbers = [n.strip() for n in (self.str_numbers or "").replace(",", "\n").splitlines()]
-        result = service._call(
-            "retry",
+        batch = self.env["sdmk.regnakes.batch"]._retry(
             self.batch_id.batch_uid,
             reasons=[self.reason] if self.reason else None,
-            str_numbers=[n for n in numbers if n] or None,
+            str_numbers=[n for n in numbers if n],
         )
-        batch = self.env["sdmk.regnakes.batch"].sudo()._mirror([result["batch"]])
-        return service._notification(
+        return self.env["sdmk.regnakes.service"]._notification(
             _("Retry started (batch %s). The dashboard follows its progress.", batch.batch_uid),
             "success",
             close_dialog=True,

@@ -38,6 +38,39 @@ class LiveTable extends Component {
 export class RegnakesIssues extends LiveTable {
     static template = "sdmk_integration_regnakes.Issues";
 
+    setup() {
+        super.setup();
+        this.user = useService("user");
+        this.action = useService("action");
+        this.picked = useState(new Set());
+        this.admin = useState({ yes: false });
+        onWillStart(async () => {
+            this.admin.yes = await this.user.hasGroup("sdmk_integration_regnakes.group_admin_integrasi");
+        });
+    }
+
+    /** Rejected rows an Admin Integrasi may pick for a retry (a row needs its STR number). */
+    get canRetry() {
+        return this.admin.yes && this.params.kind === "errors";
+    }
+
+    toggle(number) {
+        if (this.picked.has(number)) {
+            this.picked.delete(number);
+        } else {
+            this.picked.add(number);
+        }
+    }
+
+    async retryPicked() {
+        const action = await this.orm.call("sdmk.regnakes.batch", "retry_rows", [
+            this.params.batch_uid,
+            [...this.picked],
+        ]);
+        this.picked.clear();
+        return this.action.doAction(action);
+    }
+
     get params() {
         return this.props.action.params || {};
     }
