@@ -246,7 +246,10 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
     assert_eq!(count(&rotated, "nik LIKE 'enc:t2:%'").await, stored);
     let listed = rotated.ok("review.list", json!({})).await;
     for case in listed["cases"].as_array().unwrap() {
-        assert!(case["incoming"]["nik_masked"].is_string(), "the sealed record reads: {case}");
+        assert!(
+            case["incoming"]["nik_masked"].is_string(),
+            "the sealed record reads: {case}"
+        );
     }
 
     // Without the old key the command refuses to pretend: rows under an unknown key are reported.

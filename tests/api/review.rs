@@ -183,6 +183,10 @@ async fn rejected_rows_are_retried_against_todays_reference_list(backend: Backen
         .wait_batch(retried["batch"]["id"].as_str().unwrap())
         .await;
     assert_eq!(batch["trigger"], "retry");
+    assert_eq!(
+        batch["status"], "partial",
+        "rows still rejected are no new failure: {batch}"
+    );
     let again = app.errors(batch["id"].as_str().unwrap()).await;
     let mut again: Vec<String> = again
         .iter()

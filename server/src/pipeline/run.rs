@@ -442,7 +442,13 @@ async fn finish(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("batch {}", plan.batch_id)))?;
     let counts = Counts::of(&row);
-    let (status, error) = batch_rules::final_status(&end, &counts, ctx.settings.failure_threshold);
+    // A retry reads rows that were rejected already: those still rejected are `partial`, not a new
+    // failure to alert on (the threshold judges what a sync newly met).
+    let threshold = match plan.retry {
+        Some(_) => 1.0,
+        None => ctx.settings.failure_threshold,
+    };
+    let (status, error) = batch_rules::final_status(&end, &counts, threshold);
     let error = match &plan.retry {
         Some(retry) => not_found(&txn, plan.batch_id, retry, error).await?,
         None => error,

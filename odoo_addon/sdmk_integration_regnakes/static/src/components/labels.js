@@ -23,6 +23,8 @@ export function triggerLabel(trigger) {
         schedule: _t("Server schedule"),
         cron: _t("Odoo cron"),
         manual: _t("Manual"),
+        retry: _t("Retry of rejected rows"),
+        review: _t("Review decision"),
     };
     return labels[trigger] || trigger || "";
 }

@@ -26,6 +26,10 @@ const FIELD_LABELS = {
     province_code: _t("Province"),
     regency_code: _t("Regency"),
 };
+const DECISION_LABELS = {
+    accept_registry: _t("Accept registry"),
+    keep_sdmk: _t("Keep SDMK"),
+};
 const KIND_LABELS = {
     identity_conflict: _t("Identity conflict"),
     duplicate_str: _t("Duplicate STR"),
@@ -42,8 +46,19 @@ export class RegnakesReview extends Component {
         this.formatTime = formatTime;
         this.fieldLabels = FIELD_LABELS;
         this.kindLabels = KIND_LABELS;
+        this.decisionLabels = DECISION_LABELS;
         this.state = useState({ status: "open", cases: [], total: 0, selected: null, note: "" });
-        onWillStart(() => this.load());
+        this.professions = [];
+        onWillStart(async () => {
+            this.professions = await this.orm.call("sdmk.regnakes.service", "professions", []);
+            await this.load();
+        });
+    }
+
+    /** The profession's name from the reference list (the server answers its code). */
+    professionName(code) {
+        const found = this.professions.find((p) => p.code === code);
+        return found ? found.name : code;
     }
 
     async load() {
@@ -72,6 +87,11 @@ export class RegnakesReview extends Component {
     }
 
     value(side, field) {
+        const text = this.rawValue(side, field);
+        return field === "profession" && text ? this.professionName(text) : text;
+    }
+
+    rawValue(side, field) {
         const c = this.state.selected;
         if (side === "stored") {
             const w = c.stored || {};
