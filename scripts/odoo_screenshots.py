@@ -104,7 +104,7 @@ def as_admin(page, odoo, sim):
     page.wait_for_selector(".o_notification")
     if sim:
         # Two records whose NIK the registry changed under a stored STR: cases for the Verifikator.
-        advance = json.dumps({"nik_conflicts": 2}).encode()
+        advance = json.dumps({"nik_conflicts": 2, "stamp_lag_ms": 50}).encode()
         request = urllib.request.Request(
             f"{sim}/_sim/advance", data=advance, method="POST",
             headers={"Content-Type": "application/json"},

@@ -89,6 +89,26 @@ def test_a_viewer_reads_everything_and_changes_nothing(client_for):
     assert viewer.status()["enabled"] is True
 
 
+def test_a_verifier_decides_review_cases_and_starts_nothing(client_for):
+    admin = client_for()
+    first = run_to_end(admin, mode="full")
+    verifier = client_for(roles=("regnakes.verifier",), login="verifikator")
+    cases = verifier.review_cases()
+    assert cases["total"] >= 1, pretty(first)
+    case = verifier.review_case(cases["cases"][0]["id"])
+    assert "*" in case["incoming"]["nik_masked"]
+    decided = verifier.decide(case["id"], "keep_sdmk", "checked with Dukcapil")
+    assert decided["case"]["decision"]["by"] == "verifikator"
+    assert decided["batch"] is None
+    for attempt in (
+        lambda: verifier.start(mode="full"),
+        lambda: verifier.retry(first["id"], reasons=["unknown_profession"]),
+    ):
+        with pytest.raises(RegnakesSyncError) as refused:
+            attempt()
+        assert refused.value.kind == "forbidden"
+
+
 def test_a_wrong_key_says_so(client_for):
     other_private, _ = generate_signing_key()
     for key in ("not-the-secret-not-the-secret-not-the", other_private):

@@ -34,6 +34,7 @@ KIND_BY_CODE = {
     -32003: "forbidden",
     -32004: "not_found",
     -32010: "disabled",
+    -32011: "busy",
     -32029: "rate_limited",
     -32602: "invalid_params",
     -32600: "invalid_request",

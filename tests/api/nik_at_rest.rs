@@ -212,6 +212,7 @@ async fn rotate_key_moves_every_row_and_matching_still_finds_every_worker(backen
     // A review case keeps its record sealed under the same key: it moves too.
     app.sim.state.advance(&regnakes_sim::dataset::AdvanceSpec {
         nik_conflicts: 1,
+        stamp_lag_ms: 50,
         ..Default::default()
     });
     app.sync(json!({"mode": "full"})).await;

@@ -41,8 +41,10 @@ fn assert_masked(case: &Value) {
 async fn the_desk_settles_conflicts_once(backend: Backend) {
     let app = spawn_app(backend, Options::records(300).page_size(100)).await;
     app.sync(json!({"mode": "full"})).await;
+    // Stamped a little before now: the next sync's window (which ends at its start) surely holds them.
     let report = app.sim.state.advance(&AdvanceSpec {
         nik_conflicts: 2,
+        stamp_lag_ms: 50,
         ..Default::default()
     });
     for _ in 0..5 {
@@ -130,6 +132,7 @@ async fn the_desk_settles_conflicts_once(backend: Backend) {
     // A later change of the kept record opens a new case.
     app.sim.state.advance(&AdvanceSpec {
         change_str: vec![keep["str_number"].as_str().unwrap().to_string()],
+        stamp_lag_ms: 50,
         ..Default::default()
     });
     app.sync(json!({"mode": "full"})).await;

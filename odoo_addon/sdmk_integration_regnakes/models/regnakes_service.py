@@ -122,6 +122,7 @@ class RegnakesService(models.AbstractModel):
                 "The RegNakes integration is disabled: enable it on the dashboard first. (%(detail)s)"
             ),
             "invalid_params": _("The server refused the request: %(detail)s"),
+            "busy": _("A sync is running: try again when it has ended. (%(detail)s)"),
             "not_found": _("Not found on the RegNakes Sync server: %(detail)s"),
             "rate_limited": _("The RegNakes Sync server is busy; try again in a moment. (%(detail)s)"),
         }

@@ -51,7 +51,7 @@ class TestReviewDesk(RegnakesUsersMixin, HttpCase):
         self.verifikator.sudo().password = "verifikator"
         self.env.flush_all()
         self._full_sync()
-        self.own.advance(nik_conflicts=2)
+        self.own.advance(nik_conflicts=2, stamp_lag_ms=50)
         self._full_sync()
         with self._as(self.verifikator) as env:
             case = env["sdmk.regnakes.service"].review_cases("open")["cases"][0]
