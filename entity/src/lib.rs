@@ -1,6 +1,7 @@
 //! SeaORM entities of the SDMK RegNakes sync: tables only, no logic.
 
 pub mod batch;
+pub mod batch_change;
 pub mod batch_issue;
 pub mod health_worker;
 pub mod identity_history;

@@ -8,6 +8,7 @@ mod m20261127_000003_source_hash;
 mod m20261129_000004_change_report;
 mod m20261202_000005_worker_name_search;
 mod m20261202_000006_review_cases;
+mod m20261202_000007_batch_changes;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_change_report::Migration),
             Box::new(m20261202_000005_worker_name_search::Migration),
             Box::new(m20261202_000006_review_cases::Migration),
+            Box::new(m20261202_000007_batch_changes::Migration),
         ]
     }
 }

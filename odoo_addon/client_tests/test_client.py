@@ -109,6 +109,16 @@ def test_a_verifier_decides_review_cases_and_starts_nothing(client_for):
         assert refused.value.kind == "forbidden"
 
 
+def test_a_batch_reports_what_it_wrote(client_for):
+    admin = client_for()
+    batch = run_to_end(admin, mode="full")
+    report = admin.changes(batch["id"], limit=5)
+    assert report["total"] == min(1000, batch["inserted"] + batch["updated"]), pretty(batch)
+    for change in report["changes"]:
+        assert change["outcome"] in ("inserted", "updated")
+        assert change["fields"], pretty(change)
+
+
 def test_a_wrong_key_says_so(client_for):
     other_private, _ = generate_signing_key()
     for key in ("not-the-secret-not-the-secret-not-the", other_private):

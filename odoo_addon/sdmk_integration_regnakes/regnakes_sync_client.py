@@ -277,3 +277,9 @@ class RegnakesSyncClient:
         if str_numbers:
             params["str_numbers"] = list(str_numbers)
         return self.call("batch.retry", params)
+
+    def changes(self, batch_id, outcome=None, limit=50, offset=0):
+        params = {"batch_id": batch_id, "limit": limit, "offset": offset}
+        if outcome:
+            params["outcome"] = outcome
+        return self.call("batch.changes", params)

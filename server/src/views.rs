@@ -3,6 +3,7 @@
 
 use crate::domain::batch::SyncStatus;
 use crate::domain::worker_fields::FieldCounts;
+use crate::rules::record_diff;
 use entity::{batch, batch_issue, health_worker};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -107,25 +108,6 @@ pub fn status(s: &SyncStatus) -> Value {
     })
 }
 
-/// The fields a person compares on a review case, as text.
-fn comparable(w: &health_worker::Model) -> [(&'static str, Option<String>); 13] {
-    [
-        ("nik_masked", Some(w.nik_masked.clone())),
-        ("name", Some(w.name.clone())),
-        ("sex", w.sex.clone()),
-        ("birth_place", Some(w.birth_place.clone())),
-        ("birth_date", Some(w.birth_date.to_string())),
-        ("profession", Some(w.profession_code.clone())),
-        ("str_status", Some(w.str_status.clone())),
-        ("str_valid_until", w.str_valid_until.map(|d| d.to_string())),
-        ("str_kind", w.str_kind.clone()),
-        ("str_council", w.str_council.clone()),
-        ("address_line", w.address_line.clone()),
-        ("province_code", w.province_code.clone()),
-        ("regency_code", w.regency_code.clone()),
-    ]
-}
-
 /// The `Case` of CONTRACT §3: the stored worker and the incoming record side by side, and where they
 /// differ (NIK masked on both sides).
 pub fn case_view(file: &crate::store::review::CaseFile) -> Value {
@@ -136,6 +118,7 @@ pub fn case_view(file: &crate::store::review::CaseFile) -> Value {
             page_no: 0,
             now: case.last_seen_at,
             first_load: None,
+            change_budget: None,
         };
         crate::rules::decide::worker_row(uuid::Uuid::nil(), prepared, &input)
     });
@@ -144,14 +127,11 @@ pub fn case_view(file: &crate::store::review::CaseFile) -> Value {
     if let (Some(row), Some(fields)) = (&incoming_row, incoming.as_object_mut()) {
         fields.insert("nik_masked".into(), json!(row.nik_masked));
     }
-    let differences: Vec<Value> = match (&file.stored, &incoming_row) {
-        (Some(stored), Some(row)) => comparable(stored)
-            .into_iter()
-            .zip(comparable(row))
-            .filter(|((_, a), (_, b))| a != b)
-            .map(|((field, a), (_, b))| json!({"field": field, "stored": a, "incoming": b}))
-            .collect(),
-        _ => Vec::new(),
+    let differences = match (&file.stored, &incoming_row) {
+        (Some(stored), Some(row)) => {
+            record_diff::to_json(&record_diff::differences(Some(stored), row))
+        }
+        _ => json!([]),
     };
     let decision = case.decision.as_ref().map(|d| {
         json!({"decision": d, "note": case.decision_note, "by": case.decided_by,

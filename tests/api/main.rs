@@ -4,6 +4,7 @@ mod doubles;
 mod helpers;
 
 mod announcements;
+mod changes;
 mod cursor;
 mod edges;
 mod engine;

@@ -1,5 +1,5 @@
-//! Retention: only batches older than `RETENTION_DAYS` go, with their rejected rows, in chunks; each
-//! purge is audited; workers stay.
+//! Retention: only batches older than `RETENTION_DAYS` go, with their rejected rows and change report, in
+//! chunks; each purge is audited; workers stay.
 
 use crate::helpers::{spawn_app, Backend, Options};
 use crate::on_both_backends;
@@ -36,6 +36,8 @@ async fn only_what_is_older_than_the_period_is_purged(backend: Backend) {
         "{old_issues} {young_issues}"
     );
     let workers = app.worker_count().await;
+    let old_changes = app.scalar("SELECT COUNT(*) FROM batch_change").await;
+    assert!(old_changes > 0, "the first batch's inserts are reported");
     // The first batch is 181 days old, the second one day short of the period.
     let now = chrono::Utc::now();
     for (id, age) in [(old_id, 181), (young_id, 179)] {
@@ -62,6 +64,11 @@ async fn only_what_is_older_than_the_period_is_purged(backend: Backend) {
         app.scalar("SELECT COUNT(*) FROM batch_issue").await,
         young_issues,
         "only the old batch's rows went"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM batch_change").await,
+        0,
+        "its change report went with it (the second batch changed nothing)"
     );
     assert_eq!(
         app.worker_count().await,

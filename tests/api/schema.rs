@@ -126,7 +126,8 @@ async fn entity_database(backend: Backend) -> DatabaseConnection {
         integration_setting::Entity,
         integration_audit::Entity,
         review_case::Entity,
-        identity_history::Entity
+        identity_history::Entity,
+        batch_change::Entity
     );
     db
 }

@@ -311,6 +311,23 @@ class RegnakesBatch(models.Model):
     def action_view_warnings(self):
         return self._open_issues("warnings")
 
+    def action_view_changes(self):
+        """What the batch wrote, field by field (its first 1 000 inserts and updates), live."""
+        self.ensure_one()
+        self.env["sdmk.regnakes.service"]._check_reader()
+        return {
+            "type": "ir.actions.client",
+            "tag": "sdmk_regnakes.changes",
+            "name": _("Changes"),
+            "params": {"batch_uid": self.batch_uid},
+        }
+
+    @api.model
+    def fetch_changes(self, batch_uid, limit=50, offset=0):
+        """One page of a batch's change report, live from the server."""
+        service = self.env["sdmk.regnakes.service"]
+        return _rpc_safe(service._call("changes", batch_uid, limit=int(limit), offset=int(offset)))
+
     @api.model
     def fetch_issues(self, batch_uid, kind, limit=50, offset=0):
         """One page of a batch's rejected rows or warnings, live from the server."""

@@ -170,6 +170,7 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
             ("sdmk.regnakes.service", "search_workers", ["a"]),
             ("sdmk.regnakes.batch", "fetch_issues", [batch["id"], "errors"]),
             ("sdmk.regnakes.service", "review_cases", ["open"]),
+            ("sdmk.regnakes.batch", "fetch_changes", [batch["id"]]),
         ]
         for model, method, args in calls:
             with self.subTest(method=method):

@@ -34,6 +34,8 @@ pub struct Progress {
     pub changed_fields: RefCell<FieldCounts>,
     /// What the upstream announced that the read did not find (reported on the batch as warnings).
     pub upstream_warnings: RefCell<Vec<String>>,
+    /// Inserts and updates still to report field by field (`store::changes`).
+    pub change_budget: Rc<Cell<u32>>,
 }
 
 /// A page ready to store, with the stored workers its records may match when they could be read ahead.

@@ -112,6 +112,7 @@ async fn fetch_and_store(
     let progress = Rc::new(Progress {
         fast_path: Cell::new(ctx.settings.unchanged_fast_path),
         first_load: first_load(&ctx.db).await,
+        change_budget: Rc::new(Cell::new(crate::store::changes::PER_BATCH)),
         ..Progress::default()
     });
     let prepare = Arc::new(PrepareContext {
@@ -302,6 +303,7 @@ async fn store_pages(
             page_no: batch_page,
             now: Utc::now(),
             first_load: progress.first_load.clone(),
+            change_budget: Some(progress.change_budget.clone()),
         };
         let task = spawn_store(ctx, prepared, looked_up, input, handoff);
         // The page before finishes (its commit lets this one commit) before the next page is taken.

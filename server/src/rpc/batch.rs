@@ -135,3 +135,37 @@ pub async fn retry(
         .await?;
     Ok(json!({"batch": view(&started.batch), "already_running": started.already_running}))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesParams {
+    batch_id: String,
+    outcome: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `batch.changes`: what the batch wrote, field by field (its first 1 000 inserts and updates).
+pub async fn changes(service: &SyncService, p: ChangesParams) -> Result<Value, RpcError> {
+    let id = params::uuid("batch_id", &p.batch_id)?;
+    let (limit, offset) = params::page(p.limit, p.offset)?;
+    if let Some(outcome) = p.outcome.as_deref() {
+        if !["inserted", "updated"].contains(&outcome) {
+            return Err(RpcError::invalid_param(
+                "outcome",
+                format!("{outcome:?} is not inserted or updated"),
+            ));
+        }
+    }
+    let (total, rows) = service
+        .changes(id, p.outcome.as_deref(), limit, offset)
+        .await?;
+    let changes: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let fields: Value = serde_json::from_str(&row.fields).unwrap_or_else(|_| json!([]));
+            json!({"str_number": row.str_number, "outcome": row.outcome, "fields": fields})
+        })
+        .collect();
+    Ok(json!({"total": total, "changes": changes}))
+}

@@ -373,11 +373,12 @@ enum Method {
     ReviewGet,
     ReviewDecide,
     BatchRetry,
+    BatchChanges,
 }
 
 /// Each method's wire name and the least role that may call it: the one list of the surface (`dispatch`
 /// must handle every `Method`, the compiler sees to that).
-const METHODS: [(&str, Method, Role); 13] = [
+const METHODS: [(&str, Method, Role); 14] = [
     ("sync.start", Method::SyncStart, Role::Admin),
     ("sync.status", Method::SyncStatus, Role::Viewer),
     ("sync.cancel", Method::SyncCancel, Role::Admin),
@@ -395,6 +396,7 @@ const METHODS: [(&str, Method, Role); 13] = [
     ("review.get", Method::ReviewGet, Role::Viewer),
     ("review.decide", Method::ReviewDecide, Role::Verifier),
     ("batch.retry", Method::BatchRetry, Role::Admin),
+    ("batch.changes", Method::BatchChanges, Role::Viewer),
 ];
 
 impl Method {
@@ -438,6 +440,7 @@ async fn dispatch(
         Method::ReviewGet => written(review::get(service, params::parse(params)?).await),
         Method::ReviewDecide => written(review::decide(service, params::parse(params)?, ctx).await),
         Method::BatchRetry => written(batch::retry(service, params::parse(params)?, ctx).await),
+        Method::BatchChanges => written(batch::changes(service, params::parse(params)?).await),
     }
 }
 

@@ -534,6 +534,7 @@ mod tests {
             page_no: 1,
             now: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
             first_load: None,
+            change_budget: None,
         }
     }
 

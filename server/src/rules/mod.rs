@@ -10,6 +10,7 @@ pub mod identity;
 pub mod matching;
 pub mod outcome;
 pub mod page;
+pub mod record_diff;
 pub mod record_keys;
 #[cfg(test)]
 pub(crate) mod samples;

@@ -58,6 +58,9 @@ pub struct PageInput {
     pub page_no: i64,
     pub now: DateTime<Utc>,
     pub first_load: FirstLoad,
+    /// How many more inserts and updates the batch reports field by field (`batch.changes`), shared
+    /// by its pages; `None` reports none.
+    pub change_budget: Option<std::rc::Rc<std::cell::Cell<u32>>>,
 }
 
 #[derive(Debug, Default)]

@@ -608,6 +608,18 @@ impl SyncService {
         Ok(queries::issues(self.db(), batch_id, severity, limit, offset).await?)
     }
 
+    /// A batch's change report (`batch.changes`): total and one page.
+    pub async fn changes(
+        &self,
+        batch_id: Uuid,
+        outcome: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<entity::batch_change::Model>), ServiceError> {
+        self.get(batch_id).await?;
+        Ok(crate::store::changes::page(self.db(), batch_id, outcome, limit, offset).await?)
+    }
+
     pub async fn set_enabled(
         &self,
         enabled: bool,

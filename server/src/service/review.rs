@@ -206,6 +206,7 @@ impl SyncService {
             page_no: 1,
             now,
             first_load: None,
+            change_budget: None,
         };
         let changed =
             ChangedFields::between(holder.field_fingerprint.as_deref(), &prepared.fingerprint);

@@ -107,6 +107,7 @@ impl Store {
             page_no: self.pages,
             now: chrono::Utc::now(),
             first_load: None,
+            change_budget: None,
         };
         store_page(&self.db, page, None, input, Handoff::alone())
             .await

@@ -2,6 +2,7 @@
 //! backend (`writes`: PostgreSQL `UNNEST`/`COPY`-like statements, SQLite batches), the single-flight
 //! lease, retention, NIK key rotation, re-keying an earlier release's hashes (`rehash`), and the reads the RPC surface pages through (`queries`).
 
+pub mod changes;
 pub mod lease;
 pub mod nik_keys;
 pub mod page;

@@ -120,7 +120,9 @@ pub async fn store_page(
         issues,
         cases,
     } = plan;
+    let changes = super::changes::report(&mut txn, &inserts, &updates, &input).await?;
     writes::write_workers(&mut txn, inserts, updates).await?;
+    super::changes::insert(&mut txn, changes).await?;
     writes::refresh_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
     writes::insert_history(&mut txn, history).await?;

@@ -5,7 +5,7 @@
 
 use crate::domain::batch::BatchStatus;
 use chrono::{DateTime, Utc};
-use entity::{batch, batch_issue};
+use entity::{batch, batch_change, batch_issue};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -38,7 +38,8 @@ async fn expired_batches<C: ConnectionTrait>(
         .await
 }
 
-/// Deletes what is older than `cutoff`: first each expired batch's issues, then the batch.
+/// Deletes what is older than `cutoff`: first each expired batch's issues and change report, then the
+/// batch.
 pub async fn purge<C: ConnectionTrait>(
     db: &C,
     cutoff: DateTime<Utc>,
@@ -68,6 +69,11 @@ pub async fn purge<C: ConnectionTrait>(
                 .await?
                 .rows_affected;
         }
+        // At most 1 000 report rows a batch: one statement per chunk of batches.
+        batch_change::Entity::delete_many()
+            .filter(batch_change::Column::BatchId.is_in(batches.clone()))
+            .exec(db)
+            .await?;
         purged.batches += batch::Entity::delete_many()
             .filter(batch::Column::Id.is_in(batches))
             .exec(db)

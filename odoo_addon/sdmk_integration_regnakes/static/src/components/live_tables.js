@@ -133,5 +133,24 @@ export class RegnakesWorkers extends LiveTable {
     }
 }
 
+/** What a batch wrote, field by field: the server's `batch.changes`. */
+export class RegnakesChanges extends LiveTable {
+    static template = "sdmk_integration_regnakes.Changes";
+
+    get params() {
+        return this.props.action.params || {};
+    }
+
+    async fetch(limit, offset) {
+        const page = await this.orm.call("sdmk.regnakes.batch", "fetch_changes", [
+            this.params.batch_uid,
+            limit,
+            offset,
+        ]);
+        return { total: page.total, rows: page.changes };
+    }
+}
+
 registry.category("actions").add("sdmk_regnakes.issues", RegnakesIssues);
+registry.category("actions").add("sdmk_regnakes.changes", RegnakesChanges);
 registry.category("actions").add("sdmk_regnakes.workers", RegnakesWorkers);
