@@ -90,6 +90,16 @@ async fn the_desk_settles_conflicts_once(backend: Backend) {
         (json!(1), json!(1))
     );
     assert_eq!(body["result"]["case"]["decision"]["by"], "rina");
+    let report = app
+        .ok("batch.changes", json!({"batch_id": batch["id"]}))
+        .await;
+    assert_eq!(report["total"], 1);
+    let fields = report["changes"][0]["fields"].as_array().unwrap().clone();
+    assert_eq!(
+        fields,
+        accept["differences"].as_array().unwrap().clone(),
+        "the case's differences, written"
+    );
     assert_eq!(body["result"]["case"]["status"], "resolved");
     let worker = app
         .ok("worker.search", json!({"query": accept["str_number"]}))

@@ -211,9 +211,13 @@ impl SyncService {
         let changed =
             ChangedFields::between(holder.field_fingerprint.as_deref(), &prepared.fingerprint);
         keep_history(txn, &holder, case.id, &prepared, batch_id, now).await?;
+        let incoming = worker_row(holder.id, &prepared, &input);
+        // The review batch reports its one update like any batch (`batch.changes`).
+        crate::store::changes::row(&input, &incoming, Some(&holder), "updated")
+            .insert(txn)
+            .await?;
         // Every column written (a model converted as is would write nothing), but the creation ones.
-        let mut row =
-            health_worker::ActiveModel::from(worker_row(holder.id, &prepared, &input)).reset_all();
+        let mut row = health_worker::ActiveModel::from(incoming).reset_all();
         row.first_batch_id = NotSet;
         row.created_at = NotSet;
         row.update(txn).await?;

@@ -44,7 +44,8 @@ pub async fn report(
     Ok(rows)
 }
 
-fn row(
+/// One report row: the fields `incoming` writes over `stored` (all of them for a new worker).
+pub fn row(
     input: &PageInput,
     incoming: &health_worker::Model,
     stored: Option<&health_worker::Model>,
