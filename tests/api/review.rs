@@ -135,6 +135,11 @@ async fn the_desk_settles_conflicts_once(backend: Backend) {
     let errors = app.errors(batch["id"].as_str().unwrap()).await;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["str_number"], keep["str_number"]);
+    assert_eq!(
+        (batch["inserted"].clone(), batch["updated"].clone()),
+        (json!(0), json!(0)),
+        "everything else, the accepted record included, unchanged: {batch}"
+    );
     assert!(open_cases(&app).await.is_empty());
     let resolved = app.ok("review.list", json!({"status": "resolved"})).await;
     assert_eq!(resolved["total"], 2);
