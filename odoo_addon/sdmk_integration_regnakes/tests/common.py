@@ -5,12 +5,15 @@ and ``REGNAKES_TEST_NOTIFY_SECRET``; see scripts/odoo-addon-tests.sh)."""
 
 import os
 import time
+from contextlib import contextmanager
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import new_test_user
 
 from ..models.regnakes_key import NOTIFY_SECRET as NOTIFY_SECRET_KEY
 from ..models.regnakes_key import TOKEN_PRIVATE_KEY
 from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient, generate_signing_key
+from . import processes
 
 SERVER_URL = os.environ.get("REGNAKES_TEST_URL")
 SERVER_SECRET = os.environ.get("REGNAKES_TEST_SECRET")
@@ -57,6 +60,28 @@ class RegnakesUsersMixin:
         cls.portal = new_test_user(
             cls.env, login="portal", password="portal-password", groups="base.group_portal"
         )
+
+    def _use_own_server(self, **options):
+        """A simulator and server of this test's own (``processes.OwnServer(**options)``), set as Odoo's
+        server; returns it and an administrator's client of it. Skips without the binaries."""
+        if not processes.available():
+            self.skipTest("REGNAKES_TEST_SERVER_BIN is not set: run scripts/odoo-addon-tests.sh")
+        own = processes.OwnServer(self.signing_key, self.notify_secret, **options)
+        self.addCleanup(own.close, self.env.registry)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "sdmk_integration_regnakes.server_url", own.url
+        )
+        # Written to the database now: the browser's requests read it with an environment of their own.
+        self.env.flush_all()
+        return own, RegnakesSyncClient(own.url, self.signing_key, "odoo-test", [ROLE_ADMIN])
+
+    @contextmanager
+    def _as(self, user=None):
+        """An environment for ``user`` (the superuser by default) under the lock the server's
+        notifications (HTTP requests into this test's transaction) take too. Nothing here may touch the
+        test's own cursor first: a request may be using it."""
+        with self.env.registry.cursor() as cr:
+            yield api.Environment(cr, user.id if user else SUPERUSER_ID, {})
 
     def _server_admin(self):
         """The real server seen by an administrator script, to check what Odoo users did or did not do."""

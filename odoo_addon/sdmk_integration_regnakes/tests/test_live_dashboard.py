@@ -8,20 +8,18 @@ Odoo's test mode drops post-commit hooks, and with them the bus's wake-up of ope
 ``live_bus`` fixture wakes them as production's ``NOTIFY imbus`` does, so the server's notification
 reaches the browser by the same path as in production."""
 
+import logging
 import threading
 import time
 from datetime import datetime, timezone
 from unittest.mock import patch
 
 import requests
-import logging
 
-from odoo import SUPERUSER_ID, api
+from odoo import api
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
-from . import processes
-from .common import FINISHED, RegnakesUsersMixin
+from .common import RegnakesUsersMixin
 
 _logger = logging.getLogger(__name__)
 SHOWN_WITHIN = 2.0
@@ -80,16 +78,7 @@ class TestLiveDashboard(RegnakesUsersMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        if not processes.available():
-            self.skipTest("REGNAKES_TEST_SERVER_BIN is not set: run scripts/odoo-addon-tests.sh")
-        self.own = processes.OwnServer(self.signing_key, self.notify_secret)
-        self.addCleanup(self.own.close, self.env.registry)
-        self.env["ir.config_parameter"].sudo().set_param(
-            "sdmk_integration_regnakes.server_url", self.own.url
-        )
-        # Written to the database now: the browser's requests read it with an environment of their own.
-        self.env.flush_all()
-        self.client = RegnakesSyncClient(self.own.url, self.signing_key, "odoo-test", [ROLE_ADMIN])
+        self.own, self.client = self._use_own_server()
         self.probe = self._probe_dashboard()
         self._live_bus()
         self.errors = []
@@ -146,8 +135,7 @@ class TestLiveDashboard(RegnakesUsersMixin, HttpCase):
 
     def _mirrored(self, batch_id):
         # The browser's requests share this test's transaction: read under the same lock they take.
-        with self.env.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._as() as env:
             batch = env["sdmk.regnakes.batch"].search([("batch_uid", "=", batch_id)])
             return batch.status, batch.activity_ids.mapped("user_id").ids
 
@@ -215,16 +203,16 @@ class TestLiveDashboard(RegnakesUsersMixin, HttpCase):
         self.own.kill()
         self.own.start()
         self._until(lambda: self._mirrored(batch_id)[0] == "failed", "the crash never reached Odoo")
-        admins = self.env.ref("sdmk_integration_regnakes.group_admin_integrasi").users
+        with self._as() as env:
+            admins = env.ref("sdmk_integration_regnakes.group_admin_integrasi").users.ids
         todo_users = self._mirrored(batch_id)[1]
         self.assertIn(second_admin.id, todo_users)
-        self.assertEqual(sorted(todo_users), sorted(admins.ids), "one to-do per admin, no more")
+        self.assertEqual(sorted(todo_users), sorted(admins), "one to-do per admin, no more")
 
     def test_cancel_from_the_batch_form_shows_it_stopping_then_cancelled(self):
         batch_id = self.client.start(mode="full")["batch"]["id"]
         self._until(lambda: self._mirrored(batch_id)[0] == "running", "the start never reached Odoo")
-        with self.env.registry.cursor() as cr:
-            env = api.Environment(cr, self.admin_integrasi.id, {})
+        with self._as(self.admin_integrasi) as env:
             record = env["sdmk.regnakes.batch"].search([("batch_uid", "=", batch_id)])
             record.action_cancel()
             # What the form shows on its reload: no second Cancel, the stop announced.
@@ -258,8 +246,7 @@ class TestLiveDashboard(RegnakesUsersMixin, HttpCase):
         self.assertEqual(kinds, ["success", "warning"], answers)
         running = self.client.status()["running"]
         self.assertTrue(running)
-        with self.env.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._as() as env:
             self.assertEqual(env["sdmk.regnakes.batch"].search_count([]), 1)
 
     def test_notifications_racing_the_wizard_log_no_error(self):
@@ -271,8 +258,7 @@ class TestLiveDashboard(RegnakesUsersMixin, HttpCase):
                 self.assertNotIn("error", answer, answer)
                 status = self.client.status()
                 self._wait_finished(self.client, (status["running"] or status["last"])["id"])
-        with self.env.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._as() as env:
             mirrored = env["sdmk.regnakes.batch"].search([])
             self.assertEqual(len(mirrored), 50)
             self.assertEqual(len(set(mirrored.mapped("batch_uid"))), 50)

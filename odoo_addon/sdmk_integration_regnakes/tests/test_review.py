@@ -2,14 +2,9 @@
 Verifikator lists the open cases, compares one, accepts one and keeps another; an Admin Integrasi
 retries rejected rows; other users reach none of it."""
 
-from contextlib import contextmanager
-
-from odoo import api
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 
-from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
-from . import processes
 from .common import RegnakesUsersMixin
 
 
@@ -22,26 +17,9 @@ class TestReviewDesk(RegnakesUsersMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        if not processes.available():
-            self.skipTest("REGNAKES_TEST_SERVER_BIN is not set: run scripts/odoo-addon-tests.sh")
         # No bad records but those a test makes: every case is one it knows.
         bad_share = 0.05 if "retries" in self._testMethodName else 0.0
-        self.own = processes.OwnServer(
-            self.signing_key, self.notify_secret, records=300, latency_ms=0, bad_share=bad_share
-        )
-        self.addCleanup(self.own.close, self.env.registry)
-        self.env["ir.config_parameter"].sudo().set_param(
-            "sdmk_integration_regnakes.server_url", self.own.url
-        )
-        self.env.flush_all()
-        self.client = RegnakesSyncClient(self.own.url, self.signing_key, "odoo-test", [ROLE_ADMIN])
-
-    @contextmanager
-    def _as(self, user):
-        """An environment for ``user`` under the lock the server's notifications (HTTP requests into
-        this test's transaction) take too."""
-        with self.env.registry.cursor() as cr:
-            yield api.Environment(cr, user.id, {})
+        self.own, self.client = self._use_own_server(records=300, latency_ms=0, bad_share=bad_share)
 
     def _full_sync(self):
         return self._wait_finished(self.client, self.client.start(mode="full")["batch"]["id"])
