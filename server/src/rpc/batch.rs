@@ -157,15 +157,16 @@ pub async fn changes(service: &SyncService, p: ChangesParams) -> Result<Value, R
             ));
         }
     }
-    let (total, rows) = service
+    let page = service
         .changes(id, p.outcome.as_deref(), limit, offset)
         .await?;
-    let changes: Vec<Value> = rows
+    let changes: Vec<Value> = page
+        .items
         .iter()
         .map(|row| {
             let fields: Value = serde_json::from_str(&row.fields).unwrap_or_else(|_| json!([]));
             json!({"str_number": row.str_number, "outcome": row.outcome, "fields": fields})
         })
         .collect();
-    Ok(json!({"total": total, "changes": changes}))
+    Ok(json!({"total": page.total, "changes": changes}))
 }

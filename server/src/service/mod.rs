@@ -615,7 +615,7 @@ impl SyncService {
         outcome: Option<&str>,
         limit: u64,
         offset: u64,
-    ) -> Result<(u64, Vec<entity::batch_change::Model>), ServiceError> {
+    ) -> Result<Page<entity::batch_change::Model>, ServiceError> {
         self.get(batch_id).await?;
         Ok(crate::store::changes::page(self.db(), batch_id, outcome, limit, offset).await?)
     }

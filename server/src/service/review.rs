@@ -38,9 +38,10 @@ impl SyncService {
         limit: u64,
         offset: u64,
     ) -> Result<(u64, Vec<CaseFile>), ServiceError> {
-        let (total, cases) = review::list(self.db(), status, kind, limit, offset).await?;
-        let mut files = Vec::with_capacity(cases.len());
-        for case in cases {
+        let page = review::list(self.db(), status, kind, limit, offset).await?;
+        let total = page.total;
+        let mut files = Vec::with_capacity(page.items.len());
+        for case in page.items {
             files.push(self.case_file(self.db(), case).await?);
         }
         Ok((total, files))

@@ -3,6 +3,7 @@
 //! page's transaction, so it holds exactly what the page committed.
 
 use super::page_txn::PageTxn;
+use super::queries::{page_of, Page};
 use crate::rules::page::PageInput;
 use crate::rules::record_diff;
 use entity::{batch_change, health_worker};
@@ -90,24 +91,23 @@ pub async fn insert(txn: &mut PageTxn, rows: Vec<batch_change::ActiveModel>) -> 
 }
 
 /// One page of a batch's report, in the order written.
-pub async fn page<C: sea_orm::ConnectionTrait>(
-    db: &C,
+pub async fn page(
+    db: &sea_orm::DatabaseConnection,
     batch_id: Uuid,
     outcome: Option<&str>,
     limit: u64,
     offset: u64,
-) -> Result<(u64, Vec<batch_change::Model>), DbErr> {
-    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+) -> Result<Page<batch_change::Model>, DbErr> {
+    use sea_orm::QueryOrder;
     let mut query = batch_change::Entity::find().filter(batch_change::Column::BatchId.eq(batch_id));
     if let Some(outcome) = outcome {
         query = query.filter(batch_change::Column::Outcome.eq(outcome));
     }
-    let total = query.clone().count(db).await?;
-    let rows = query
-        .order_by_asc(batch_change::Column::Id)
-        .limit(limit)
-        .offset(offset)
-        .all(db)
-        .await?;
-    Ok((total, rows))
+    page_of(
+        db,
+        query.order_by_asc(batch_change::Column::Id),
+        limit,
+        offset,
+    )
+    .await
 }

@@ -19,7 +19,7 @@ pub struct Page<T> {
 }
 
 /// One page of an ordered query, with the total count for the pager.
-async fn page_of<E: EntityTrait>(
+pub(crate) async fn page_of<E: EntityTrait>(
     db: &DatabaseConnection,
     query: sea_orm::Select<E>,
     limit: u64,

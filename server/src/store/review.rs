@@ -2,15 +2,13 @@
 //! `review.list` / `review.get`, closed by `review.decide`.
 
 use super::page_txn::PageTxn;
+use super::queries::{page_of, Page};
 use crate::domain::review::CaseStatus;
 use crate::rules::decide::CaseSighting;
 use chrono::{DateTime, Utc};
 use entity::review_case;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 /// A case with what a person compares: the worker holding its STR now, and the incoming record as
@@ -83,25 +81,18 @@ pub async fn record_sightings(
 }
 
 /// One page of cases, oldest first.
-pub async fn list<C: ConnectionTrait>(
-    db: &C,
+pub async fn list(
+    db: &DatabaseConnection,
     status: CaseStatus,
     kind: Option<&str>,
     limit: u64,
     offset: u64,
-) -> Result<(u64, Vec<review_case::Model>), DbErr> {
+) -> Result<Page<review_case::Model>, DbErr> {
     use review_case::Column as Col;
     let mut query = review_case::Entity::find().filter(Col::Status.eq(status.code()));
     if let Some(kind) = kind {
         query = query.filter(Col::Kind.eq(kind));
     }
-    let total = query.clone().count(db).await?;
-    let cases = query
-        .order_by_asc(Col::OpenedAt)
-        .order_by_asc(Col::Id)
-        .limit(limit)
-        .offset(offset)
-        .all(db)
-        .await?;
-    Ok((total, cases))
+    let ordered = query.order_by_asc(Col::OpenedAt).order_by_asc(Col::Id);
+    page_of(db, ordered, limit, offset).await
 }
