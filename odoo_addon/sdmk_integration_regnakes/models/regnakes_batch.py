@@ -265,15 +265,20 @@ class RegnakesBatch(models.Model):
         self.sudo()._mirror([batch])
         return True
 
-    def _open_issues(self, kind):
+    def _live_screen(self, tag, name, **params):
+        """A screen of this batch's rows read live from the server (never stored in Odoo)."""
         self.ensure_one()
         self.env["sdmk.regnakes.service"]._check_reader()
         return {
             "type": "ir.actions.client",
-            "tag": "sdmk_regnakes.issues",
-            "name": _("Rejected rows") if kind == "errors" else _("Warnings"),
-            "params": {"batch_uid": self.batch_uid, "kind": kind},
+            "tag": tag,
+            "name": name,
+            "params": dict(params, batch_uid=self.batch_uid),
         }
+
+    def _open_issues(self, kind):
+        name = _("Rejected rows") if kind == "errors" else _("Warnings")
+        return self._live_screen("sdmk_regnakes.issues", name, kind=kind)
 
     def action_retry(self):
         """Opens the retry wizard for this batch's rejected rows (Admin Integrasi)."""
@@ -313,14 +318,7 @@ class RegnakesBatch(models.Model):
 
     def action_view_changes(self):
         """What the batch wrote, field by field (its first 1 000 inserts and updates), live."""
-        self.ensure_one()
-        self.env["sdmk.regnakes.service"]._check_reader()
-        return {
-            "type": "ir.actions.client",
-            "tag": "sdmk_regnakes.changes",
-            "name": _("Changes"),
-            "params": {"batch_uid": self.batch_uid},
-        }
+        return self._live_screen("sdmk_regnakes.changes", _("Changes"))
 
     @api.model
     def fetch_changes(self, batch_uid, limit=50, offset=0):

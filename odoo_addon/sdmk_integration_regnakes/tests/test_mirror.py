@@ -1,3 +1,4 @@
+from odoo.exceptions import AccessError
 from odoo.tests.common import TransactionCase
 
 from .common import RegnakesUsersMixin
@@ -69,6 +70,18 @@ class TestMirror(RegnakesUsersMixin, TransactionCase):
         self.assertNotIn(self.verifikator, todo_users)
         self.assertEqual(len(record.activity_ids.filtered(lambda a: a.user_id == self.admin_integrasi)), 1)
         self.assertIn("unreachable", record.activity_ids[0].note)
+
+    def test_the_live_screens_name_their_batch_and_only_readers_open_them(self):
+        record = self.Batch._mirror([server_batch(status="partial")]).with_user(self.verifikator)
+        changes = record.action_view_changes()
+        self.assertEqual(
+            (changes["tag"], changes["params"]),
+            ("sdmk_regnakes.changes", {"batch_uid": record.batch_uid}),
+        )
+        errors = record.action_view_errors()
+        self.assertEqual(errors["params"], {"batch_uid": record.batch_uid, "kind": "errors"})
+        with self.assertRaises(AccessError):
+            record.with_user(self.internal).action_view_changes()
 
     def test_a_successful_batch_gives_no_todo(self):
         record = self.Batch._mirror([server_batch(status="succeeded", rejected=0)])
