@@ -7,8 +7,8 @@ use crate::rules::identity::NikIndexer;
 use entity::{health_worker, identity_history, review_case};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -65,47 +65,55 @@ pub async fn reencrypt_review(
 ) -> Result<Rotation, DbErr> {
     let mut done = Rotation::default();
     let txn = db.begin().await?;
-    let history: Vec<(i64, String)> = identity_history::Entity::find()
-        .select_only()
-        .columns([identity_history::Column::Id, identity_history::Column::Nik])
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    done.scanned += history.len() as u64;
-    for (id, stored) in history {
-        if let Some(value) = rekeyed(
-            indexer,
-            &stored,
-            &format!("identity_history {id}"),
-            &mut done,
-        ) {
-            identity_history::Entity::update_many()
-                .col_expr(identity_history::Column::Nik, Expr::value(value))
-                .filter(identity_history::Column::Id.eq(id))
-                .exec(&txn)
-                .await?;
-            done.rewritten += 1;
-        }
-    }
-    let cases: Vec<(Uuid, String)> = review_case::Entity::find()
-        .select_only()
-        .columns([review_case::Column::Id, review_case::Column::IncomingSealed])
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    done.scanned += cases.len() as u64;
-    for (id, stored) in cases {
-        if let Some(value) = rekeyed(indexer, &stored, &format!("review_case {id}"), &mut done) {
-            review_case::Entity::update_many()
-                .col_expr(review_case::Column::IncomingSealed, Expr::value(value))
-                .filter(review_case::Column::Id.eq(id))
-                .exec(&txn)
-                .await?;
-            done.rewritten += 1;
-        }
-    }
+    rekey_table::<identity_history::Entity, i64>(
+        &txn,
+        indexer,
+        (identity_history::Column::Id, identity_history::Column::Nik),
+        &mut done,
+    )
+    .await?;
+    rekey_table::<review_case::Entity, Uuid>(
+        &txn,
+        indexer,
+        (review_case::Column::Id, review_case::Column::IncomingSealed),
+        &mut done,
+    )
+    .await?;
     txn.commit().await?;
     Ok(done)
+}
+
+/// Moves one small table's encrypted column (`columns`: its key and the column) onto the current key.
+async fn rekey_table<E, K>(
+    txn: &DatabaseTransaction,
+    indexer: &NikIndexer,
+    (key, column): (E::Column, E::Column),
+    done: &mut Rotation,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    K: sea_orm::TryGetable + Into<sea_orm::Value> + std::fmt::Display,
+{
+    let rows: Vec<(K, String)> = E::find()
+        .select_only()
+        .columns([key, column])
+        .into_tuple()
+        .all(txn)
+        .await?;
+    done.scanned += rows.len() as u64;
+    let table = E::default().table_name();
+    for (id, stored) in rows {
+        let what = format!("{table} {id}");
+        if let Some(value) = rekeyed(indexer, &stored, &what, done) {
+            E::update_many()
+                .col_expr(column, Expr::value(value))
+                .filter(key.eq(id))
+                .exec(txn)
+                .await?;
+            done.rewritten += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites every row not on the current key, `page` rows at a time.
