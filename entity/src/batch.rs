@@ -38,6 +38,14 @@ pub struct Model {
     pub changed_fields: Option<String>,
     pub cancel_requested: bool,
     pub instance_id: String,
+    /// A dry run (CONTRACT §3): read and decided like a real run, wrote no worker.
+    #[sea_orm(default_value = false)]
+    pub dry_run: bool,
+    /// Workers this complete full read marked missing from the registry.
+    #[sea_orm(default_value = 0)]
+    pub missing: i64,
+    /// Record paths the mapping does not know, with how many records carried each (JSON `{path: count}`).
+    pub unknown_fields: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

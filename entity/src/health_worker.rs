@@ -44,6 +44,9 @@ pub struct Model {
     pub last_batch_id: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When a complete full read first did not see this worker in the registry; none while it is there.
+    #[sea_orm(indexed)]
+    pub missing_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,3 +10,4 @@ pub mod integration_setting;
 pub mod review_case;
 pub mod str_history;
 pub mod sync_state;
+pub mod upstream_field;

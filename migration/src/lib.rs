@@ -9,6 +9,7 @@ mod m20261129_000004_change_report;
 mod m20261202_000005_worker_name_search;
 mod m20261202_000006_review_cases;
 mod m20261202_000007_batch_changes;
+mod m20261203_000008_know_before_and_after;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_worker_name_search::Migration),
             Box::new(m20261202_000006_review_cases::Migration),
             Box::new(m20261202_000007_batch_changes::Migration),
+            Box::new(m20261203_000008_know_before_and_after::Migration),
         ]
     }
 }

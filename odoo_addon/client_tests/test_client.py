@@ -119,6 +119,29 @@ def test_a_batch_reports_what_it_wrote(client_for):
         assert change["fields"], pretty(change)
 
 
+def test_a_dry_run_says_what_a_sync_would_do_and_writes_nothing(client_for):
+    admin = client_for()
+    before = admin.search_workers(limit=1)["total"]
+    preview = run_to_end(admin, mode="full", dry_run=True)
+    assert preview["dry_run"] is True, pretty(preview)
+    assert admin.search_workers(limit=1)["total"] == before
+    real = run_to_end(admin, mode="full")
+    assert real["dry_run"] is False
+    for count in ("received", "inserted", "updated", "unchanged", "rejected"):
+        assert preview[count] == real[count], (pretty(preview), pretty(real))
+    assert admin.status()["last"]["id"] == real["id"]
+
+
+def test_workers_not_in_the_registry_are_listed_on_their_own(client_for):
+    admin = client_for()
+    run_to_end(admin, mode="full")
+    missing = admin.search_workers(limit=5, missing=True)
+    # The simulator removed nobody: the filter lists nobody, and every worker is in the registry.
+    assert missing == {"total": 0, "workers": []}
+    assert all(w["in_registry"] and w["missing_since"] is None for w in admin.search_workers(limit=5)["workers"])
+    assert admin.status()["missing_workers"] == 0
+
+
 def test_a_wrong_key_says_so(client_for):
     other_private, _ = generate_signing_key()
     for key in ("not-the-secret-not-the-secret-not-the", other_private):

@@ -219,10 +219,14 @@ class RegnakesSyncClient:
     def status(self):
         return self.call("sync.status")
 
-    def start(self, mode="incremental", professions=None, trigger="manual", request_id=None):
+    def start(
+        self, mode="incremental", professions=None, trigger="manual", request_id=None, dry_run=False
+    ):
         params = {"mode": mode, "trigger": trigger}
         if professions:
             params["professions"] = list(professions)
+        if dry_run:
+            params["dry_run"] = True
         return self.call("sync.start", params, request_id=request_id)
 
     def cancel(self, batch_id):
@@ -250,12 +254,14 @@ class RegnakesSyncClient:
             params["reason"] = reason
         return self.call("integration.set_enabled", params)["enabled"]
 
-    def search_workers(self, query=None, profession=None, limit=20, offset=0):
+    def search_workers(self, query=None, profession=None, limit=20, offset=0, missing=False):
         params = {"limit": limit, "offset": offset}
         if query:
             params["query"] = query
         if profession:
             params["profession"] = profession
+        if missing:
+            params["missing"] = True
         return self.call("worker.search", params)
 
     def review_cases(self, status="open", limit=50, offset=0):

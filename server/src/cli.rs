@@ -48,6 +48,9 @@ pub enum Command {
         /// Start of the window (RFC 3339) instead of the watermark.
         #[arg(long)]
         since: Option<String>,
+        /// Read and decide, write no worker: the summary says what a real run would do now.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Exit 0 when the local server's /readyz answers ready (a container healthcheck on an image with no
     /// shell tools); the address comes from LISTEN_ADDR.
@@ -103,10 +106,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             mode,
             professions,
             since,
+            dry_run,
         } => {
             let mut settings = Settings::load(&layers)?;
             settings.resolve_vault(&layers).await?;
-            sync_foreground(settings, mode, professions, since).await
+            sync_foreground(settings, mode, professions, since, dry_run).await
         }
         Command::Healthcheck => healthcheck(&layers.listen_addr()).await,
         Command::RotateKey => {
@@ -210,6 +214,7 @@ async fn sync_foreground(
     mode: String,
     professions: Vec<String>,
     since: Option<String>,
+    dry_run: bool,
 ) -> anyhow::Result<i32> {
     let updated_since = since
         .map(|s| chrono::DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&chrono::Utc)))
@@ -235,6 +240,7 @@ async fn sync_foreground(
         )),
         trace_id: None,
         retry: None,
+        dry_run,
     };
     let started = service.start(request).await?;
     if started.already_running {
@@ -304,7 +310,10 @@ fn print_summary(b: &batch::Model) {
         ("batch", b.id.to_string()),
         ("trace id", b.trace_id.clone()),
         ("status", b.status.clone()),
-        ("mode", b.mode.clone()),
+        (
+            "mode",
+            format!("{}{}", b.mode, if b.dry_run { " (dry run)" } else { "" }),
+        ),
         ("pages", b.pages.to_string()),
         ("received", b.received.to_string()),
         ("inserted", b.inserted.to_string()),
@@ -315,6 +324,7 @@ fn print_summary(b: &batch::Model) {
             format!("{} ({:.2}%)", b.rejected, b.failure_rate * 100.0),
         ),
         ("warnings", b.warnings.to_string()),
+        ("missing", b.missing.to_string()),
         (
             "duration",
             format!("{:.1} s", b.duration_ms.unwrap_or(0) as f64 / 1000.0),

@@ -54,6 +54,10 @@ pub struct Metrics {
     pub failure_threshold: Gauge<f64, AtomicU64>,
     /// When the running batch started (0 when none), for the stuck-sync alert.
     pub running_since: Gauge<f64, AtomicU64>,
+    /// Stored workers the registry no longer has (`missing_since` set).
+    pub workers_missing: Gauge,
+    /// Record paths outside the mapping met for the first time: the upstream's shape changed.
+    pub upstream_new_fields: Counter,
 }
 
 impl Metrics {
@@ -75,6 +79,8 @@ impl Metrics {
             unchanged_fast_path: Counter::default(),
             failure_threshold: Gauge::default(),
             running_since: Gauge::default(),
+            workers_missing: Gauge::default(),
+            upstream_new_fields: Counter::default(),
         };
         metrics.register_batch_metrics();
         metrics.register_state_and_upstream_metrics();
@@ -153,6 +159,16 @@ impl Metrics {
             "Retried RegNakes requests",
             self.upstream_retries.clone(),
         );
+        r.register(
+            "regnakes_upstream_new_fields",
+            "Record fields outside the mapping that a batch met for the first time (the upstream's shape changed)",
+            self.upstream_new_fields.clone(),
+        );
+        r.register(
+            "regnakes_workers_missing",
+            "Stored health workers the registry no longer has (marked by a complete full sync)",
+            self.workers_missing.clone(),
+        );
     }
 
     /// Every label value the server knows exists from the start, so dashboards and alert rules see
@@ -210,6 +226,8 @@ impl Metrics {
         if let Some(last) = &status.last {
             self.last_failure_ratio.set(last.failure_rate);
         }
+        self.workers_missing
+            .set(i64::try_from(status.missing_workers).unwrap_or(i64::MAX));
     }
 
     pub fn encode(&self) -> String {

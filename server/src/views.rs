@@ -40,6 +40,9 @@ pub fn view(model: &batch::Model) -> Value {
         "since": model.window_since.map(ts),
         "until": model.window_until.map(ts),
         "changed_fields": FieldCounts::from_json(model.changed_fields.as_deref()).to_json(),
+        "dry_run": model.dry_run,
+        "missing": model.missing,
+        "unknown_fields": crate::rules::unknown_fields::UnknownFields::from_json(model.unknown_fields.as_deref()).to_json(),
     })
 }
 
@@ -56,6 +59,8 @@ pub fn worker_view(w: &health_worker::Model) -> Value {
         "birth_place": w.birth_place,
         "nik_masked": w.nik_masked,
         "updated_at": ts(w.updated_at),
+        "in_registry": w.missing_since.is_none(),
+        "missing_since": w.missing_since.map(ts),
     })
 }
 
@@ -105,6 +110,7 @@ pub fn status(s: &SyncStatus) -> Value {
         "last_success_at": s.last_success_at.map(ts),
         "next_run_at": s.next_run_at.map(ts),
         "watermark": s.watermark.map(ts),
+        "missing_workers": s.missing_workers,
     })
 }
 
@@ -113,13 +119,7 @@ pub fn status(s: &SyncStatus) -> Value {
 pub fn case_view(file: &crate::store::review::CaseFile) -> Value {
     let case = &file.case;
     let incoming_row = file.incoming.as_ref().map(|prepared| {
-        let input = crate::rules::page::PageInput {
-            batch_id: case.last_batch_id,
-            page_no: 0,
-            now: case.last_seen_at,
-            first_load: None,
-            change_budget: None,
-        };
+        let input = crate::rules::page::PageInput::new(case.last_batch_id, case.last_seen_at);
         crate::rules::decide::worker_row(uuid::Uuid::nil(), prepared, &input)
     });
     let mut incoming: Value =

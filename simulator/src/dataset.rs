@@ -112,6 +112,11 @@ pub struct AdvanceSpec {
     /// Stamp the changes this many milliseconds before the moment they become visible, as a registry
     /// read from a lagging replica does (or one that stamps a row when its transaction starts).
     pub stamp_lag_ms: i64,
+    /// Workers taken out of the registry (no record lists them any more); a later `change_str` of one
+    /// brings it back.
+    pub removed: u32,
+    /// STR numbers of workers to take out, as `removed` does.
+    pub remove_str: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -122,6 +127,8 @@ pub struct AdvanceReport {
     pub revoked: Vec<String>,
     pub new_workers: Vec<String>,
     pub nik_conflicts: Vec<String>,
+    /// STR numbers of the workers taken out of the registry.
+    pub removed: Vec<String>,
 }
 
 impl AdvanceReport {
@@ -146,6 +153,9 @@ pub struct Dataset {
     picker: ProfessionPicker,
     /// Records generated with one `updated_at`, in a row.
     tie_group: u64,
+    /// Every record's licences carry their issue date (`sip[].tanggal_terbit`): a field RegNakes may
+    /// add one day, which the mapping does not know.
+    pub sip_issue_dates: bool,
     /// `visible[i]`: how many of `versions[..i]` are current (the registry shows no other), so a page of
     /// any window is found without walking it.
     visible: Vec<u32>,
@@ -182,6 +192,7 @@ impl Dataset {
             picker,
             tie_group,
             visible: Vec::new(),
+            sip_issue_dates: false,
         };
         for v in &mut versions {
             v.str_key = data.str_key(v);
@@ -374,6 +385,9 @@ impl Dataset {
                 ),
                 kode_fasyankes: (p.facility + u64::from(v.changes)).to_string(),
                 berlaku_sampai: format!("{}-{m:02}-{d:02}", p.str_valid_year + 1),
+                tanggal_terbit: self
+                    .sip_issue_dates
+                    .then(|| format!("{}-{m:02}-{d:02}", p.str_valid_year - 4)),
             }],
             alamat: Some(AlamatOut {
                 line: street(&mut rng),
@@ -493,10 +507,7 @@ impl Dataset {
             }
         }
         for number in &spec.change_str {
-            let Some(idx) = (0..self.total_count).find(|&idx| {
-                let v = &self.versions[self.current[idx as usize] as usize];
-                str_number(u64::from(idx), u32::from(v.renewals)) == *number
-            }) else {
+            let Some(idx) = self.find_str(number) else {
                 continue;
             };
             if !taken.insert(idx) {
@@ -504,6 +515,7 @@ impl Dataset {
             }
             new_versions.push(self.next_version(idx, 0, now_ms - spec.stamp_lag_ms, &mut report));
         }
+        self.remove(spec, &mut rng, now_ms, &mut taken, &mut report);
         for _ in 0..spec.new_workers {
             let idx = self.total_count;
             self.total_count += 1;
@@ -542,10 +554,53 @@ impl Dataset {
         }
     }
 
+    /// Takes workers out of the registry: their current record is superseded by none.
+    fn remove(
+        &mut self,
+        spec: &AdvanceSpec,
+        rng: &mut Rng,
+        now_ms: i64,
+        taken: &mut HashSet<u32>,
+        report: &mut AdvanceReport,
+    ) {
+        let mut chosen = Vec::new();
+        let mut attempts = 0;
+        while (chosen.len() as u32) < spec.removed && attempts < spec.removed * 50 + 100 {
+            attempts += 1;
+            let idx = rng.below(u64::from(self.base_count.max(1))) as u32;
+            if idx < self.total_count && self.eligible(idx) && taken.insert(idx) {
+                chosen.push(idx);
+            }
+        }
+        for number in &spec.remove_str {
+            if let Some(idx) = self.find_str(number) {
+                if taken.insert(idx) {
+                    chosen.push(idx);
+                }
+            }
+        }
+        for idx in chosen {
+            let v = &mut self.versions[self.current[idx as usize] as usize];
+            v.superseded_ms = now_ms;
+            report
+                .removed
+                .push(str_number(u64::from(idx), u32::from(v.renewals)));
+        }
+    }
+
+    /// The worker whose current record carries STR `number`.
+    fn find_str(&self, number: &str) -> Option<u32> {
+        (0..self.total_count).find(|&idx| {
+            let v = &self.versions[self.current[idx as usize] as usize];
+            str_number(u64::from(idx), u32::from(v.renewals)) == number
+        })
+    }
+
     /// Good, current, not revoked, not the original of a duplicate: safe to change in one known way.
     fn eligible(&self, idx: u32) -> bool {
         let v = &self.versions[self.current[idx as usize] as usize];
-        self.bad_kind(idx).is_none()
+        v.superseded_ms == i64::MAX
+            && self.bad_kind(idx).is_none()
             && self.bad_kind(idx + 1) != Some(BadKind::DuplicateStr)
             && !v.revoked
             && !v.nik_conflict
@@ -573,6 +628,8 @@ struct SipOut {
     nomor: String,
     kode_fasyankes: String,
     berlaku_sampai: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tanggal_terbit: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -100,6 +100,12 @@ impl SimState {
         report
     }
 
+    /// Every record's licences carry `tanggal_terbit` from now on (a new field in the registry's shape).
+    pub fn set_sip_issue_dates(&self, on: bool) {
+        self.data.write().expect("dataset lock").sip_issue_dates = on;
+        *self.window_cache.lock().expect("cache lock") = None;
+    }
+
     pub fn set_faults(&self, plan: FaultPlan) {
         *self.faults.lock().expect("fault lock") = plan;
     }

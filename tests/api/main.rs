@@ -4,6 +4,7 @@ mod doubles;
 mod helpers;
 
 mod announcements;
+mod before_and_after;
 mod changes;
 mod cursor;
 mod edges;

@@ -177,7 +177,7 @@ async fn prometheus_sees_the_batches_and_the_alerts_fire() {
             .flatten()
             .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
             .collect();
-        all.len() == 8 && all.iter().all(|r| r["health"] == "ok")
+        all.len() == 9 && all.iter().all(|r| r["health"] == "ok")
     })
     .await;
     let alerts_url = format!("{}/api/v1/alerts", prometheus.url);

@@ -20,7 +20,7 @@ STATUSES = [
     ("skipped", "Skipped"),
 ]
 FINISHED = {"succeeded", "partial", "failed", "cancelled", "skipped"}
-COUNTERS = ("pages", "received", "inserted", "updated", "unchanged", "rejected", "warnings")
+COUNTERS = ("pages", "received", "inserted", "updated", "unchanged", "rejected", "warnings", "missing")
 BUS_TYPE = "sdmk_regnakes/batch"
 # The server's `changed_fields` keys (domain::worker_fields), as the form shows them.
 CHANGED_FIELD_LABELS = [
@@ -89,6 +89,23 @@ class RegnakesBatch(models.Model):
     window_until = fields.Datetime(
         "Read until", readonly=True, help="End of the upstream window the run read (exclusive)."
     )
+    dry_run = fields.Boolean(
+        readonly=True,
+        help="A preview: read and decided like a real sync, but wrote no health worker. Its counts say "
+        "what a real sync would do now.",
+    )
+    missing = fields.Integer(
+        "Missing from RegNakes",
+        readonly=True,
+        help="Health workers this complete full sync no longer found in RegNakes (they are kept, marked).",
+    )
+    unknown_fields = fields.Json(readonly=True)
+    unknown_fields_summary = fields.Char(
+        "Unknown fields",
+        compute="_compute_unknown_fields_summary",
+        help="Record fields RegNakes sent that the mapping does not read, with how many records carried "
+        "each: RegNakes added or renamed a field.",
+    )
     changed_fields = fields.Json(readonly=True)
     changed_fields_summary = fields.Char(
         "Changed fields",
@@ -117,6 +134,13 @@ class RegnakesBatch(models.Model):
             ]
             batch.changed_fields_summary = " · ".join(parts) or False
 
+    @api.depends("unknown_fields")
+    def _compute_unknown_fields_summary(self):
+        for batch in self:
+            counts = batch.unknown_fields or {}
+            parts = [f"{path}: {count}" for path, count in sorted(counts.items())]
+            batch.unknown_fields_summary = " · ".join(parts) or False
+
     # Mirroring
 
     @api.model
@@ -136,6 +160,8 @@ class RegnakesBatch(models.Model):
             "window_since": _timestamp(batch.get("since")),
             "window_until": _timestamp(batch.get("until")),
             "changed_fields": batch.get("changed_fields") or False,
+            "dry_run": bool(batch.get("dry_run")),
+            "unknown_fields": batch.get("unknown_fields") or False,
         }
         values.update({name: batch.get(name) or 0 for name in COUNTERS})
         return values
@@ -157,7 +183,10 @@ class RegnakesBatch(models.Model):
             if record.status in FINISHED and values["status"] not in FINISHED:
                 records |= record
                 continue
-            newly_failed = values["status"] == "failed" and record.status != "failed"
+            # A failed preview is nobody's to-do: it wrote nothing.
+            newly_failed = (
+                values["status"] == "failed" and record.status != "failed" and not values["dry_run"]
+            )
             diff = {
                 name: value
                 for name, value in values.items()
@@ -227,7 +256,7 @@ class RegnakesBatch(models.Model):
         self.ensure_one()
         row = {
             name: self[name]
-            for name in ("id", "batch_uid", "trace_id", "trigger", "mode", "status")
+            for name in ("id", "batch_uid", "trace_id", "trigger", "mode", "status", "dry_run")
         }
         row.update({name: self[name] for name in COUNTERS})
         row.update(

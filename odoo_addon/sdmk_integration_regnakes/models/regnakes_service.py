@@ -206,7 +206,7 @@ class RegnakesService(models.AbstractModel):
         return self._call("set_enabled", bool(enabled), reason or None)
 
     @api.model
-    def search_workers(self, query=None, profession=None, limit=20, offset=0):
+    def search_workers(self, query=None, profession=None, limit=20, offset=0, missing=False):
         self._check_reader()
         return _rpc_safe(self._call(
             "search_workers",
@@ -214,6 +214,7 @@ class RegnakesService(models.AbstractModel):
             profession=profession or None,
             limit=int(limit),
             offset=int(offset),
+            missing=bool(missing),
         ))
 
     @api.model

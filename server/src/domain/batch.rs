@@ -145,6 +145,8 @@ pub struct SyncStatus {
     pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
     pub next_run_at: Option<chrono::DateTime<chrono::Utc>>,
     pub watermark: Option<chrono::DateTime<chrono::Utc>>,
+    /// Stored workers the registry no longer has.
+    pub missing_workers: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,8 @@ pub trait StatusListener: Send + Sync {
 #[derive(Clone)]
 pub struct RunContext {
     pub db: DatabaseConnection,
+    /// Where the run reads and writes workers: `db`, or a dry run's own copy (`store::dry_run`).
+    pub store: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
     pub indexer: NikIndexer,
@@ -41,6 +43,11 @@ pub struct RunPlan {
     pub parent: opentelemetry::Context,
     /// A retry of rejected rows: the records it reads again, to name those no longer found.
     pub retry: Option<Arc<RetryTarget>>,
+    /// Reads and decides, writes no worker, history, review case or watermark (CONTRACT §3).
+    pub dry_run: bool,
+    /// A complete full read (mode full, no filter, not dry): at its end, the stored workers it did not
+    /// see are marked missing from the registry (`store::missing`).
+    pub marks_missing: bool,
 }
 
 /// What `batch.retry` reads again: one narrow window per distinct `updated_at` of the chosen rows.

@@ -36,6 +36,10 @@ pub struct Progress {
     pub upstream_warnings: RefCell<Vec<String>>,
     /// Inserts and updates still to report field by field (`store::changes`).
     pub change_budget: Rc<Cell<u32>>,
+    /// Record paths the mapping does not know, in the committed pages.
+    pub unknown_fields: RefCell<crate::rules::unknown_fields::UnknownFields>,
+    /// The stored workers the committed pages saw, when the run is a complete full read.
+    pub seen: RefCell<Option<crate::rules::seen::Seen>>,
 }
 
 /// A page ready to store, with the stored workers its records may match when they could be read ahead.

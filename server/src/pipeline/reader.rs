@@ -51,7 +51,7 @@ impl PageSink {
         self.batch_page += 1;
         let task = actix_rt::spawn(
             ready_page(
-                self.ctx.db.clone(),
+                self.ctx.store.clone(),
                 self.prepare.clone(),
                 self.progress.clone(),
                 records,
@@ -215,4 +215,77 @@ async fn read_window(
         sink.progress.upstream_warnings.borrow_mut().push(warning);
     }
     Ok(true)
+}
+
+/// Requests the read of what changed during a run may make at most: a registry changing faster than
+/// this can be read is not settled, and nobody is marked missing.
+const CHANGED_SINCE_MAX_REQUESTS: u64 = 1_000;
+
+/// A record read only for its NIK.
+#[derive(serde::Deserialize)]
+struct NikOnly<'a> {
+    #[serde(borrow, default)]
+    nik: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The identities of the records changed since `since` (shortly before the run's pinned `until`), read
+/// by key to the end with no upper bound, so a record changed while this reads moves ahead of it and is
+/// met too. A complete full read may not have seen these (they moved as they changed, a renewal under a
+/// new STR number), yet the registry has them: they are not missing.
+pub async fn changed_since(
+    ctx: &RunContext,
+    since: chrono::DateTime<chrono::Utc>,
+    trace_id: &str,
+) -> Result<crate::rules::seen::ChangedDuring, RunError> {
+    let client = RegnakesClient::new(ctx.settings.regnakes.clone(), ctx.metrics.clone());
+    let mut cursor = ReadCursor::new(Some(since), ctx.settings.regnakes.page_size);
+    let mut changed = crate::rules::seen::ChangedDuring::default();
+    let today = crate::domain::time::jakarta_date(chrono::Utc::now());
+    let mut requests = 0;
+    while let Some(request) = cursor.next_request() {
+        requests += 1;
+        if requests > CHANGED_SINCE_MAX_REQUESTS {
+            return Err(RunError::Fetch {
+                page: requests,
+                cause: format!(
+                    "the records changed during the run took more than {CHANGED_SINCE_MAX_REQUESTS} requests to read"
+                ),
+            });
+        }
+        let query = PageQuery {
+            updated_since: request.since,
+            ..PageQuery::default()
+        };
+        let page = client
+            .fetch_page(
+                &query,
+                request.page,
+                requests,
+                &format!("{trace_id}/changed"),
+            )
+            .await
+            .map_err(|err| RunError::Fetch {
+                page: requests,
+                cause: err.to_string(),
+            })?;
+        for raw in cursor.take(page.records) {
+            let raw = raw.get();
+            if let Some(number) = crate::rules::record_keys::RecordKeys::of(raw)
+                .and_then(|k| k.str_number().map(crate::domain::sanitize::clean_text))
+            {
+                changed.str_numbers.insert(number.trim().to_string());
+            }
+            let nik = serde_json::from_str::<NikOnly>(raw)
+                .ok()
+                .and_then(|r| r.nik)
+                .and_then(|nik| {
+                    crate::domain::Nik::parse(&crate::domain::sanitize::clean_text(&nik), today)
+                        .ok()
+                });
+            if let Some(nik) = nik {
+                changed.nik_indexes.insert(ctx.indexer.index(&nik));
+            }
+        }
+    }
+    Ok(changed)
 }

@@ -11,10 +11,13 @@ use crate::pipeline::reader::{self, PageTask};
 use crate::rules::first_load::{FirstLoad, KeyFilter};
 use crate::rules::outcome::{self as batch_rules, RunEnd, RunError};
 use crate::rules::page::{LookedUp, PageInput, PageOutcome, PrepareContext, PreparedPage};
+use crate::rules::seen::Seen;
 use crate::rules::transform::TransformContext;
+use crate::rules::unknown_fields::UnknownFields;
 use crate::store::lease;
 use crate::store::page::{store_page, Handoff};
 use crate::store::queries;
+use crate::store::upstream_fields;
 use crate::store::writes;
 use chrono::{DateTime, Utc};
 use entity::{batch, health_worker, sync_state};
@@ -47,25 +50,61 @@ pub async fn run_batch(ctx: RunContext, plan: RunPlan) -> Result<batch::Model, D
 async fn run_instrumented(ctx: RunContext, plan: RunPlan) -> Result<batch::Model, DbErr> {
     let started = Instant::now();
     ctx.metrics.running.set(1);
-    tracing::info!(pages_queries = plan.queries.len(), "sync batch started");
-
-    let changed_fields = RefCell::new(FieldCounts::default());
-    let warnings = RefCell::new(Vec::new());
-    let pages = fetch_and_store(&ctx, &plan, &changed_fields, &warnings);
-    let heartbeat = keep_lease(&ctx, &plan);
-    futures_util::pin_mut!(pages, heartbeat);
-    let end = match future::select(pages, heartbeat).await {
-        Either::Left((end, _)) => end,
-        Either::Right((end, _)) => end,
+    tracing::info!(
+        pages_queries = plan.queries.len(),
+        dry_run = plan.dry_run,
+        "sync batch started"
+    );
+    let (end, gathered) = match dry_run_copy(&ctx, &plan).await {
+        Ok(Some(shadow)) => {
+            let ctx = RunContext {
+                store: shadow.clone(),
+                ..ctx.clone()
+            };
+            let ran = run_pages(&ctx, &plan).await;
+            crate::store::dry_run::close(shadow).await;
+            ran
+        }
+        Ok(None) => run_pages(&ctx, &plan).await,
+        Err(end) => (end, Gathered::default()),
     };
-    let changed = *changed_fields.borrow();
-    let gathered = Gathered {
-        changed_fields: changed,
-        upstream_warnings: warnings.take(),
-    };
-    let finished = finish(&ctx, &plan, end, started, &gathered).await;
+    let finished = finish(&ctx, &plan, end, started, gathered).await;
     ctx.metrics.running.set(0);
     finished
+}
+
+/// A dry run's own copy of the workers (`store::dry_run`); `None` for a real run.
+async fn dry_run_copy(
+    ctx: &RunContext,
+    plan: &RunPlan,
+) -> Result<Option<DatabaseConnection>, RunEnd> {
+    if !plan.dry_run {
+        return Ok(None);
+    }
+    crate::store::dry_run::open(&ctx.db)
+        .await
+        .map(Some)
+        .map_err(|err| {
+            tracing::error!(error = %err, "the dry run's copy of the workers could not be made");
+            RunEnd::Failed(RunError::DryRunCopy {
+                cause: err.to_string(),
+            })
+        })
+}
+
+/// Fetches and stores the pages while keeping the lease; what the run gathered for its batch row.
+async fn run_pages(ctx: &RunContext, plan: &RunPlan) -> (RunEnd, Gathered) {
+    let gathered = RefCell::new(Gathered::default());
+    let end = {
+        let pages = fetch_and_store(ctx, plan, &gathered);
+        let heartbeat = keep_lease(ctx, plan);
+        futures_util::pin_mut!(pages, heartbeat);
+        match future::select(pages, heartbeat).await {
+            Either::Left((end, _)) => end,
+            Either::Right((end, _)) => end,
+        }
+    };
+    (end, gathered.into_inner())
 }
 
 async fn keep_lease(ctx: &RunContext, plan: &RunPlan) -> RunEnd {
@@ -101,18 +140,14 @@ async fn first_load(db: &DatabaseConnection) -> FirstLoad {
 
 /// Three stages that overlap: fetching (the upstream), making pages ready (CPU off this thread, reads
 /// ahead), storing (the database, in page order).
-/// `changed_fields` gathers what the committed pages' updates changed, for the batch's report.
-async fn fetch_and_store(
-    ctx: &RunContext,
-    plan: &RunPlan,
-    changed_fields: &RefCell<FieldCounts>,
-    warnings: &RefCell<Vec<String>>,
-) -> RunEnd {
+/// `gathered` takes what the committed pages tell the batch's report.
+async fn fetch_and_store(ctx: &RunContext, plan: &RunPlan, gathered: &RefCell<Gathered>) -> RunEnd {
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel(PIPELINE_DEPTH);
     let progress = Rc::new(Progress {
         fast_path: Cell::new(ctx.settings.unchanged_fast_path),
-        first_load: first_load(&ctx.db).await,
+        first_load: first_load(&ctx.store).await,
         change_budget: Rc::new(Cell::new(crate::store::changes::PER_BATCH)),
+        seen: RefCell::new(seen_at_start(ctx, plan).await),
         ..Progress::default()
     });
     let prepare = Arc::new(PrepareContext {
@@ -136,20 +171,41 @@ async fn fetch_and_store(
     let end = store_pages(ctx, plan, &progress, &mut pages_rx).await;
     // Stop fetching ahead once storing has stopped (cancel, failure).
     fetcher.abort();
-    changed_fields
-        .borrow_mut()
+    let mut gathered = gathered.borrow_mut();
+    gathered
+        .changed_fields
         .merge(&progress.changed_fields.borrow());
-    warnings
-        .borrow_mut()
+    gathered
+        .upstream_warnings
         .extend(progress.upstream_warnings.take());
+    gathered.unknown_fields = progress.unknown_fields.take();
+    gathered.seen = progress.seen.take();
     end
 }
 
+/// A complete full read notes the workers it sees (`rules::seen`) among those stored when it starts.
+async fn seen_at_start(ctx: &RunContext, plan: &RunPlan) -> Option<Seen> {
+    if !plan.marks_missing {
+        return None;
+    }
+    match crate::store::missing::last_seq(&ctx.store).await {
+        Ok(last) => Some(Seen::new(last)),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not number the stored workers; this run marks no one missing");
+            None
+        }
+    }
+}
+
 /// What a run gathered for its batch row besides the counters.
+#[derive(Default)]
 struct Gathered {
     changed_fields: FieldCounts,
     /// What the upstream announced that the read did not find, as warnings on the batch.
     upstream_warnings: Vec<String>,
+    unknown_fields: UnknownFields,
+    /// The stored workers a complete full read saw (`None` for other runs).
+    seen: Option<Seen>,
 }
 
 /// The next page, ready to store, in page order.
@@ -169,6 +225,7 @@ async fn next_page(
 /// What the store loop keeps between pages.
 struct StoreState<'a> {
     ctx: &'a RunContext,
+    dry_run: bool,
     progress: &'a Progress,
     recent: RecentWrites,
     inserted: i64,
@@ -199,15 +256,18 @@ impl StoreState<'_> {
             }
         };
         let ctx = self.ctx;
-        record_page_metrics(&ctx.metrics, &outcome);
+        // A dry run wrote no record: the records counters are what was written.
+        if !self.dry_run {
+            record_page_metrics(&ctx.metrics, &outcome);
+        }
         self.inserted += outcome.counts.inserted;
         if self.inserted >= self.analyze_at
             && self.analyzing.as_ref().is_none_or(|a| a.is_finished())
         {
             self.analyze_at *= 2;
             // On its own pooled connection, beside the pages: at a million rows it takes about a
-            // second, which the run need not wait for.
-            let db = ctx.db.clone();
+            // second, which the run need not wait for. (A dry run's copy is a table of its own.)
+            let db = ctx.store.clone();
             self.analyzing = Some(actix_rt::spawn(async move {
                 if let Err(err) = writes::refresh_statistics(&db).await {
                     tracing::warn!(error = %err, "refreshing planner statistics failed");
@@ -232,6 +292,15 @@ impl StoreState<'_> {
             .borrow_mut()
             .merge(&outcome.changed_fields);
         self.progress
+            .unknown_fields
+            .borrow_mut()
+            .merge(&outcome.unknown_fields);
+        if let Some(seen) = self.progress.seen.borrow_mut().as_mut() {
+            for seq in &outcome.seen {
+                seen.note(*seq);
+            }
+        }
+        self.progress
             .fast_path
             .set(ctx.settings.unchanged_fast_path && outcome.counts.unchanged > 0);
         self.recent.push(page, outcome.written);
@@ -250,6 +319,7 @@ async fn store_pages(
 ) -> RunEnd {
     let mut state = StoreState {
         ctx,
+        dry_run: plan.dry_run,
         progress,
         recent: RecentWrites::default(),
         inserted: 0,
@@ -304,6 +374,8 @@ async fn store_pages(
             now: Utc::now(),
             first_load: progress.first_load.clone(),
             change_budget: Some(progress.change_budget.clone()),
+            dry_run: plan.dry_run,
+            note_seen: progress.seen.borrow().is_some(),
         };
         let task = spawn_store(ctx, prepared, looked_up, input, handoff);
         // The page before finishes (its commit lets this one commit) before the next page is taken.
@@ -339,7 +411,7 @@ fn spawn_store(
     input: PageInput,
     handoff: Handoff,
 ) -> tokio::task::JoinHandle<Result<PageOutcome, DbErr>> {
-    let db = ctx.db.clone();
+    let db = ctx.store.clone();
     let span = tracing::info_span!("store_page", page = input.page_no);
     actix_rt::spawn(
         async move { store_page(&db, prepared, looked_up, input, handoff).await }.instrument(span),
@@ -401,7 +473,6 @@ fn record_page_metrics(metrics: &Metrics, outcome: &crate::rules::page::PageOutc
     }
 }
 
-/// Writes the final status, moves the watermark, releases the lease, then reports.
 /// A retry names the chosen rows it could not find again (CONTRACT §3, `batch.retry`) in its error.
 async fn not_found<C: sea_orm::ConnectionTrait>(
     txn: &C,
@@ -430,13 +501,16 @@ async fn not_found<C: sea_orm::ConnectionTrait>(
     }))
 }
 
+/// Writes the final status, settles who is missing, moves the watermark, releases the lease, then
+/// reports.
 async fn finish(
     ctx: &RunContext,
     plan: &RunPlan,
     end: RunEnd,
     started: Instant,
-    gathered: &Gathered,
+    mut gathered: Gathered,
 ) -> Result<batch::Model, DbErr> {
+    let changed_during = changed_during(ctx, plan, &end, &mut gathered).await;
     let now = Utc::now();
     let txn = ctx.db.begin().await?;
     let row = batch::Entity::find_by_id(plan.batch_id)
@@ -444,17 +518,24 @@ async fn finish(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("batch {}", plan.batch_id)))?;
     let counts = Counts::of(&row);
-    // A retry reads rows that were rejected already: those still rejected are `partial`, not a new
-    // failure to alert on (the threshold judges what a sync newly met).
-    let threshold = match plan.retry {
-        Some(_) => 1.0,
-        None => ctx.settings.failure_threshold,
+    let (status, error) = status_of(&txn, ctx, plan, &end, &counts).await?;
+    // Only a complete read that ended well may tell who the registry no longer has.
+    let missing = match (&gathered.seen, changed_during) {
+        (Some(seen), Some(changed)) if status.counts_as_success() => {
+            let settled =
+                crate::store::missing::settle(&txn, plan.batch_id, row.started_at, seen, &changed)
+                    .await?;
+            tracing::info!(
+                marked = settled.marked,
+                cleared = settled.cleared,
+                "workers missing from the registry settled"
+            );
+            settled.marked
+        }
+        _ => 0,
     };
-    let (status, error) = batch_rules::final_status(&end, &counts, threshold);
-    let error = match &plan.retry {
-        Some(retry) => not_found(&txn, plan.batch_id, retry, error).await?,
-        None => error,
-    };
+    let new_fields =
+        upstream_fields::record(&txn, &gathered.unknown_fields, plan.batch_id, now).await?;
     let duration_ms = started.elapsed().as_millis() as i64;
     let checkpoint = row.checkpoint;
     let warnings = row.warnings + gathered.upstream_warnings.len() as i64;
@@ -469,8 +550,9 @@ async fn finish(
     active.duration_ms = Set(Some(duration_ms));
     active.failure_rate = Set(counts.failure_rate());
     active.changed_fields = Set(Some(gathered.changed_fields.to_json().to_string()));
+    active.missing = Set(missing);
+    active.unknown_fields = Set(Some(gathered.unknown_fields.to_json().to_string()));
     let finished = active.update(&txn).await?;
-
     let state = lease::state(&txn).await?;
     let watermark = batch_rules::next_watermark(
         plan.moves_watermark,
@@ -479,10 +561,14 @@ async fn finish(
         checkpoint,
         plan.until,
     );
-    let action = alert_action(state.alerting, status == BatchStatus::Failed);
+    // A dry run is a preview: it neither counts as a sync nor raises or clears an alert.
+    let action = match plan.dry_run {
+        true => AlertAction::None,
+        false => alert_action(state.alerting, status == BatchStatus::Failed),
+    };
     let mut state_update: sync_state::ActiveModel = state.clone().into();
     state_update.watermark = Set(watermark);
-    if status.counts_as_success() {
+    if status.counts_as_success() && !plan.dry_run {
         state_update.last_success_at = Set(Some(now));
     }
     match action {
@@ -494,18 +580,101 @@ async fn finish(
     lease::release(&txn, plan.batch_id).await?;
     txn.commit().await?;
     ctx.status.status_changed();
-    report(ctx, &finished, status, &counts, now);
-    if counts.inserted + counts.updated > 0 {
+    announce(ctx, plan, &finished, &counts, &new_fields, action, now);
+    Ok(finished)
+}
+
+/// The batch's final status and error. A retry reads rows that were rejected already: those still
+/// rejected are `partial`, not a new failure to alert on (the threshold judges what a sync newly met).
+async fn status_of<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    ctx: &RunContext,
+    plan: &RunPlan,
+    end: &RunEnd,
+    counts: &Counts,
+) -> Result<(BatchStatus, Option<String>), DbErr> {
+    let threshold = match plan.retry {
+        Some(_) => 1.0,
+        None => ctx.settings.failure_threshold,
+    };
+    let (status, error) = batch_rules::final_status(end, counts, threshold);
+    let error = match &plan.retry {
+        Some(retry) => not_found(txn, plan.batch_id, retry, error).await?,
+        None => error,
+    };
+    let error = match (plan.dry_run, error) {
+        (true, Some(error)) => Some(format!("{error} (dry run: nothing was written)")),
+        (_, error) => error,
+    };
+    Ok((status, error))
+}
+
+/// After the batch's end is committed: metrics, the log, the name index, and Odoo (and Slack).
+fn announce(
+    ctx: &RunContext,
+    plan: &RunPlan,
+    finished: &batch::Model,
+    counts: &Counts,
+    new_fields: &[String],
+    action: AlertAction,
+    now: DateTime<Utc>,
+) {
+    let status = BatchStatus::parse(&finished.status).unwrap_or(BatchStatus::Failed);
+    if !new_fields.is_empty() {
+        ctx.metrics
+            .upstream_new_fields
+            .inc_by(new_fields.len() as u64);
+        tracing::warn!(paths = %new_fields.join(", "), "RegNakes records carry fields no earlier batch met: the upstream's shape changed");
+    }
+    if plan.dry_run {
+        tracing::info!(
+            status = status.code(),
+            received = counts.received,
+            inserted = counts.inserted,
+            updated = counts.updated,
+            rejected = counts.rejected,
+            "dry run finished"
+        );
+    } else {
+        report(ctx, finished, status, counts, now);
+    }
+    if counts.inserted + counts.updated > 0 && !plan.dry_run {
         let db = ctx.db.clone();
         actix_rt::spawn(async move { queries::settle_name_index(&db).await });
     }
     let notifier = ctx.notifier.clone();
-    let view = crate::views::view(&finished);
+    let view = crate::views::view(finished);
     let trace_id = plan.trace_id.clone();
     actix_rt::spawn(
         async move { notifier.batch_finished(view, action, trace_id).await }.in_current_span(),
     );
-    Ok(finished)
+}
+
+/// For a complete full read that ran to its end: the STR numbers of the records changed while it ran
+/// (`reader::changed_since`), which it could not see. `None` when nobody may be marked missing; a
+/// failed read of them says so on the batch.
+async fn changed_during(
+    ctx: &RunContext,
+    plan: &RunPlan,
+    end: &RunEnd,
+    gathered: &mut Gathered,
+) -> Option<crate::rules::seen::ChangedDuring> {
+    if gathered.seen.is_none() || *end != RunEnd::Completed {
+        return None;
+    }
+    // From `SYNC_LOOKBACK` before the read's end, as an incremental run reads: a record changed during
+    // the read may carry a stamp from before its end (a lagging replica) and still have been passed.
+    let since = plan.until - ctx.settings.sync_lookback;
+    match reader::changed_since(ctx, since, &plan.trace_id).await {
+        Ok(changed) => Some(changed),
+        Err(err) => {
+            tracing::warn!(error = %err, "reading what changed during the sync failed; no worker is marked missing");
+            gathered.upstream_warnings.push(format!(
+                "workers missing from RegNakes were not marked: reading the records changed during the sync failed ({err})"
+            ));
+            None
+        }
+    }
 }
 
 /// A finished batch in the metrics and the log.

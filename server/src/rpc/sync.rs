@@ -20,6 +20,7 @@ pub struct StartParams {
     professions: Option<Vec<String>>,
     updated_since: Option<String>,
     trigger: Option<String>,
+    dry_run: Option<bool>,
 }
 
 pub async fn start(
@@ -70,6 +71,7 @@ pub async fn start(
         actor: Some(ctx.caller.login.clone()),
         trace_id: Some(ctx.request_id.clone()).filter(|id| !id.is_empty()),
         retry: None,
+        dry_run: p.dry_run.unwrap_or(false),
     };
     let started = service.start(request).await?;
     Ok(json!({"batch": view(&started.batch), "already_running": started.already_running}))
@@ -139,6 +141,7 @@ mod tests {
             last_success_at: None,
             next_run_at: None,
             watermark: None,
+            missing_workers: 0,
         })
     }
 

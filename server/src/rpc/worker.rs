@@ -15,6 +15,8 @@ pub struct SearchParams {
     profession: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    /// Only the workers the registry no longer has.
+    missing: Option<bool>,
 }
 
 pub async fn search(service: &SyncService, p: SearchParams) -> Result<Value, RpcError> {
@@ -32,7 +34,13 @@ pub async fn search(service: &SyncService, p: SearchParams) -> Result<Value, Rpc
         ));
     }
     let page = service
-        .search_workers(p.query.as_deref(), profession, limit, offset)
+        .search_workers(
+            p.query.as_deref(),
+            profession,
+            p.missing.unwrap_or(false),
+            limit,
+            offset,
+        )
         .await?;
     Ok(
         json!({"total": page.total, "workers": page.items.iter().map(worker_view).collect::<Vec<_>>()}),

@@ -81,8 +81,16 @@ pub fn decide_page(page: PreparedPage, stored: Vec<LookupRow>, input: &PageInput
         str_counts,
         last_updated_at,
         context,
+        unknown_fields,
     } = page;
+    let seen = if input.note_seen {
+        seen_workers(&skipped, &str_counts, &stored)
+    } else {
+        Vec::new()
+    };
     let mut decider = Decider::new(stored, input, valid.len(), rejections);
+    decider.outcome.seen = seen;
+    decider.outcome.unknown_fields = unknown_fields;
     decider.indexer = Some(&context.indexer);
     decider.outcome.last_updated_at = last_updated_at;
     decider.outcome.counts.received = records.len() as i64;
@@ -94,6 +102,27 @@ pub fn decide_page(page: PreparedPage, stored: Vec<LookupRow>, input: &PageInput
         decider.decide(prepared, repeated);
     }
     decider.finish(&records)
+}
+
+/// The stored workers the page's records are: those found unchanged, and the holders of the STR
+/// numbers the page's records carry (a worker loaded only for its NIK is not one of them). Records
+/// rejected before the lookup are told apart at the end of the read by their STR numbers
+/// (`store::missing`).
+fn seen_workers(
+    skipped: &[super::unchanged::Skipped],
+    str_counts: &foldhash::HashMap<String, u32>,
+    stored: &[LookupRow],
+) -> Vec<i64> {
+    skipped
+        .iter()
+        .map(|s| s.seq)
+        .chain(
+            stored
+                .iter()
+                .filter(|row| str_counts.contains_key(&row.str_number))
+                .map(|row| row.seq),
+        )
+        .collect()
 }
 
 /// The decision's state while it walks a page.
@@ -396,6 +425,8 @@ pub(crate) fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> he
         last_batch_id: input.batch_id,
         created_at: input.now,
         updated_at: input.now,
+        // Written from a record the registry holds: it is not missing (any mark is cleared).
+        missing_since: None,
     }
 }
 
@@ -529,13 +560,10 @@ mod tests {
     use crate::rules::samples::{budi, siti, with};
 
     fn input() -> PageInput {
-        PageInput {
-            batch_id: Uuid::nil(),
-            page_no: 1,
-            now: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
-            first_load: None,
-            change_budget: None,
-        }
+        PageInput::new(
+            Uuid::nil(),
+            Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
+        )
     }
 
     fn page(records: &[Value]) -> PreparedPage {
@@ -567,6 +595,7 @@ mod tests {
                     str_status: row.str_status,
                     str_valid_until: row.str_valid_until,
                     field_fingerprint: row.field_fingerprint,
+                    seq: 0,
                 });
             }
         }

@@ -14,5 +14,7 @@ pub mod record_diff;
 pub mod record_keys;
 #[cfg(test)]
 pub(crate) mod samples;
+pub mod seen;
 pub mod transform;
 pub mod unchanged;
+pub mod unknown_fields;

@@ -36,6 +36,9 @@ pub enum RunError {
         "lost the sync lease (heartbeats were late); stopped to avoid a second concurrent sync"
     )]
     LeaseLost,
+    /// A dry run could not make its own copy of the workers (`store::dry_run`).
+    #[error("the dry run's copy of the workers could not be made: {cause}")]
+    DryRunCopy { cause: String },
 }
 
 /// CONTRACT §3: succeeded (nothing rejected), partial (some, at most the threshold), failed (above it, or

@@ -6,8 +6,9 @@
 
 use super::first_load::FirstLoad;
 use super::identity::{NikColumns, NikIndexer};
-use super::transform::{transform, Candidate, Rejection, TransformContext, Transformed};
+use super::transform::{transform_noting, Candidate, Rejection, TransformContext, Transformed};
 use super::unchanged::{self, Probe, Skipped};
+use super::unknown_fields::UnknownFields;
 use crate::domain::batch::Counts;
 use crate::domain::worker_fields::FieldCounts;
 use crate::domain::RejectReason;
@@ -51,6 +52,8 @@ pub struct PreparedPage {
     pub(crate) str_counts: HashMap<String, u32>,
     pub(crate) last_updated_at: Option<DateTime<Utc>>,
     pub(crate) context: Arc<PrepareContext>,
+    /// Paths the mapping does not know, in the records transformed.
+    pub(crate) unknown_fields: UnknownFields,
 }
 
 pub struct PageInput {
@@ -61,6 +64,26 @@ pub struct PageInput {
     /// How many more inserts and updates the batch reports field by field (`batch.changes`), shared
     /// by its pages; `None` reports none.
     pub change_budget: Option<std::rc::Rc<std::cell::Cell<u32>>>,
+    /// A dry run: decide and report, but write no history or review case (the workers it writes are
+    /// its own copy's, `store::dry_run`).
+    pub dry_run: bool,
+    /// Note which stored workers the page's records are (`PageOutcome::seen`), for a complete full read.
+    pub note_seen: bool,
+}
+
+impl PageInput {
+    /// A page of one record or a few, decided on its own (a review decision, a test).
+    pub fn new(batch_id: Uuid, now: DateTime<Utc>) -> PageInput {
+        PageInput {
+            batch_id,
+            page_no: 1,
+            now,
+            first_load: None,
+            change_budget: None,
+            dry_run: false,
+            note_seen: false,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +98,10 @@ pub struct PageOutcome {
     pub fast_path: i64,
     /// Which field groups the page's updates changed.
     pub changed_fields: FieldCounts,
+    /// The stored workers (`LookupRow::seq`) the page's records are, when `PageInput::note_seen`.
+    pub seen: Vec<i64>,
+    /// Record paths the mapping does not know, in the records the page transformed.
+    pub unknown_fields: UnknownFields,
 }
 
 /// Finds the records that may take the fast path; `fast_path` off (a first load) skips even that.
@@ -101,7 +128,7 @@ impl ScannedPage {
 /// worker of those it did).
 pub fn prepare_page(
     scanned: ScannedPage,
-    found: &[(usize, Uuid)],
+    found: &[super::unchanged::Found],
     context: Arc<PrepareContext>,
 ) -> PreparedPage {
     let ScannedPage { records, probes } = scanned;
@@ -114,6 +141,7 @@ pub fn prepare_page(
         records,
         skipped,
         context,
+        unknown_fields: UnknownFields::default(),
     };
     let skipped_at: HashSet<usize> = page.skipped.iter().map(|s| s.position).collect();
     for (position, hash) in hashes.into_iter().enumerate() {
@@ -128,7 +156,11 @@ impl PreparedPage {
     /// Transforms one record; `source_hash` when the scan already computed it.
     fn prepare_record(&mut self, position: usize, source_hash: Option<String>) {
         let raw = self.records[position].get();
-        let transformed = transform(raw, &self.context.transform);
+        let mut unknown = Vec::new();
+        let transformed = transform_noting(raw, &self.context.transform, &mut unknown);
+        if !unknown.is_empty() {
+            self.unknown_fields.add_record(unknown);
+        }
         if let Some(number) = transformed.str_number() {
             *self.str_counts.entry(number.to_string()).or_default() += 1;
         }
@@ -282,6 +314,8 @@ pub struct LookupRow {
     pub str_status: String,
     pub str_valid_until: Option<chrono::NaiveDate>,
     pub field_fingerprint: Option<String>,
+    /// The worker's number in the store (`pipeline::missing`).
+    pub seq: i64,
 }
 
 /// The matching keys of one record of the page.

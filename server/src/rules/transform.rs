@@ -68,9 +68,19 @@ impl Transformed {
     }
 }
 
+#[cfg(test)]
 pub fn transform(raw: &str, ctx: &TransformContext) -> Transformed {
+    transform_noting(raw, ctx, &mut Vec::new())
+}
+
+/// `transform`, noting the record's paths the mapping does not know in `unknown` (`rules::unknown_fields`).
+pub fn transform_noting(
+    raw: &str,
+    ctx: &TransformContext,
+    unknown: &mut Vec<String>,
+) -> Transformed {
     // Tracking the path costs on every field; only a record that fails needs it, for the message.
-    let parsed = serde_json::from_str::<NakesRecord>(raw).or_else(|_| {
+    let parsed = parse_noting(raw, unknown).or_else(|_| {
         let mut de = serde_json::Deserializer::from_str(raw);
         serde_path_to_error::deserialize::<_, NakesRecord>(&mut de)
     });
@@ -101,6 +111,22 @@ pub fn transform(raw: &str, ctx: &TransformContext) -> Transformed {
             str_number,
         },
     }
+}
+
+/// Parses a record, noting each key the wire types skip (a skipped key costs a callback; a record
+/// without one, nothing more than a plain parse).
+fn parse_noting<'a>(
+    raw: &'a str,
+    unknown: &mut Vec<String>,
+) -> Result<NakesRecord<'a>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let record = serde_ignored::deserialize(&mut de, |path| {
+        if let Some(path) = super::unknown_fields::path_of(&path) {
+            unknown.push(path);
+        }
+    })?;
+    de.end()?;
+    Ok(record)
 }
 
 /// An upstream `updated_at` (RFC 3339, any offset), in UTC; `None` when it is not one.

@@ -69,31 +69,42 @@ pub fn probes(records: &[Box<RawValue>], indexer: &NikIndexer) -> Vec<Probe> {
     found
 }
 
+/// A probe the store answered: the STR holder carries the probe's source hash.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    pub position: usize,
+    pub worker_id: Uuid,
+    /// The worker's number in the store (`missing::Seen`).
+    pub seq: i64,
+}
+
 /// A record found unchanged: the worker it leaves as it is.
 #[derive(Debug, Clone)]
 pub struct Skipped {
     pub position: usize,
     pub worker_id: Uuid,
+    pub seq: i64,
     pub str_number: String,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Joins the probes to what the store answered ((position, worker id) of each probe whose STR holder
-/// carries the probe's hash): the records skipped, and the source hashes of the others by position,
-/// so the full path need not hash them again.
+/// Joins the probes to what the store answered (each probe whose STR holder carries the probe's hash):
+/// the records skipped, and the source hashes of the others by position, so the full path need not
+/// hash them again.
 pub fn skipped(
     probes: Vec<Probe>,
-    found: &[(usize, Uuid)],
+    found: &[Found],
     records: usize,
 ) -> (Vec<Skipped>, Vec<Option<String>>) {
-    let ids: HashMap<usize, Uuid> = found.iter().copied().collect();
+    let ids: HashMap<usize, Found> = found.iter().map(|f| (f.position, *f)).collect();
     let mut hashes = vec![None; records];
     let mut skipped = Vec::with_capacity(found.len());
     for p in probes {
         match ids.get(&p.position) {
-            Some(&worker_id) => skipped.push(Skipped {
+            Some(found) => skipped.push(Skipped {
                 position: p.position,
-                worker_id,
+                worker_id: found.worker_id,
+                seq: found.seq,
                 str_number: p.str_number,
                 updated_at: p.updated_at,
             }),

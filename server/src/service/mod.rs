@@ -71,6 +71,8 @@ pub struct StartRequest {
     pub trace_id: Option<String>,
     /// `batch.retry`: read these windows instead of the mode's.
     pub retry: Option<Arc<RetryTarget>>,
+    /// A dry run (CONTRACT §3).
+    pub dry_run: bool,
 }
 
 impl Default for StartRequest {
@@ -83,6 +85,7 @@ impl Default for StartRequest {
             actor: None,
             trace_id: None,
             retry: None,
+            dry_run: false,
         }
     }
 }
@@ -151,6 +154,7 @@ impl SyncService {
                 run: RunContext {
                     status: status_cache,
                     indexer,
+                    store: db.clone(),
                     db,
                     settings,
                     metrics,
@@ -536,11 +540,12 @@ impl SyncService {
             None => None,
         };
         let last = batch::Entity::find()
-            // A skipped fire is not a sync: `last` is the last run that did something.
+            // A skipped fire is not a sync, nor is a dry run: `last` is the last run that did something.
             .filter(
                 batch::Column::Status
                     .is_not_in([BatchStatus::Running.code(), BatchStatus::Skipped.code()]),
             )
+            .filter(batch::Column::DryRun.eq(false))
             .order_by_desc(batch::Column::StartedAt)
             .one(db)
             .await?;
@@ -557,6 +562,7 @@ impl SyncService {
             last_success_at: state.last_success_at,
             next_run_at,
             watermark: state.watermark,
+            missing_workers: crate::store::missing::count_missing(db).await?,
         })
     }
 
@@ -653,6 +659,7 @@ impl SyncService {
         &self,
         query: Option<&str>,
         profession: Option<ProfessionCode>,
+        missing: bool,
         limit: u64,
         offset: u64,
     ) -> Result<Page<health_worker::Model>, ServiceError> {
@@ -664,6 +671,7 @@ impl SyncService {
             text,
             nik_index,
             profession: profession.map(ProfessionCode::as_str),
+            missing,
         };
         Ok(queries::workers(self.db(), &search, limit, offset).await?)
     }
@@ -696,6 +704,7 @@ fn running_batch(
         duration_ms: Set(None),
         error: Set(None),
         instance_id: Set(instance_id.to_string()),
+        dry_run: Set(request.dry_run),
         ..queries::empty_batch()
     }
 }
@@ -716,8 +725,14 @@ fn run_plan(
             None => page_queries(request, window.since, now),
         },
         until: now,
-        moves_watermark: window.moves_watermark,
+        moves_watermark: window.moves_watermark && !request.dry_run,
         retry: request.retry.clone(),
+        dry_run: request.dry_run,
+        marks_missing: request.mode == Mode::Full
+            && request.professions.is_empty()
+            && request.updated_since.is_none()
+            && request.retry.is_none()
+            && !request.dry_run,
         // The caller's trace (an RPC request's `traceparent`), so the batch's spans join it.
         parent: tracing_opentelemetry::OpenTelemetrySpanExt::context(&tracing::Span::current()),
     }

@@ -202,13 +202,7 @@ impl SyncService {
                 ),
             });
         };
-        let input = PageInput {
-            batch_id,
-            page_no: 1,
-            now,
-            first_load: None,
-            change_budget: None,
-        };
+        let input = PageInput::new(batch_id, now);
         let changed =
             ChangedFields::between(holder.field_fingerprint.as_deref(), &prepared.fingerprint);
         keep_history(txn, &holder, case.id, &prepared, batch_id, now).await?;

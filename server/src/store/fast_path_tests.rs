@@ -103,11 +103,8 @@ impl Store {
         self.pages += 1;
         page.revalidate(None, Some(vec![&previous]));
         let input = PageInput {
-            batch_id: uuid::Uuid::now_v7(),
             page_no: self.pages,
-            now: chrono::Utc::now(),
-            first_load: None,
-            change_budget: None,
+            ..PageInput::new(uuid::Uuid::now_v7(), chrono::Utc::now())
         };
         store_page(&self.db, page, None, input, Handoff::alone())
             .await

@@ -125,9 +125,12 @@ pub async fn store_page(
     super::changes::insert(&mut txn, changes).await?;
     writes::refresh_hashes(&mut txn, refreshed).await?;
     let written_at = started.elapsed();
-    writes::insert_history(&mut txn, history).await?;
+    // A dry run keeps no history and opens no review case: those are what a real run writes.
+    if !input.dry_run {
+        writes::insert_history(&mut txn, history).await?;
+        super::review::record_sightings(&mut txn, cases, input.batch_id, input.now).await?;
+    }
     writes::insert_issues(&mut txn, issues).await?;
-    super::review::record_sightings(&mut txn, cases, input.batch_id, input.now).await?;
     settle(&mut after).await?;
     outcome.cancel_requested = add_counts(&mut txn, &input, &outcome).await?;
     txn.commit().await?;

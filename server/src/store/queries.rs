@@ -71,6 +71,8 @@ pub struct WorkerSearch<'a> {
     pub text: Option<&'a str>,
     pub nik_index: Option<String>,
     pub profession: Option<&'a str>,
+    /// Only the workers the registry no longer has (`missing_since` set; its own index).
+    pub missing: bool,
 }
 
 /// Workers by name, then id.
@@ -84,6 +86,9 @@ pub async fn workers(
     let mut select = health_worker::Entity::find();
     if let Some(code) = search.profession {
         select = select.filter(C::ProfessionCode.eq(code));
+    }
+    if search.missing {
+        select = select.filter(C::MissingSince.is_not_null());
     }
     if let Some(text) = search.text {
         let name = crate::domain::sanitize::fold_for_matching(text);
@@ -121,6 +126,9 @@ pub fn empty_batch() -> batch::ActiveModel {
         total_pages: Set(None),
         failure_rate: Set(0.0),
         cancel_requested: Set(false),
+        dry_run: Set(false),
+        missing: Set(0),
+        unknown_fields: Set(None),
         ..Default::default()
     };
     for (column, zero) in Counts::default().by_column() {

@@ -5,16 +5,26 @@
 //! other rows go through SeaORM's multi-row `VALUES`.
 
 pub use crate::rules::page::{HistoryRow, LookupKey, LookupRow};
-use crate::rules::unchanged::Probe;
+use crate::rules::unchanged::{Found, Probe};
 use crate::store::page_txn::{sqlx_err, PageTxn};
 use entity::{batch_issue, health_worker, str_history};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, QuerySelect, QueryTrait, Statement, Value,
 };
 use uuid::Uuid;
 
-/// Rows per multi-row INSERT on SQLite at most: 30 columns × 500 stays under its 32 766 bound
+/// A worker's number in the store (`rules::seen`): PostgreSQL's `seq` column; on SQLite the table's
+/// `rowid`, which numbers rows the same way.
+pub fn seq_column(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "seq",
+        _ => "rowid",
+    }
+}
+
+/// Rows per multi-row INSERT on SQLite at most: 31 columns × 500 stays under its 32 766 bound
 /// parameters (worker upserts use powers of two up to 256: `sqlite_chunks`).
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Rows per multi-row INSERT of batch issues (9 columns).
@@ -22,7 +32,7 @@ const ISSUE_ROWS_PER_STATEMENT: usize = 200;
 
 /// `health_worker` columns with their PostgreSQL types, in table order; `UPSERT_KEEPS` are never
 /// updated (an update keeps the creation time and first batch).
-const WORKER_COLUMNS: [(&str, &str); 30] = [
+const WORKER_COLUMNS: [(&str, &str); 31] = [
     ("id", "uuid"),
     ("str_number", "text"),
     ("nik_index", "text"),
@@ -53,6 +63,7 @@ const WORKER_COLUMNS: [(&str, &str); 30] = [
     ("last_batch_id", "uuid"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("missing_since", "timestamptz"),
 ];
 const UPSERT_KEEPS: [&str; 3] = ["id", "created_at", "first_batch_id"];
 
@@ -64,7 +75,7 @@ macro_rules! with_worker_fields {
             birth_place, birth_place_norm, birth_date, profession_code, profession_group, str_kind,
             str_council, str_issued_on, str_valid_until, str_status, licences_json, address_line,
             province_code, regency_code, content_hash, source_hash, field_fingerprint, upstream_updated_at,
-            first_batch_id, last_batch_id, created_at, updated_at)
+            first_batch_id, last_batch_id, created_at, updated_at, missing_since)
     };
 }
 
@@ -140,12 +151,12 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
             let sql = "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) AS k(str, nik, repeated)), \
                        by_str AS (SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
-                          source_hash, str_status, str_valid_until, field_fingerprint FROM health_worker WHERE str_number = k.str) w) \
+                          source_hash, str_status, str_valid_until, field_fingerprint, seq FROM health_worker WHERE str_number = k.str) w) \
                        SELECT * FROM by_str \
                        UNION ALL \
                        SELECT w.* FROM k CROSS JOIN LATERAL \
                          (SELECT id, str_number, nik_index, nik_masked, name_norm, birth_place_norm, content_hash, \
-                          source_hash, str_status, str_valid_until, field_fingerprint FROM health_worker WHERE nik_index = k.nik) w \
+                          source_hash, str_status, str_valid_until, field_fingerprint, seq FROM health_worker WHERE nik_index = k.nik) w \
                        WHERE k.repeated OR NOT EXISTS \
                          (SELECT 1 FROM by_str b WHERE b.str_number = k.str AND b.nik_index = k.nik)";
             let conn = txn
@@ -179,6 +190,7 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
                     C::StrValidUntil,
                     C::FieldFingerprint,
                 ])
+                .expr_as(Expr::cust(seq_column(backend)), "seq")
                 .filter(
                     Condition::any()
                         .add(C::StrNumber.is_in(keys.iter().map(|k| k.str_number)))
@@ -211,15 +223,16 @@ fn lookup_row(row: &sqlx::postgres::PgRow) -> Result<LookupRow, sqlx::Error> {
         str_status: row.try_get(8)?,
         str_valid_until: row.try_get(9)?,
         field_fingerprint: row.try_get(10)?,
+        seq: row.try_get(11)?,
     })
 }
 
-/// The probes whose STR holder carries the probe's source hash, as (position in the page, worker id):
-/// one statement per page, outside the page's transaction (it reads ahead like `lookup`).
+/// The probes whose STR holder carries the probe's source hash: one statement per page, outside the
+/// page's transaction (it reads ahead like `lookup`).
 pub async fn find_unchanged(
     db: &DatabaseConnection,
     probes: &[Probe],
-) -> Result<Vec<(usize, Uuid)>, DbErr> {
+) -> Result<Vec<Found>, DbErr> {
     if probes.is_empty() {
         return Ok(Vec::new());
     }
@@ -227,10 +240,10 @@ pub async fn find_unchanged(
     match db.get_database_backend() {
         DbBackend::Postgres => {
             // One index probe per STR number, as in `lookup`; typed arrays in, rows by position out.
-            let sql = "SELECT k.pos, w.id FROM unnest($1::text[], $2::text[], $3::int4[]) AS k(str, h, pos) \
-                       CROSS JOIN LATERAL (SELECT id FROM health_worker \
+            let sql = "SELECT k.pos, w.id, w.seq FROM unnest($1::text[], $2::text[], $3::int4[]) AS k(str, h, pos) \
+                       CROSS JOIN LATERAL (SELECT id, seq FROM health_worker \
                          WHERE str_number = k.str AND source_hash = k.h) w";
-            let rows: Vec<(i32, Uuid)> = sqlx::query_as(sql)
+            let rows: Vec<(i32, Uuid, i64)> = sqlx::query_as(sql)
                 .bind(
                     probes
                         .iter()
@@ -247,7 +260,11 @@ pub async fn find_unchanged(
                 .fetch_all(db.get_postgres_connection_pool())
                 .await
                 .map_err(sqlx_err)?;
-            found.extend(rows.into_iter().map(|(pos, id)| (pos as usize, id)));
+            found.extend(rows.into_iter().map(|(pos, worker_id, seq)| Found {
+                position: pos as usize,
+                worker_id,
+                seq,
+            }));
         }
         backend => {
             use health_worker::Column as C;
@@ -256,17 +273,23 @@ pub async fn find_unchanged(
             let stmt = health_worker::Entity::find()
                 .select_only()
                 .columns([C::Id, C::StrNumber, C::SourceHash])
+                .expr(Expr::cust(seq_column(backend)))
                 .filter(C::StrNumber.is_in(probes.iter().map(|p| p.str_number.as_str())))
                 .build(backend);
             for row in db.query_all_raw(stmt).await? {
-                let (id, str_number, hash): (Uuid, String, Option<String>) = (
+                let (worker_id, str_number, hash, seq): (Uuid, String, Option<String>, i64) = (
                     row.try_get_by_index(0)?,
                     row.try_get_by_index(1)?,
                     row.try_get_by_index(2)?,
+                    row.try_get_by_index(3)?,
                 );
                 if let Some(probe) = by_str.get(str_number.as_str()) {
                     if hash.as_deref() == Some(probe.source_hash.as_str()) {
-                        found.push((probe.position, id));
+                        found.push(Found {
+                            position: probe.position,
+                            worker_id,
+                            seq,
+                        });
                     }
                 }
             }

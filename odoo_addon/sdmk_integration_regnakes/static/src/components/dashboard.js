@@ -141,6 +141,16 @@ export class RegnakesDashboard extends Component {
     openAction(xmlid) {
         return this.action.doAction(xmlid);
     }
+
+    /** Health workers, filtered on those the registry no longer has. */
+    openMissing() {
+        return this.action.doAction({
+            type: "ir.actions.client",
+            tag: "sdmk_regnakes.workers",
+            name: _t("Health workers"),
+            params: { missing: true },
+        });
+    }
 }
 
 registry.category("actions").add("sdmk_regnakes.dashboard", RegnakesDashboard);

@@ -95,7 +95,14 @@ export class RegnakesWorkers extends LiveTable {
     static template = "sdmk_integration_regnakes.Workers";
 
     setup() {
-        this.search = useState({ query: "", profession: "", professions: [] });
+        const params = this.props.action.params || {};
+        this.search = useState({
+            query: "",
+            profession: "",
+            professions: [],
+            // The dashboard's "missing" link opens the list filtered.
+            missing: Boolean(params.missing),
+        });
         super.setup();
         onWillStart(async () => {
             this.search.professions = await this.orm.call(
@@ -112,12 +119,19 @@ export class RegnakesWorkers extends LiveTable {
             this.search.profession,
             limit,
             offset,
+            this.search.missing,
         ]);
         return { total: page.total, rows: page.workers };
     }
 
     submit(ev) {
         ev.preventDefault();
+        this.state.offset = 0;
+        return this.load();
+    }
+
+    toggleMissing(ev) {
+        this.search.missing = ev.target.checked;
         this.state.offset = 0;
         return this.load();
     }
