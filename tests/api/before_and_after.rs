@@ -207,7 +207,7 @@ async fn only_a_complete_full_read_marks_workers_missing(backend: Backend) {
     });
     assert_eq!(removed.removed.len(), 6);
 
-    // None of these may mark anyone: incremental, filtered, dry, failed.
+    // None of these may mark anyone: incremental, filtered, dry, failed, cancelled.
     let incremental = app.sync(json!({"mode": "incremental"})).await;
     assert_eq!(incremental["missing"], 0, "{incremental}");
     let profession =
@@ -224,6 +224,24 @@ async fn only_a_complete_full_read_marks_workers_missing(backend: Backend) {
     });
     let failed = app.sync(json!({"mode": "full"})).await;
     assert_eq!(failed["status"], "failed", "{failed}");
+    // Cancelled after its first page: it read almost no one, and marks no one.
+    app.sim.state.set_faults(FaultPlan {
+        latency_ms: 40,
+        ..FaultPlan::default()
+    });
+    let started = app.ok("sync.start", json!({"mode": "full"})).await;
+    let id = started["batch"]["id"].as_str().unwrap().to_string();
+    app.eventually("a page stored", || async {
+        app.ok("batch.get", json!({"batch_id": id})).await["batch"]["pages"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    })
+    .await;
+    app.ok("sync.cancel", json!({"batch_id": id})).await;
+    let cancelled = app.wait_batch(&id).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["missing"], 0, "{cancelled}");
     app.sim.state.set_faults(FaultPlan::default());
     assert!(missing_workers(&app).await.is_empty());
 
