@@ -45,7 +45,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// When a complete full read first did not see this worker in the registry; none while it is there.
-    #[sea_orm(indexed)]
+    /// (Indexed where set only: migration 000008.)
     pub missing_since: Option<DateTimeUtc>,
 }
 

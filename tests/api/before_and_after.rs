@@ -5,6 +5,7 @@
 use crate::helpers::{assert_balanced, spawn_app, Backend, Options, TestApp};
 use regnakes_sim::dataset::AdvanceSpec;
 use regnakes_sim::faults::{Fault, FaultPlan};
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -256,6 +257,33 @@ async fn only_a_complete_full_read_marks_workers_missing(backend: Backend) {
         assert_eq!(worker["missing_since"], full["started_at"], "{worker}");
     }
     assert_eq!(app.worker_count().await, 800);
+    // The marked rows are read through their partial index, never by a scan of the table.
+    let explain = match backend {
+        Backend::Postgres => {
+            "EXPLAIN SELECT COUNT(*) FROM health_worker WHERE missing_since IS NOT NULL"
+        }
+        _ => {
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM health_worker WHERE missing_since IS NOT NULL"
+        }
+    };
+    // The plan's text: PostgreSQL's one column, SQLite's `detail` (the fourth).
+    let at = if backend == Backend::Postgres { 0 } else { 3 };
+    let plan: Vec<String> = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            explain.to_string(),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(at).unwrap())
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("idx-health_worker-missing")),
+        "{plan:?}"
+    );
     if backend == Backend::Postgres {
         // Every worker has a number of its own (the bitmap of `rules::seen`), dense from 1.
         let numbered = app

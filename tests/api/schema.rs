@@ -50,7 +50,7 @@ async fn shape(db: &DatabaseConnection, with_options: bool) -> Shape {
                 // do not know it (SQLite's rowid serves instead): `before_and_after::only_a_complete_full_read_marks_workers_missing` checks it.
                 ("column", "SELECT table_name, column_name, data_type, is_nullable, COALESCE(column_default, ''), is_identity FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'seaql_migrations' AND NOT (table_name = 'health_worker' AND column_name = 'seq')", 6),
                 // The search's trigram index is checked on its own (`search_indexes_are_in_place`).
-                ("index", "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'seaql_migrations' AND indexname NOT LIKE '%\\_trgm'", 3),
+                ("index", "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'seaql_migrations' AND indexname NOT LIKE '%\\_trgm' AND indexname <> 'idx-health_worker-missing'", 3),
                 // Options the server sets (`n_distinct`), not the `pg_*` bookkeeping some builds add.
                 ("option", "SELECT c.relname::text, a.attname::text, o FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(a.attoptions) o WHERE n.nspname = 'public' AND o NOT LIKE 'pg\\_%'", 3),
             ];
@@ -79,6 +79,10 @@ async fn shape(db: &DatabaseConnection, with_options: bool) -> Shape {
                 let indexes =
                     format!("SELECT name, \"unique\", origin FROM pragma_index_list('{name}')");
                 for index in rows(db, &indexes, 3).await {
+                    // The partial index of missing workers is checked on its own (`before_and_after`).
+                    if index[0] == "idx-health_worker-missing" {
+                        continue;
+                    }
                     let columns = rows(
                         db,
                         &format!("SELECT name FROM pragma_index_info('{}')", index[0]),

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use entity::{batch_issue, health_worker};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
 };
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -95,6 +96,14 @@ pub async fn settle<C: ConnectionTrait>(
         .collect();
     set_missing(txn, &to_mark, Some(started_at)).await?;
     set_missing(txn, &to_clear, None).await?;
+    if !(to_mark.is_empty() && to_clear.is_empty())
+        && txn.get_database_backend() == DbBackend::Postgres
+    {
+        // The marked rows' share changed: the planner reads them through their partial index only if
+        // its statistics say they are few (a sample; milliseconds).
+        txn.execute_unprepared("ANALYZE health_worker (missing_since)")
+            .await?;
+    }
     Ok(Settled {
         marked: to_mark.len() as i64,
         cleared: to_clear.len() as i64,

@@ -467,11 +467,13 @@ fn update_from_json() -> String {
 
 /// Refreshes the planner's statistics of `health_worker` (PostgreSQL). Called as a bulk load grows the
 /// table: statistics from when it was small would turn the per-page lookups into table scans, and
-/// autovacuum comes too late within one run. Only the lookup keys: the other columns' statistics serve
-/// searches, which autovacuum's own ANALYZE keeps fresh.
+/// autovacuum comes too late within one run. Only the lookup keys, and `missing_since` (without its
+/// statistics the planner takes every row for marked, and counts the missing by a scan of the table
+/// instead of their partial index): the other columns' statistics serve searches, which autovacuum's
+/// own ANALYZE keeps fresh.
 pub async fn refresh_statistics<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared("ANALYZE health_worker (str_number, nik_index)")
+        db.execute_unprepared("ANALYZE health_worker (str_number, nik_index, missing_since)")
             .await?;
     }
     Ok(())
