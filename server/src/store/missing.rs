@@ -21,19 +21,24 @@ use uuid::Uuid;
 /// Values per `IN (…)` list: well under SQLite's bound on parameters.
 const CHUNK: usize = 5_000;
 
-/// The greatest worker number in the store (0 when it is empty).
+/// The greatest worker number given so far (0 when none), read without touching the table: on
+/// PostgreSQL the `seq` column's sequence (a `MAX(seq)` would scan a million rows: the column has no
+/// index, which would cost every insert), on SQLite `MAX(rowid)` (the table's own b-tree). Numbers
+/// given to inserts that rolled back are counted too; no worker holds them.
 pub async fn last_seq<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
-    let backend = db.get_database_backend();
-    let row = health_worker::Entity::find()
-        .select_only()
-        .expr(Expr::cust(format!(
-            "COALESCE(MAX({}), 0)",
-            seq_column(backend)
-        )))
-        .into_tuple::<i64>()
-        .one(db)
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('health_worker', 'seq')), 0)"
+        }
+        _ => "SELECT COALESCE(MAX(rowid), 0) FROM health_worker",
+    };
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_string(),
+        ))
         .await?;
-    Ok(row.unwrap_or(0))
+    row.map_or(Ok(0), |row| row.try_get_by_index::<i64>(0))
 }
 
 /// Workers marked missing now (the gauge `regnakes_workers_missing`).
