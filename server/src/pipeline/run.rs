@@ -626,18 +626,7 @@ fn announce(
             .inc_by(new_fields.len() as u64);
         tracing::warn!(paths = %new_fields.join(", "), "RegNakes records carry fields no earlier batch met: the upstream's shape changed");
     }
-    if plan.dry_run {
-        tracing::info!(
-            status = status.code(),
-            received = counts.received,
-            inserted = counts.inserted,
-            updated = counts.updated,
-            rejected = counts.rejected,
-            "dry run finished"
-        );
-    } else {
-        report(ctx, finished, status, counts, now);
-    }
+    report(ctx, finished, status, counts, now);
     if counts.inserted + counts.updated > 0 && !plan.dry_run {
         let db = ctx.db.clone();
         actix_rt::spawn(async move { queries::settle_name_index(&db).await });
@@ -677,7 +666,7 @@ async fn changed_during(
     }
 }
 
-/// A finished batch in the metrics and the log.
+/// A finished batch in the metrics (a real run's) and the log.
 fn report(
     ctx: &RunContext,
     finished: &batch::Model,
@@ -687,18 +676,23 @@ fn report(
 ) {
     let m = &ctx.metrics;
     let duration_ms = finished.duration_ms.unwrap_or_default();
-    m.batches
-        .get_or_create(&StatusLabel {
-            status: status.code().into(),
-        })
-        .inc();
-    m.batch_duration.observe(duration_ms as f64 / 1000.0);
-    m.last_failure_ratio.set(counts.failure_rate());
-    if status.counts_as_success() {
-        m.last_success.set(now.timestamp_millis() as f64 / 1000.0);
+    // A dry run is a preview, not a sync: the batch metrics (and the alerts on them) do not count it.
+    if !finished.dry_run {
+        m.batches
+            .get_or_create(&StatusLabel {
+                status: status.code().into(),
+            })
+            .inc();
+        m.batch_duration.observe(duration_ms as f64 / 1000.0);
+        m.last_failure_ratio.set(counts.failure_rate());
+        if status.counts_as_success() {
+            m.last_success.set(now.timestamp_millis() as f64 / 1000.0);
+        }
     }
+    let dry_run = finished.dry_run;
     if status == BatchStatus::Failed {
         tracing::error!(
+            dry_run,
             status = status.code(),
             error = finished.error.as_deref().unwrap_or(""),
             received = counts.received,
@@ -707,6 +701,7 @@ fn report(
         );
     } else {
         tracing::info!(
+            dry_run,
             status = status.code(),
             received = counts.received,
             inserted = counts.inserted,
