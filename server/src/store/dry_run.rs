@@ -25,22 +25,12 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(600);
 pub async fn open(db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
     let started = std::time::Instant::now();
     let shadow = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let options = db.get_postgres_connection_pool().connect_options();
-            let pool = single_connection()
-                .connect_with((*options).clone())
-                .await
-                .map_err(super::page_txn::sqlx_err)?;
-            SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
-        }
-        DbBackend::Sqlite => {
-            let options = db.get_sqlite_connection_pool().connect_options();
-            let pool = single_connection()
-                .connect_with((*options).clone())
-                .await
-                .map_err(super::page_txn::sqlx_err)?;
-            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
-        }
+        DbBackend::Postgres => SqlxPostgresConnector::from_sqlx_postgres_pool(
+            single_connection_beside(db.get_postgres_connection_pool()).await?,
+        ),
+        DbBackend::Sqlite => SqlxSqliteConnector::from_sqlx_sqlite_pool(
+            single_connection_beside(db.get_sqlite_connection_pool()).await?,
+        ),
         other => {
             return Err(DbErr::Custom(format!(
                 "{other:?} is not supported: use PostgreSQL or SQLite"
@@ -63,6 +53,16 @@ pub async fn close(shadow: DatabaseConnection) {
     if let Err(err) = shadow.close().await {
         tracing::warn!(error = %err, "closing the dry run's connection failed");
     }
+}
+
+/// A pool of one connection to the database `pool` reaches, with its connect options.
+async fn single_connection_beside<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::Pool<DB>, DbErr> {
+    single_connection()
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .map_err(super::page_txn::sqlx_err)
 }
 
 /// A pool of exactly one connection, kept for the whole run: a second one is refused.
