@@ -120,7 +120,7 @@ pub fn case_view(file: &crate::store::review::CaseFile) -> Value {
     let case = &file.case;
     let incoming_row = file.incoming.as_ref().map(|prepared| {
         let input = crate::rules::page::PageInput::new(case.last_batch_id, case.last_seen_at);
-        crate::rules::decide::worker_row(uuid::Uuid::nil(), prepared, &input)
+        crate::rules::decide::worker_row(uuid::Uuid::nil(), prepared.clone(), &input)
     });
     let mut incoming: Value =
         serde_json::from_str(&case.incoming).unwrap_or_else(|_| json!({"raw": case.incoming}));

@@ -130,6 +130,14 @@ struct ContentForHash<'a> {
 impl HealthWorker {
     /// The stored content as bytes: what the content hash is taken over (`rules::identity` keys it).
     pub fn content_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(512);
+        self.write_content(&mut bytes)
+            .expect("plain data serialises");
+        bytes
+    }
+
+    /// Writes `content_bytes` to `out` (a hash takes them as they are made, with no buffer between).
+    pub fn write_content(&self, out: impl std::io::Write) -> std::io::Result<()> {
         let content = ContentForHash {
             nik: self.nik.as_str(),
             name: self.name.as_str(),
@@ -141,7 +149,7 @@ impl HealthWorker {
             licences: &self.licences,
             address: &self.address,
         };
-        serde_json::to_vec(&content).expect("plain data serialises")
+        serde_json::to_writer(out, &content).map_err(std::io::Error::other)
     }
 
     /// The content hash releases before 0.2 stored: unkeyed SHA-256, so a store may still hold it until

@@ -46,6 +46,11 @@ impl PersonName {
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
+
+    /// The display form and the normalised one, as stored.
+    pub fn into_parts(self) -> (String, String) {
+        (self.display, self.normalized)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,6 +81,11 @@ impl PlaceName {
 
     pub fn normalized(&self) -> &str {
         &self.normalized
+    }
+
+    /// The display form and the normalised one, as stored.
+    pub fn into_parts(self) -> (String, String) {
+        (self.display, self.normalized)
     }
 }
 

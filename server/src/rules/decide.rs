@@ -96,7 +96,7 @@ pub fn decide_page(page: PreparedPage, stored: Vec<LookupRow>, input: &PageInput
     decider.outcome.counts.received = records.len() as i64;
     decider.outcome.counts.unchanged = skipped.len() as i64;
     decider.outcome.fast_path = skipped.len() as i64;
-    for prepared in &valid {
+    for prepared in valid {
         let number = prepared.candidate.worker.str_certificate.number.as_str();
         let repeated = str_counts.get(number).copied().unwrap_or(0) > 1;
         decider.decide(prepared, repeated);
@@ -209,7 +209,7 @@ impl<'a> Decider<'a> {
         }
     }
 
-    fn decide(&mut self, prepared: &Prepared, repeated: bool) {
+    fn decide(&mut self, prepared: Prepared, repeated: bool) {
         let worker = &prepared.candidate.worker;
         let legacy = match (self.any_legacy, self.indexer) {
             (true, Some(indexer)) => {
@@ -228,23 +228,23 @@ impl<'a> Decider<'a> {
             birth_place_norm: worker.birth_place.normalized(),
             content_hash: &prepared.hash,
             field_fingerprint: &prepared.fingerprint,
-            inactive: inactive_rejection(prepared),
+            inactive: inactive_rejection(&prepared),
         };
-        match self.view.decide(&incoming, repeated) {
+        let decision = self.view.decide(&incoming, repeated);
+        match decision {
             Decision::Reject(rejection) => {
-                if needs_review(rejection.reason) {
-                    self.review_hashes
-                        .insert(prepared.position, prepared.hash.clone());
-                }
                 let number = Some(worker.str_certificate.number.to_string());
+                if needs_review(rejection.reason) {
+                    self.review_hashes.insert(prepared.position, prepared.hash);
+                }
                 self.rejections.push((prepared.position, number, rejection));
             }
             Decision::Unchanged { id } => {
                 self.outcome.counts.unchanged += 1;
                 if let Some((source, keyed)) = self.stored_hashes.get(&id) {
                     if !keyed || source.as_deref() != Some(prepared.source_hash.as_str()) {
-                        let hashes = (prepared.source_hash.clone(), prepared.hash.clone());
-                        self.refreshed.push((id, hashes.0, hashes.1));
+                        self.refreshed
+                            .push((id, prepared.source_hash, prepared.hash));
                     }
                 }
             }
@@ -261,7 +261,7 @@ impl<'a> Decider<'a> {
     }
 
     /// The worker's row, its replaced STR as history, and its warnings.
-    fn write(&mut self, id: Uuid, is_new: bool, prepared: &Prepared) {
+    fn write(&mut self, id: Uuid, is_new: bool, prepared: Prepared) {
         let cert = &prepared.candidate.worker.str_certificate;
         let state = StrState {
             number: cert.number.to_string(),
@@ -390,35 +390,45 @@ fn inactive_rejection(prepared: &Prepared) -> Option<Rejection> {
     }
 }
 
-pub(crate) fn worker_row(id: Uuid, prepared: &Prepared, input: &PageInput) -> health_worker::Model {
-    let w = &prepared.candidate.worker;
-    let cert = &w.str_certificate;
+pub(crate) fn worker_row(id: Uuid, prepared: Prepared, input: &PageInput) -> health_worker::Model {
+    let Prepared {
+        candidate,
+        nik,
+        hash,
+        fingerprint,
+        source_hash,
+        ..
+    } = prepared;
+    let w = candidate.worker;
+    let cert = w.str_certificate;
+    let (name, name_norm) = w.name.into_parts();
+    let (birth_place, birth_place_norm) = w.birth_place.into_parts();
     health_worker::Model {
         id,
-        str_number: cert.number.to_string(),
-        nik_index: prepared.nik.index.clone(),
-        nik: prepared.nik.stored.clone(),
-        nik_masked: prepared.nik.masked.clone(),
-        name: w.name.as_str().to_string(),
-        name_norm: w.name.normalized().to_string(),
+        str_number: cert.number.into_string(),
+        nik_index: nik.index,
+        nik: nik.stored,
+        nik_masked: nik.masked,
+        name,
+        name_norm,
         sex: w.sex.map(|s| s.code().to_string()),
-        birth_place: w.birth_place.as_str().to_string(),
-        birth_place_norm: w.birth_place.normalized().to_string(),
+        birth_place,
+        birth_place_norm,
         birth_date: w.birth_date,
         profession_code: w.profession.code.to_string(),
         profession_group: w.profession.group_code.to_string(),
-        str_kind: cert.kind.clone(),
-        str_council: cert.council.clone(),
+        str_kind: cert.kind,
+        str_council: cert.council,
         str_issued_on: cert.issued_on,
         str_valid_until: cert.valid_until,
         str_status: cert.status.code().to_string(),
         licences_json: serde_json::to_string(&w.licences).unwrap_or_else(|_| "[]".into()),
-        address_line: w.address.line.clone(),
-        province_code: w.address.province_code.clone(),
-        regency_code: w.address.regency_code.clone(),
-        content_hash: prepared.hash.clone(),
-        source_hash: Some(prepared.source_hash.clone()),
-        field_fingerprint: Some(prepared.fingerprint.clone()),
+        address_line: w.address.line,
+        province_code: w.address.province_code,
+        regency_code: w.address.regency_code,
+        content_hash: hash,
+        source_hash: Some(source_hash),
+        field_fingerprint: Some(fingerprint),
         upstream_updated_at: w.upstream_updated_at,
         // Kept on conflict (writes::UPSERT_KEEPS): an update keeps the creation time and first batch.
         first_batch_id: input.batch_id,
@@ -535,10 +545,8 @@ mod tests {
 
     use super::*;
     use crate::config::{NikKey, NikKeys, Secret};
-    use crate::domain::ProfessionCatalogue;
     use crate::rules::identity::NikIndexer;
     use crate::rules::page::{prepare_page, scan_page, PrepareContext};
-    use crate::rules::transform::TransformContext;
     use chrono::{TimeZone, Utc};
     use serde_json::{json, Value};
     use std::sync::Arc;
@@ -549,10 +557,7 @@ mod tests {
             previous: Vec::new(),
         };
         Arc::new(PrepareContext {
-            transform: TransformContext {
-                today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-                catalogue: ProfessionCatalogue::national(),
-            },
+            transform: crate::rules::samples::transform_context(),
             indexer: NikIndexer::new(Secret::new("index-key"), &keys),
         })
     }

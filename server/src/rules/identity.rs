@@ -19,21 +19,35 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 use sha2::Sha256;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 const PREFIX: &str = "enc:";
 const NONCE_LEN: usize = 12;
 
+thread_local! {
+    /// The nonces' source: a CSPRNG per thread, seeded from the OS when the thread first encrypts
+    /// (a system call per NIK cost 2 % of a full sync's CPU). ChaCha20 is a cryptographic generator:
+    /// its output is as unpredictable as the OS's, and 96-bit random nonces stay unique well past the
+    /// 2^32 values NIST allows per key.
+    static NONCES: RefCell<ChaCha20Rng> =
+        RefCell::new(ChaCha20Rng::from_rng(OsRng).expect("the OS random source is available"));
+    static CONTENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 #[derive(Clone)]
 pub struct NikIndexer {
-    index_key: Secret,
     keys: Arc<Ciphers>,
     hashes: Arc<HashKeys>,
 }
 
 /// The keyed hashes' keys, ready to clone per value (HMAC's key schedule done once).
 struct HashKeys {
+    /// The blind index's (the index key itself, not a derived one: stored indexes stay valid).
+    index: Hmac<Sha256>,
     content: Hmac<Sha256>,
     source: Hmac<Sha256>,
     legacy: Hmac<Sha256>,
@@ -76,9 +90,12 @@ impl StoredHash {
 }
 
 fn finish(prefix: &str, mac: Hmac<Sha256>) -> String {
-    let mut out = String::with_capacity(prefix.len() + 32);
+    let mut digits = [0u8; 32];
+    hex::encode_to_slice(&mac.finalize().into_bytes()[..16], &mut digits)
+        .expect("32 digits for 16 bytes");
+    let mut out = String::with_capacity(prefix.len() + digits.len());
     out.push_str(prefix);
-    out.push_str(&hex::encode(&mac.finalize().into_bytes()[..16]));
+    out.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
     out
 }
 
@@ -96,6 +113,7 @@ fn cipher(key: &NikKey) -> (String, Aes256Gcm) {
 }
 
 /// The NIK columns of one worker row.
+#[derive(Clone)]
 pub struct NikColumns {
     pub stored: String,
     pub index: String,
@@ -119,12 +137,13 @@ impl NikIndexer {
             .map(cipher)
             .collect();
         let hashes = HashKeys {
+            index: <Hmac<Sha256> as Mac>::new_from_slice(index_key.expose().as_bytes())
+                .expect("HMAC takes keys of any length"),
             content: derived(&index_key, "content hash v1"),
             source: derived(&index_key, "source hash v1"),
             legacy: derived(&index_key, "legacy hash v1"),
         };
         NikIndexer {
-            index_key,
             keys: Arc::new(Ciphers { current, all }),
             hashes: Arc::new(hashes),
         }
@@ -133,7 +152,15 @@ impl NikIndexer {
     /// The keyed hash of a worker's stored content (what matching compares).
     pub fn content_hash(&self, worker: &HealthWorker) -> String {
         let mut mac = self.hashes.content.clone();
-        mac.update(&worker.content_bytes());
+        // One buffer per thread, reused: the content is serialised for every record.
+        CONTENT.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            buffer.clear();
+            worker
+                .write_content(&mut *buffer)
+                .expect("plain data serialises");
+            mac.update(&buffer);
+        });
         finish(KEYED, mac)
     }
 
@@ -163,8 +190,7 @@ impl NikIndexer {
     }
 
     pub fn index(&self, nik: &Nik) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.index_key.expose().as_bytes())
-            .expect("HMAC takes keys of any length");
+        let mut mac = self.hashes.index.clone();
         mac.update(nik.as_str().as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..20])
     }
@@ -185,13 +211,21 @@ impl NikIndexer {
     /// Encrypts under the current key with a fresh random nonce.
     pub fn encrypt(&self, clear: &str) -> String {
         let (id, cipher) = &self.keys.current;
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let sealed = cipher
-            .encrypt(&nonce, clear.as_bytes())
-            .expect("AES-GCM encryption of a short value cannot fail");
-        let mut bytes = nonce.to_vec();
-        bytes.extend_from_slice(&sealed);
-        format!("{PREFIX}{id}:{}", URL_SAFE_NO_PAD.encode(bytes))
+        let nonce = NONCES.with(|rng| Aes256Gcm::generate_nonce(&mut *rng.borrow_mut()));
+        let mut bytes = Vec::with_capacity(NONCE_LEN + clear.len() + 16);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(
+            &cipher
+                .encrypt(&nonce, clear.as_bytes())
+                .expect("AES-GCM encryption of a short value cannot fail"),
+        );
+        let mut stored =
+            String::with_capacity(PREFIX.len() + id.len() + 1 + bytes.len() * 4 / 3 + 4);
+        stored.push_str(PREFIX);
+        stored.push_str(id);
+        stored.push(':');
+        URL_SAFE_NO_PAD.encode_string(&bytes, &mut stored);
+        stored
     }
 
     /// The key id of a stored value, or `None` for a value stored in clear (before encryption).

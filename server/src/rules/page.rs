@@ -20,6 +20,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// A valid record ready for matching.
+#[derive(Clone)]
 pub struct Prepared {
     pub(crate) candidate: Box<Candidate>,
     pub(crate) nik: NikColumns,

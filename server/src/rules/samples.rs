@@ -52,3 +52,11 @@ pub fn indexer() -> crate::rules::identity::NikIndexer {
         &keys,
     )
 }
+
+/// The transform's context on the samples' sync date.
+pub fn transform_context() -> crate::rules::transform::TransformContext {
+    crate::rules::transform::TransformContext {
+        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        catalogue: crate::domain::ProfessionCatalogue::national(),
+    }
+}

@@ -20,7 +20,7 @@ pub struct TransformContext {
     pub catalogue: &'static ProfessionCatalogue,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Candidate {
     pub worker: HealthWorker,
     pub activity: StrActivity,
@@ -408,10 +408,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn ctx() -> TransformContext {
-        TransformContext {
-            today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-            catalogue: ProfessionCatalogue::national(),
-        }
+        crate::rules::samples::transform_context()
     }
 
     fn good() -> Value {

@@ -78,9 +78,37 @@ impl UnknownFields {
 
 /// The path of a key the wire types skipped, as the batch shows it; `None` for one skipped on purpose.
 pub fn path_of(path: &serde_ignored::Path<'_>) -> Option<String> {
+    if is_known_unread(path) {
+        // Every record carries these: no text is made for them.
+        return None;
+    }
     let mut written = String::new();
     write_path(path, &mut written);
-    (!KNOWN_UNREAD.contains(&written.as_str())).then_some(written)
+    Some(written)
+}
+
+/// Whether `path` is one of `KNOWN_UNREAD` (`a.b` at the record's top level, through the `Option`
+/// around `a`).
+fn is_known_unread(path: &serde_ignored::Path<'_>) -> bool {
+    use serde_ignored::Path;
+    let Path::Map { parent, key } = path else {
+        return false;
+    };
+    let mut parent = *parent;
+    while let Path::Some { parent: inner } | Path::NewtypeStruct { parent: inner } = parent {
+        parent = inner;
+    }
+    let Path::Map {
+        parent: top,
+        key: outer,
+    } = parent
+    else {
+        return false;
+    };
+    matches!(top, Path::Root)
+        && KNOWN_UNREAD
+            .iter()
+            .any(|known| known.split_once('.') == Some((outer.as_str(), key.as_str())))
 }
 
 fn write_path(path: &serde_ignored::Path<'_>, out: &mut String) {
@@ -125,5 +153,29 @@ mod tests {
         let back = UnknownFields::from_json(Some(&fields.to_json().to_string()));
         assert_eq!(back, fields);
         assert!(UnknownFields::from_json(Some("not json")).is_empty());
+    }
+
+    #[test]
+    fn the_paths_a_record_reports() {
+        let ctx = crate::rules::samples::transform_context();
+        let cases = [
+            (
+                r#"{"rumpun": {"kode": "1", "nama": "x"}, "jenis": {"nama": "y"}}"#,
+                vec![],
+            ),
+            (r#"{"gelar": "S.Kep"}"#, vec!["gelar"]),
+            (r#"{"alamat": {"nama": "x"}}"#, vec!["alamat.nama"]),
+            (r#"{"rumpun": {"nama": {"nama": 1}}}"#, vec![]),
+            (
+                r#"{"str": {"x": 1}, "sip": [{"y": 2}, {"y": 3}]}"#,
+                vec!["str.x", "sip[].y", "sip[].y"],
+            ),
+            (r#"{"nama": {"x": 1}}"#, vec![]),
+        ];
+        for (record, expected) in cases {
+            let mut unknown = Vec::new();
+            crate::rules::transform::transform_noting(record, &ctx, &mut unknown);
+            assert_eq!(unknown, expected, "record {record}");
+        }
     }
 }

@@ -206,7 +206,7 @@ impl SyncService {
         let changed =
             ChangedFields::between(holder.field_fingerprint.as_deref(), &prepared.fingerprint);
         keep_history(txn, &holder, case.id, &prepared, batch_id, now).await?;
-        let incoming = worker_row(holder.id, &prepared, &input);
+        let incoming = worker_row(holder.id, prepared, &input);
         // The review batch reports its one update like any batch (`batch.changes`).
         crate::store::changes::row(&input, &incoming, Some(&holder), "updated")
             .insert(txn)
