@@ -153,12 +153,25 @@ impl Cpu {
         }
     }
 
-    fn since(self, start: Cpu) -> String {
-        format!(
-            "cpu s: server {:.1}, postgres {:.1}, simulator {:.1}",
+    /// The CPU used since `start`, and per million of the `records` the run received (what a national
+    /// sync costs each process, whatever N the bench ran).
+    fn since(self, start: Cpu, records: f64) -> String {
+        let (server, postgres, simulator) = (
             self.server - start.server,
             self.postgres - start.postgres,
-            self.simulator - start.simulator
+            self.simulator - start.simulator,
+        );
+        let per_million = |secs: f64| {
+            if records > 0.0 {
+                format!("{:.1}", secs * 1e6 / records)
+            } else {
+                "-".into()
+            }
+        };
+        format!(
+            "cpu s: server {server:.1}, postgres {postgres:.1}, simulator {simulator:.1}; per million records: server {}, postgres {}",
+            per_million(server),
+            per_million(postgres)
         )
     }
 }
@@ -256,7 +269,8 @@ impl Rpc {
             if batch["status"] != "running" {
                 let secs = started.elapsed().as_secs_f64();
                 let mut batch = batch;
-                batch["bench_cpu"] = Cpu::now(self.server_pid).since(cpu).into();
+                let received = batch["received"].as_f64().unwrap_or(0.0);
+                batch["bench_cpu"] = Cpu::now(self.server_pid).since(cpu, received).into();
                 return Ok((batch, secs));
             }
         }

@@ -6,6 +6,7 @@
 
 use crate::domain::worker_fields::FieldCounts;
 
+use crate::regnakes::RawRecord;
 use crate::rules::first_load::FirstLoad;
 use crate::rules::outcome::RunError;
 use crate::rules::page::{
@@ -14,7 +15,6 @@ use crate::rules::page::{
 use crate::store::page::look_ahead;
 use crate::store::writes;
 use sea_orm::{DatabaseConnection, DbBackend};
-use serde_json::value::RawValue;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -56,7 +56,7 @@ pub async fn ready_page(
     db: DatabaseConnection,
     context: Arc<PrepareContext>,
     progress: Rc<Progress>,
-    records: Vec<Box<RawValue>>,
+    records: Vec<RawRecord>,
     total_pages: Option<u64>,
     page_no: u64,
 ) -> Result<ReadyPage, RunError> {

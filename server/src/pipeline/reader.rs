@@ -8,11 +8,11 @@ use crate::pipeline::plan::{RunContext, RunPlan};
 use crate::pipeline::read_ahead::{ready_page, Progress, ReadyPage};
 use crate::regnakes::client::Page;
 use crate::regnakes::client::UpstreamError;
+use crate::regnakes::RawRecord;
 use crate::regnakes::{PageQuery, RegnakesClient};
 use crate::rules::cursor::{Pager, ReadCursor};
 use crate::rules::outcome::RunError;
 use crate::rules::page::PrepareContext;
-use serde_json::value::RawValue;
 use std::rc::Rc;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -35,7 +35,7 @@ struct PageSink {
 
 impl PageSink {
     /// The records the run processes: all, or for a retry only the chosen rows its windows bring back.
-    fn keep(&self, mut records: Vec<Box<RawValue>>) -> Vec<Box<RawValue>> {
+    fn keep(&self, mut records: Vec<RawRecord>) -> Vec<RawRecord> {
         if let Some(retry) = &self.retry {
             records.retain(|raw| {
                 crate::rules::record_keys::RecordKeys::of(raw.get())
@@ -47,7 +47,7 @@ impl PageSink {
     }
 
     /// Hands a page on; false once the store loop has stopped.
-    async fn send(&mut self, records: Vec<Box<RawValue>>, total_pages: Option<u64>) -> bool {
+    async fn send(&mut self, records: Vec<RawRecord>, total_pages: Option<u64>) -> bool {
         self.batch_page += 1;
         let task = actix_rt::spawn(
             ready_page(

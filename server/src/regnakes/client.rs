@@ -1,11 +1,11 @@
 //! The RegNakes HTTP client (awc). Not `Send`: one client lives on the thread that runs a batch.
 
 use super::dto::{OperationOutcome, PageEnvelope, TokenResponse};
+use super::raw_record::RawRecord;
 use super::retry::{classify_status, parse_retry_after, Attempt, RetryPolicy};
 use crate::config::{RegnakesSettings, Secret};
 use crate::metrics::Metrics;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::value::RawValue;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ pub struct PageQuery {
 
 #[derive(Debug)]
 pub struct Page {
-    pub records: Vec<Box<RawValue>>,
+    pub records: Vec<RawRecord>,
     pub total_page: Option<u64>,
     pub total_data: Option<u64>,
 }
@@ -372,14 +372,22 @@ impl RegnakesClient {
                 cause,
             )));
         }
-        let envelope: PageEnvelope = serde_json::from_slice(&body).map_err(|e| {
+        let not_json = |cause: String| {
             ListFailure::Attempt(Attempt::Transient {
-                cause: format!("page {page}: body is not the expected JSON: {e}"),
+                cause: format!("page {page}: body is not the expected JSON: {cause}"),
                 retry_after: None,
             })
-        })?;
+        };
+        // The records stay slices of the body (`RawRecord`), taken as it is (no copy).
+        let text = Arc::new(
+            String::from_utf8(Vec::from(body)).map_err(|e| not_json(e.utf8_error().to_string()))?,
+        );
+        let envelope: PageEnvelope =
+            serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))?;
+        let records = RawRecord::slices_of(&text, &envelope.data)
+            .ok_or_else(|| not_json("records outside the body".into()))?;
         Ok(Page {
-            records: envelope.data.into_iter().map(|r| r.to_owned()).collect(),
+            records,
             total_page: envelope.total_page,
             total_data: envelope.total_data,
         })

@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod dto;
+pub mod raw_record;
 pub mod retry;
 
 pub use client::{PageQuery, RegnakesClient};
+pub use raw_record::RawRecord;

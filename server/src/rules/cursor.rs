@@ -10,10 +10,10 @@
 //! the I/O. What it hands on is re-cut into pages of the page size, so page boundaries (which matching
 //! sees, CONTRACT §2) are those of a plain page walk whenever nothing changes during the read.
 
+use crate::regnakes::RawRecord;
 use crate::rules::record_keys::RecordKeys;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
-use serde_json::value::RawValue;
 
 /// The next request of a read: from `since` (inclusive), page `page` of that answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct ReadCursor {
 
 /// A record's place in the upstream order: its `updated_at` (when readable) and an identity among the
 /// records of that instant (its STR number as sent, else its bytes).
-fn key_of(raw: &RawValue) -> (Option<DateTime<Utc>>, String) {
+fn key_of(raw: &RawRecord) -> (Option<DateTime<Utc>>, String) {
     let Some(keys) = RecordKeys::of(raw.get()) else {
         return (None, raw.get().to_string());
     };
@@ -62,7 +62,7 @@ impl ReadCursor {
     /// after it (none after a short or empty answer: the window has no more records). Only the records
     /// at either end of an answer are read for their keys (the ones passed over, and the last instant's),
     /// so a page costs a few key reads, not one per record.
-    pub fn take(&mut self, records: Vec<Box<RawValue>>) -> Vec<Box<RawValue>> {
+    pub fn take(&mut self, records: Vec<RawRecord>) -> Vec<RawRecord> {
         let full = records.len() >= self.limit;
         let first_at = records.first().and_then(|r| key_of(r).0);
         let passed_over = self.passed_over(&records);
@@ -94,7 +94,7 @@ impl ReadCursor {
     /// The positions of the records of an answer read already: an answer from the instant last read
     /// starts with that instant's records, each identity passed over as many times as it was read (a
     /// duplicated STR number may repeat).
-    fn passed_over(&self, records: &[Box<RawValue>]) -> Vec<usize> {
+    fn passed_over(&self, records: &[RawRecord]) -> Vec<usize> {
         if self.next.page != 1 || self.next.since.is_none() || self.next.since != self.at {
             return Vec::new();
         }
@@ -123,7 +123,7 @@ impl ReadCursor {
 /// The instant of an answer's last records, and their identities (what the next answer, asked from that
 /// instant, repeats first), passing over the positions in `skip`. Records whose time cannot be read are
 /// taken for that instant.
-fn last_instant(records: &[Box<RawValue>], skip: &[usize]) -> (Option<DateTime<Utc>>, Vec<String>) {
+fn last_instant(records: &[RawRecord], skip: &[usize]) -> (Option<DateTime<Utc>>, Vec<String>) {
     let mut at = None;
     let mut identities = Vec::new();
     for (_, raw) in records
@@ -178,7 +178,7 @@ impl ReadCursor {
 #[derive(Debug)]
 pub struct Pager {
     size: usize,
-    buffer: Vec<Box<RawValue>>,
+    buffer: Vec<RawRecord>,
 }
 
 impl Pager {
@@ -191,7 +191,7 @@ impl Pager {
     }
 
     /// Adds records; returns the pages they complete.
-    pub fn push(&mut self, records: Vec<Box<RawValue>>) -> Vec<Vec<Box<RawValue>>> {
+    pub fn push(&mut self, records: Vec<RawRecord>) -> Vec<Vec<RawRecord>> {
         let mut pages = Vec::new();
         for raw in records {
             self.buffer.push(raw);
@@ -206,7 +206,7 @@ impl Pager {
     }
 
     /// The last, partial page (if any).
-    pub fn finish(&mut self) -> Option<Vec<Box<RawValue>>> {
+    pub fn finish(&mut self) -> Option<Vec<RawRecord>> {
         (!self.buffer.is_empty()).then(|| std::mem::take(&mut self.buffer))
     }
 }
@@ -245,7 +245,7 @@ mod tests {
             self.records.push(r);
         }
 
-        fn answer(&self, request: Request, limit: usize, until: i64) -> Vec<Box<RawValue>> {
+        fn answer(&self, request: Request, limit: usize, until: i64) -> Vec<RawRecord> {
             let since = request.since.map_or(i64::MIN, |t| t.timestamp());
             self.records
                 .iter()
@@ -254,7 +254,7 @@ mod tests {
                 .take(limit)
                 .map(|(t, n, v)| {
                     let at = DateTime::from_timestamp(*t, 0).unwrap().to_rfc3339();
-                    RawValue::from_string(
+                    RawRecord::from_string(
                         json!({"str": {"nomor": n}, "updated_at": at, "v": v}).to_string(),
                     )
                     .unwrap()
@@ -263,7 +263,7 @@ mod tests {
         }
     }
 
-    fn numbers(records: &[Box<RawValue>]) -> Vec<String> {
+    fn numbers(records: &[RawRecord]) -> Vec<String> {
         records.iter().map(|r| key_of(r).1).collect()
     }
 
@@ -368,7 +368,7 @@ mod tests {
     #[test]
     fn pages_are_cut_at_the_page_size() {
         let mut pager = Pager::new(3);
-        let raw = |n: u32| RawValue::from_string(n.to_string()).unwrap();
+        let raw = |n: u32| RawRecord::from_string(n.to_string()).unwrap();
         assert!(pager.push(vec![raw(1), raw(2)]).is_empty());
         let pages = pager.push(vec![raw(3), raw(4), raw(5), raw(6), raw(7)]);
         assert_eq!(pages.len(), 2);

@@ -8,6 +8,7 @@ use crate::domain::batch::Severity;
 use crate::domain::health_worker::StrActivity;
 use crate::domain::nik::{mask, mask_nik_like};
 use crate::domain::RejectReason;
+use crate::regnakes::RawRecord;
 use crate::rules::identity::{NikIndexer, StoredHash};
 use crate::rules::matching::{Decision, Incoming, MatchView, StoredWorker};
 use crate::rules::page::{HistoryRow, LookupRow};
@@ -17,7 +18,6 @@ use chrono::NaiveDate;
 use entity::{batch_issue, health_worker};
 use foldhash::{HashMap, HashMapExt};
 use sea_orm::ActiveValue::{NotSet, Set};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 use uuid::Uuid;
@@ -311,7 +311,7 @@ impl<'a> Decider<'a> {
 
     /// Rejections become issues with the raw record; what the page writes is gathered for the pages
     /// after it.
-    fn finish(mut self, records: &[Box<RawValue>]) -> PagePlan {
+    fn finish(mut self, records: &[RawRecord]) -> PagePlan {
         let mut cases = Vec::new();
         for (position, str_number, rejection) in &self.rejections {
             *self
@@ -574,7 +574,7 @@ mod tests {
     fn page(records: &[Value]) -> PreparedPage {
         let raw = records
             .iter()
-            .map(|r| RawValue::from_string(r.to_string()).unwrap())
+            .map(|r| RawRecord::from_string(r.to_string()).unwrap())
             .collect();
         let context = context();
         let scanned = scan_page(raw, false, &context.indexer);

@@ -12,9 +12,9 @@ use super::unknown_fields::UnknownFields;
 use crate::domain::batch::Counts;
 use crate::domain::worker_fields::FieldCounts;
 use crate::domain::RejectReason;
+use crate::regnakes::RawRecord;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt, HashSet};
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -39,14 +39,14 @@ pub struct PrepareContext {
 
 /// A page as received, with the records that may take the fast path.
 pub struct ScannedPage {
-    records: Vec<Box<RawValue>>,
+    records: Vec<RawRecord>,
     probes: Vec<Probe>,
 }
 
 /// A page after the CPU work: records found unchanged on the fast path, valid records, rejections, and
 /// how often each STR number occurs.
 pub struct PreparedPage {
-    pub(crate) records: Vec<Box<RawValue>>,
+    pub(crate) records: Vec<RawRecord>,
     pub(crate) skipped: Vec<Skipped>,
     pub(crate) valid: Vec<Prepared>,
     pub(crate) rejections: Vec<(usize, Option<String>, Rejection)>,
@@ -106,11 +106,7 @@ pub struct PageOutcome {
 }
 
 /// Finds the records that may take the fast path; `fast_path` off (a first load) skips even that.
-pub fn scan_page(
-    records: Vec<Box<RawValue>>,
-    fast_path: bool,
-    indexer: &NikIndexer,
-) -> ScannedPage {
+pub fn scan_page(records: Vec<RawRecord>, fast_path: bool, indexer: &NikIndexer) -> ScannedPage {
     let probes = if fast_path {
         unchanged::probes(&records, indexer)
     } else {

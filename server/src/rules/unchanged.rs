@@ -11,11 +11,11 @@
 
 use crate::domain::sanitize::clean_text;
 use crate::domain::StrNumber;
+use crate::regnakes::RawRecord;
 use crate::rules::identity::NikIndexer;
 use crate::rules::record_keys::RecordKeys;
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashMapExt};
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// Part of every source hash: a release may transform the same bytes differently, so its first re-sync
@@ -41,7 +41,7 @@ pub struct Probe {
 
 /// Reads each record of a page only for its STR number; records whose number occurs once in the page
 /// become probes (a repeated number needs matching by NIK, so those take the full path).
-pub fn probes(records: &[Box<RawValue>], indexer: &NikIndexer) -> Vec<Probe> {
+pub fn probes(records: &[RawRecord], indexer: &NikIndexer) -> Vec<Probe> {
     let mut found = Vec::with_capacity(records.len());
     let mut counts: HashMap<String, u32> = HashMap::with_capacity(records.len());
     for (position, raw) in records.iter().enumerate() {
@@ -119,8 +119,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn raw(value: serde_json::Value) -> Box<RawValue> {
-        RawValue::from_string(value.to_string()).unwrap()
+    fn raw(value: serde_json::Value) -> RawRecord {
+        RawRecord::from_string(value.to_string()).unwrap()
     }
 
     #[test]

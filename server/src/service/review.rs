@@ -18,7 +18,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     TransactionTrait,
 };
-use serde_json::value::RawValue;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -149,7 +148,7 @@ impl SyncService {
                 return None;
             }
         };
-        let raw = RawValue::from_string(raw).ok()?;
+        let raw = crate::regnakes::RawRecord::from_string(raw)?;
         let context = Arc::new(PrepareContext {
             transform: TransformContext {
                 today: crate::domain::time::jakarta_date(Utc::now()),

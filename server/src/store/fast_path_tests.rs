@@ -5,6 +5,7 @@
 
 use crate::config::{NikKey, NikKeys, Secret};
 use crate::domain::ProfessionCatalogue;
+use crate::regnakes::RawRecord;
 use crate::rules::identity::NikIndexer;
 use crate::rules::page::{
     prepare_page, scan_page, PageInput, PageOutcome, PrepareContext, PreparedPage, Written,
@@ -16,7 +17,6 @@ use crate::testing::{fresh_database, Backend};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{Database, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::json;
-use serde_json::value::RawValue;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -39,14 +39,14 @@ macro_rules! on_both_backends {
 }
 
 /// One person's record under STR `str_number`, living at `street`.
-fn record(str_number: &str, street: &str) -> Box<RawValue> {
+fn record(str_number: &str, street: &str) -> RawRecord {
     use crate::rules::samples::{siti, with};
     let value = with(
         with(siti(), &["str", "nomor"], json!(str_number)),
         &["alamat", "line"],
         json!(street),
     );
-    RawValue::from_string(value.to_string()).expect("JSON")
+    RawRecord::from_string(value.to_string()).expect("JSON")
 }
 
 struct Store {
@@ -86,7 +86,7 @@ impl Store {
     }
 
     /// Scans and prepares a page as the run does: the fast-path query, then the transform of the rest.
-    async fn prepare(&self, records: Vec<Box<RawValue>>) -> PreparedPage {
+    async fn prepare(&self, records: Vec<RawRecord>) -> PreparedPage {
         let scanned = scan_page(records, self.fast_path, &self.context.indexer);
         let found = if self.fast_path {
             writes::find_unchanged(&self.db, scanned.probes())
@@ -259,7 +259,7 @@ on_both_backends!(
 );
 
 /// Person `n` (1-40): a NIK, a name and an STR of their own.
-fn person(n: u32) -> Box<RawValue> {
+fn person(n: u32) -> RawRecord {
     use crate::rules::samples::{siti, with};
     let value = with(
         with(
@@ -270,10 +270,10 @@ fn person(n: u32) -> Box<RawValue> {
         &["nama"],
         json!(format!("Siti Aminah {n}")),
     );
-    RawValue::from_string(value.to_string()).expect("JSON")
+    RawRecord::from_string(value.to_string()).expect("JSON")
 }
 
-fn people(n: u32) -> Vec<Box<RawValue>> {
+fn people(n: u32) -> Vec<RawRecord> {
     (1..=n).map(person).collect()
 }
 
@@ -303,7 +303,7 @@ fn unkeyed_hashes(store: &Store, raw: &str, nik: Option<&str>) -> (String, Strin
 }
 
 /// Makes the store look as an earlier release left it: every hash unkeyed.
-async fn make_unkeyed(store: &Store, records: &[Box<RawValue>]) {
+async fn make_unkeyed(store: &Store, records: &[RawRecord]) {
     use entity::health_worker::{Column, Entity};
     use sea_orm::{ColumnTrait, QueryFilter};
     for raw in records {
