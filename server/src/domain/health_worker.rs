@@ -54,8 +54,10 @@ pub struct StrCertificate {
     pub number: StrNumber,
     pub kind: Option<String>,
     pub council: Option<String>,
+    #[serde(serialize_with = "crate::domain::time::serialize_opt_date")]
     pub issued_on: Option<NaiveDate>,
     /// `None` for a lifetime STR (UU 17/2023).
+    #[serde(serialize_with = "crate::domain::time::serialize_opt_date")]
     pub valid_until: Option<NaiveDate>,
     pub status: StrStatus,
 }
@@ -88,6 +90,7 @@ impl StrCertificate {
 pub struct PracticeLicence {
     pub number: String,
     pub facility_code: Option<String>,
+    #[serde(serialize_with = "crate::domain::time::serialize_opt_date")]
     pub valid_until: Option<NaiveDate>,
 }
 
@@ -120,6 +123,7 @@ struct ContentForHash<'a> {
     name: &'a str,
     sex: Option<Sex>,
     birth_place: &'a str,
+    #[serde(serialize_with = "crate::domain::time::serialize_date")]
     birth_date: NaiveDate,
     profession: &'a str,
     str_certificate: &'a StrCertificate,

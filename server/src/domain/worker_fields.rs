@@ -5,9 +5,9 @@
 //! Comparing the stored fingerprint with the incoming one tells which groups differ. The hashes only feed
 //! this report (matching compares the full content hash), so 32 bits per group are plenty.
 
+use super::time::IsoDate;
 use super::HealthWorker;
 use serde::Serialize;
-use std::fmt::Write;
 
 /// The field groups a batch reports changes for. The order is the fingerprint's layout: append only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -91,7 +91,7 @@ impl HealthWorker {
     /// The worker's fingerprint: `WorkerField::ALL.len()` hashes of `WIDTH` hex digits each.
     pub fn field_fingerprint(&self) -> String {
         let cert = &self.str_certificate;
-        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
+        let date = |d: Option<chrono::NaiveDate>| d.map(IsoDate::of);
         let mut out = String::with_capacity(WorkerField::ALL.len() * WIDTH);
         for field in WorkerField::ALL {
             let mut h = Fnv::new();
@@ -100,7 +100,7 @@ impl HealthWorker {
                 WorkerField::Birth => h
                     .opt(self.sex.map(|s| s.code()))
                     .bytes(self.birth_place.as_str().as_bytes())
-                    .bytes(self.birth_date.to_string().as_bytes()),
+                    .bytes(IsoDate::of(self.birth_date).as_str().as_bytes()),
                 WorkerField::Profession => h.bytes(self.profession.code.as_bytes()),
                 WorkerField::StrNumber => h.bytes(cert.number.as_str().as_bytes()),
                 WorkerField::StrDetails => h
@@ -122,8 +122,11 @@ impl HealthWorker {
                     .opt(self.address.province_code.as_deref())
                     .opt(self.address.regency_code.as_deref()),
             };
-            // Into the one string: this runs for every record a sync writes.
-            let _ = write!(out, "{:0width$x}", h.0, width = WIDTH);
+            // Into the one string, without the formatting machinery: this runs for every record a
+            // sync writes.
+            let mut digits = [0u8; WIDTH];
+            hex::encode_to_slice(h.0.to_be_bytes(), &mut digits).expect("8 digits for 4 bytes");
+            out.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
         }
         out
     }

@@ -314,4 +314,55 @@ mod tests {
         tampered.push(if stored.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(rotated.reveal(&tampered), Err(StoredNikError::Damaged));
     }
+
+    /// The stored forms (content and its hash, fingerprint, licences, source hash, blind index) of
+    /// three sample records, as the release before issue 22's speed work wrote them: a change to how
+    /// they are made must not change a byte of them (every stored row would read as changed).
+    #[test]
+    fn stored_forms_are_byte_for_byte_those_of_the_earlier_release() {
+        use crate::rules::samples::{budi, siti, with};
+        use crate::rules::transform::{transform, Transformed};
+        use serde_json::json;
+        let indexer = crate::rules::samples::indexer();
+        let ctx = crate::rules::samples::transform_context();
+        let records = [
+            siti(),
+            budi(),
+            with(
+                with(siti(), &["str", "berlaku_sampai"], json!("2031-01-02")),
+                &["sip"],
+                json!([{"nomor":"A/1","kode_fasyankes":null,"berlaku_sampai":null},
+                       {"nomor":"B\"2\u{e9}","kode_fasyankes":"9","berlaku_sampai":"2027-12-31"}]),
+            ),
+        ];
+        let expected = [
+            ("{\"nik\":\"3205195211900003\",\"name\":\"Siti Aminah, S.Kep., Ners\",\"sex\":\"female\",\"birth_place\":\"Garut\",\"birth_date\":\"1990-11-12\",\"profession\":\"perawat\",\"str_certificate\":{\"number\":\"1234567887654321\",\"kind\":\"seumur_hidup\",\"council\":\"KKI\",\"issued_on\":\"2024-07-10\",\"valid_until\":null,\"status\":\"aktif\"},\"licences\":[{\"number\":\"446/SIP/2024\",\"facility_code\":\"1000156689\",\"valid_until\":\"2029-07-09\"}],\"address\":{\"line\":\"Komplek Kesehatan\",\"province_code\":\"32\",\"regency_code\":\"3205\"}}", "k:b1c2ed993ca281327f9cbefc1ba0983d", "6a9d9378839f6e0bfe8db466d190969638de2d4fd2ecf5f007bb6e15f87092f5b9771340", "[{\"number\":\"446/SIP/2024\",\"facility_code\":\"1000156689\",\"valid_until\":\"2029-07-09\"}]", "k:fd5873f338c6df5ecb56f08a8e00b749", "b103ec55f561fcf15bdcad668bbb17082255dbee"),
+            ("{\"nik\":\"3205191508850001\",\"name\":\"Budi Santoso\",\"sex\":\"male\",\"birth_place\":\"Garut\",\"birth_date\":\"1985-08-15\",\"profession\":\"perawat\",\"str_certificate\":{\"number\":\"9876543212345678\",\"kind\":\"seumur_hidup\",\"council\":\"KKI\",\"issued_on\":\"2024-07-10\",\"valid_until\":null,\"status\":\"aktif\"},\"licences\":[{\"number\":\"446/SIP/2024\",\"facility_code\":\"1000156689\",\"valid_until\":\"2029-07-09\"}],\"address\":{\"line\":\"Komplek Kesehatan\",\"province_code\":\"32\",\"regency_code\":\"3205\"}}", "k:913248272e71575b57c99478821bd380", "685ab7ebf214210dfe8db466ec5559e638de2d4fd2ecf5f007bb6e15f87092f5b9771340", "[{\"number\":\"446/SIP/2024\",\"facility_code\":\"1000156689\",\"valid_until\":\"2029-07-09\"}]", "k:f7b4d5b9fae6e53f66b3e3e1bdc3cabd", "7989b50912eee788131ef927ba822f5234e56211"),
+            ("{\"nik\":\"3205195211900003\",\"name\":\"Siti Aminah, S.Kep., Ners\",\"sex\":\"female\",\"birth_place\":\"Garut\",\"birth_date\":\"1990-11-12\",\"profession\":\"perawat\",\"str_certificate\":{\"number\":\"1234567887654321\",\"kind\":\"seumur_hidup\",\"council\":\"KKI\",\"issued_on\":\"2024-07-10\",\"valid_until\":\"2031-01-02\",\"status\":\"aktif\"},\"licences\":[{\"number\":\"A/1\",\"facility_code\":null,\"valid_until\":null},{\"number\":\"B\\\"2é\",\"facility_code\":\"9\",\"valid_until\":\"2027-12-31\"}],\"address\":{\"line\":\"Komplek Kesehatan\",\"province_code\":\"32\",\"regency_code\":\"3205\"}}", "k:2d474a1082daa9babc48df39f3ea889a", "6a9d9378839f6e0bfe8db466d190969638de2d4f8492125b07bb6e1550e1e96ab9771340", "[{\"number\":\"A/1\",\"facility_code\":null,\"valid_until\":null},{\"number\":\"B\\\"2é\",\"facility_code\":\"9\",\"valid_until\":\"2027-12-31\"}]", "k:7213c0e5d0d4b956a58ba275a4d04da6", "b103ec55f561fcf15bdcad668bbb17082255dbee")
+        ];
+        for (record, expected) in records.into_iter().zip(expected) {
+            let raw = record.to_string();
+            let Transformed::Valid(candidate) = transform(&raw, &ctx) else {
+                panic!("a valid sample");
+            };
+            let w = &candidate.worker;
+            let got = (
+                String::from_utf8(w.content_bytes()).unwrap(),
+                indexer.content_hash(w),
+                w.field_fingerprint(),
+                serde_json::to_string(&w.licences).unwrap(),
+                indexer.source_hash("v", &raw),
+                indexer.index(&w.nik),
+            );
+            let expected = (
+                expected.0.to_string(),
+                expected.1.to_string(),
+                expected.2.to_string(),
+                expected.3.to_string(),
+                expected.4.to_string(),
+                expected.5.to_string(),
+            );
+            assert_eq!(got, expected);
+        }
+    }
 }
