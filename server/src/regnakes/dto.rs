@@ -1,9 +1,9 @@
 //! Wire types of the RegNakes API (CONTRACT §1). They never leave the `regnakes` and `rules::transform`
 //! modules: everything past them sees domain types.
 
+use super::wire_struct::{wire_struct, WireText};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 
 /// §1.1: every value is a string.
 #[derive(Debug, Deserialize)]
@@ -65,74 +65,57 @@ impl OperationOutcome {
     }
 }
 
-type Text<'a> = Option<Cow<'a, str>>;
+/// A text field: absent or null, or the text (borrowed from the page where it has no escapes).
+pub type Text<'a> = Option<WireText<'a>>;
 
-#[derive(Debug, Deserialize)]
-pub struct NakesRecord<'a> {
-    #[serde(borrow, default)]
-    pub nik: Text<'a>,
-    #[serde(borrow, default)]
-    pub nama: Text<'a>,
-    #[serde(borrow, default)]
-    pub jenis_kelamin: Text<'a>,
-    #[serde(borrow, default)]
-    pub tempat_lahir: Text<'a>,
-    #[serde(borrow, default)]
-    pub tanggal_lahir: Text<'a>,
-    #[serde(borrow, default)]
-    pub rumpun: Option<Coded<'a>>,
-    #[serde(borrow, default)]
-    pub jenis: Option<Coded<'a>>,
-    #[serde(borrow, default)]
-    pub str: Option<StrDto<'a>>,
-    #[serde(borrow, default)]
-    pub sip: Option<Vec<SipDto<'a>>>,
-    #[serde(borrow, default)]
-    pub alamat: Option<AlamatDto<'a>>,
-    #[serde(borrow, default)]
-    pub updated_at: Text<'a>,
+wire_struct! {
+    NakesRecord {
+        nik: Text<'a>,
+        nama: Text<'a>,
+        jenis_kelamin: Text<'a>,
+        tempat_lahir: Text<'a>,
+        tanggal_lahir: Text<'a>,
+        rumpun: Option<Coded<'a>> => "rumpun",
+        jenis: Option<Coded<'a>> => "jenis",
+        str: Option<StrDto<'a>> => "str",
+        sip: Option<Vec<SipDto<'a>>> => "sip[]",
+        alamat: Option<AlamatDto<'a>> => "alamat",
+        updated_at: Text<'a>,
+    }
 }
 
-/// A coded reference (`rumpun`, `jenis`): only the code is read; the name (`nama`) is the reference
-/// list's, not the record's to decide, so it is skipped unparsed.
-#[derive(Debug, Deserialize)]
-pub struct Coded<'a> {
-    #[serde(borrow, default)]
-    pub kode: Text<'a>,
+wire_struct! {
+    /// A coded reference (`rumpun`, `jenis`): only the code is read; the name (`nama`) is the reference
+    /// list's, not the record's to decide, so it is skipped unparsed (and is not an unknown field).
+    Coded {
+        kode: Text<'a>,
+    }
+    unread: ["nama"]
 }
 
-#[derive(Debug, Deserialize)]
-pub struct StrDto<'a> {
-    #[serde(borrow, default)]
-    pub nomor: Text<'a>,
-    #[serde(borrow, default)]
-    pub jenis: Text<'a>,
-    #[serde(borrow, default)]
-    pub konsil: Text<'a>,
-    #[serde(borrow, default)]
-    pub tanggal_terbit: Text<'a>,
-    #[serde(borrow, default)]
-    pub berlaku_sampai: Text<'a>,
-    #[serde(borrow, default)]
-    pub status: Text<'a>,
+wire_struct! {
+    StrDto {
+        nomor: Text<'a>,
+        jenis: Text<'a>,
+        konsil: Text<'a>,
+        tanggal_terbit: Text<'a>,
+        berlaku_sampai: Text<'a>,
+        status: Text<'a>,
+    }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SipDto<'a> {
-    #[serde(borrow, default)]
-    pub nomor: Text<'a>,
-    #[serde(borrow, default)]
-    pub kode_fasyankes: Text<'a>,
-    #[serde(borrow, default)]
-    pub berlaku_sampai: Text<'a>,
+wire_struct! {
+    SipDto {
+        nomor: Text<'a>,
+        kode_fasyankes: Text<'a>,
+        berlaku_sampai: Text<'a>,
+    }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AlamatDto<'a> {
-    #[serde(borrow, default)]
-    pub line: Text<'a>,
-    #[serde(borrow, default)]
-    pub kode_provinsi: Text<'a>,
-    #[serde(borrow, default)]
-    pub kode_kabkota: Text<'a>,
+wire_struct! {
+    AlamatDto {
+        line: Text<'a>,
+        kode_provinsi: Text<'a>,
+        kode_kabkota: Text<'a>,
+    }
 }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod dto;
 pub mod raw_record;
 pub mod retry;
+pub mod wire_struct;
 
 pub use client::{PageQuery, RegnakesClient};
 pub use raw_record::RawRecord;

@@ -2,23 +2,23 @@
 //! Both the fast path (`unchanged`) and reading by key (`cursor`) need these, for every record or for a
 //! few; neither transforms the record.
 
+use crate::regnakes::wire_struct::WireText;
 use crate::rules::transform::upstream_time;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::borrow::Cow;
 
 #[derive(Deserialize)]
 pub struct RecordKeys<'a> {
     #[serde(borrow, default)]
     str: Option<StrOnly<'a>>,
     #[serde(borrow, default)]
-    updated_at: Option<Cow<'a, str>>,
+    updated_at: Option<WireText<'a>>,
 }
 
 #[derive(Deserialize)]
 struct StrOnly<'a> {
     #[serde(borrow, default)]
-    nomor: Option<Cow<'a, str>>,
+    nomor: Option<WireText<'a>>,
 }
 
 impl<'a> RecordKeys<'a> {

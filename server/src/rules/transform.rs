@@ -9,9 +9,8 @@ use crate::domain::{
     HealthWorker, Nik, PersonName, PlaceName, Profession, ProfessionCatalogue, RejectReason, Sex,
     StrCertificate, StrNumber, StrStatus,
 };
-use crate::regnakes::dto::{NakesRecord, StrDto};
+use crate::regnakes::dto::{NakesRecord, StrDto, Text};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use std::borrow::Cow;
 
 #[derive(Clone)]
 pub struct TransformContext {
@@ -113,20 +112,12 @@ pub fn transform_noting(
     }
 }
 
-/// Parses a record, noting each key the wire types skip (a skipped key costs a callback; a record
-/// without one, nothing more than a plain parse).
+/// Parses a record, noting each key the wire types do not know (`regnakes::wire_struct`).
 fn parse_noting<'a>(
     raw: &'a str,
     unknown: &mut Vec<String>,
 ) -> Result<NakesRecord<'a>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let record = serde_ignored::deserialize(&mut de, |path| {
-        if let Some(path) = super::unknown_fields::path_of(&path) {
-            unknown.push(path);
-        }
-    })?;
-    de.end()?;
-    Ok(record)
+    crate::regnakes::wire_struct::noting_unknown(unknown, || serde_json::from_str(raw))
 }
 
 /// An upstream `updated_at` (RFC 3339, any offset), in UTC; `None` when it is not one.
@@ -151,7 +142,7 @@ fn describe_serde_error(err: &serde_json::Error) -> String {
     }
 }
 
-fn required(value: &Option<Cow<'_, str>>, field: &str) -> Result<String, Rejection> {
+fn required(value: &Text<'_>, field: &str) -> Result<String, Rejection> {
     let cleaned = value.as_deref().map(clean_text).unwrap_or_default();
     if cleaned.is_empty() {
         return Err(Rejection::new(
@@ -162,7 +153,7 @@ fn required(value: &Option<Cow<'_, str>>, field: &str) -> Result<String, Rejecti
     Ok(cleaned)
 }
 
-fn optional(value: &Option<Cow<'_, str>>) -> Option<String> {
+fn optional(value: &Text<'_>) -> Option<String> {
     value.as_deref().map(clean_text).filter(|s| !s.is_empty())
 }
 
@@ -781,6 +772,73 @@ mod tests {
         #[test]
         fn any_bytes_are_answered_without_panicking(text in ".{0,200}") {
             let _ = transform(&text, &ctx());
+        }
+    }
+
+    /// Malformed and unusual records are accepted, rejected (with the same message) and their unknown
+    /// paths noted exactly as the release before the hand-written wire structs did (derive and
+    /// `serde_ignored`): the rejection text is stored with each batch's issues.
+    #[test]
+    fn records_read_as_the_earlier_release_read_them() {
+        let siti = crate::rules::samples::siti().to_string();
+        let cases: Vec<String> = vec![
+            r#"{"nik": 5}"#.into(),
+            r#"{"str": {"nomor": 5}}"#.into(),
+            r#"{"str": []}"#.into(),
+            r#"{"str": ["1234567887654321"]}"#.into(),
+            r#"{"nama": "a", "nama": "b"}"#.into(),
+            r#"{"str": {"nomor": "x", "nomor": "y"}}"#.into(),
+            r#""just a string""#.into(),
+            r#"[1, 2]"#.into(),
+            r#"{"sip": {"nomor": "1"}}"#.into(),
+            r#"{"sip": [5]}"#.into(),
+            r#"{"rumpun": "keperawatan"}"#.into(),
+            siti.replacen("{", r#"{"gelar": {"a": 1}, "x": [1], "#, 1).replacen(r#""konsil""#, r#""baru": 1, "konsil""#, 1),
+            siti.replacen(r#""nama":"Siti"#, r#""n\u0061ma":"Siti"#, 1),
+            siti.replacen("1234567887654321", r#"123456788765432\u0031"#, 1),
+            siti.replacen(r#""alamat":{"line":"Komplek Kesehatan","kode_provinsi":"32","kode_kabkota":"3205"}"#, r#""alamat":["Komplek", "32", "3205", "extra"]"#, 1),
+            siti.replacen(r#""sip":[{"#, r#""sip":[{"z": 1, "#, 1),
+            siti.replacen("\"1990-11-12\"", "null", 1),
+            siti.replacen("{", r#"{"nik": null, "#, 1),
+            r#"{"nik":"1"} x"#.into(),
+            r#"{"rumpun": {"nama": {"deep": 1}, "kode": 7}}"#.into(),
+            r#"{"alamat": {"line": "a", "line": "b"}}"#.into(),
+            r#"{"str": null, "sip": null, "alamat": null, "rumpun": null}"#.into(),
+            r#"{"str": {"nomor": "1234567887654321"}} "#.into(),
+            r#"{"updated_at": 1}"#.into(),
+        ];
+        let ctx = crate::rules::samples::transform_context();
+        let expected = [
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `nik`: invalid type: integer `*`, expected a string\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `str.nomor`: invalid type: integer `*`, expected a string\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: MissingField, message: \"field `str.nomor` is missing or empty\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: MissingField, message: \"field `str.status` is missing or empty\" }, str_number: Some(\"1234567887654321\") } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `.`: duplicate field `****`\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `str`: duplicate field `*****`\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `.`: invalid type: string \\\"just a string\\\", expected struct NakesRecord\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `[0]`: invalid type: integer `*`, expected a string\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `sip`: invalid type: map, expected a sequence\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `sip[0]`: invalid type: integer `*`, expected struct SipDto\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `rumpun`: invalid type: string \\\"keperawatan\\\", expected struct Coded\" }, str_number: None } []",
+            "Valid(Candidate { worker: HealthWorker { nik: Nik(3205**********03), name: PersonName { display: \"Siti Aminah, S.Kep., Ners\", normalized: \"siti aminah\" }, sex: Some(Female), birth_place: PlaceName { display: \"Garut\", normalized: \"garut\" }, birth_date: 1990-11-12, profession: Profession { group_code: \"keperawatan\", group_name: \"Keperawatan\", code: \"perawat\", name: \"Perawat\", share_permille: 352 }, str_certificate: StrCertificate { number: StrNumber(1234567887654321), kind: Some(\"seumur_hidup\"), council: Some(\"KKI\"), issued_on: Some(2024-07-10), valid_until: None, status: Aktif }, licences: [PracticeLicence { number: \"446/SIP/2024\", facility_code: Some(\"1000156689\"), valid_until: Some(2029-07-09) }], address: Address { line: Some(\"Komplek Kesehatan\"), province_code: Some(\"32\"), regency_code: Some(\"3205\") }, upstream_updated_at: Some(2025-03-01T03:11:12Z) }, activity: Active, warnings: [] }) [\"gelar\", \"x\", \"str.baru\"]",
+            "Valid(Candidate { worker: HealthWorker { nik: Nik(3205**********03), name: PersonName { display: \"Siti Aminah, S.Kep., Ners\", normalized: \"siti aminah\" }, sex: Some(Female), birth_place: PlaceName { display: \"Garut\", normalized: \"garut\" }, birth_date: 1990-11-12, profession: Profession { group_code: \"keperawatan\", group_name: \"Keperawatan\", code: \"perawat\", name: \"Perawat\", share_permille: 352 }, str_certificate: StrCertificate { number: StrNumber(1234567887654321), kind: Some(\"seumur_hidup\"), council: Some(\"KKI\"), issued_on: Some(2024-07-10), valid_until: None, status: Aktif }, licences: [PracticeLicence { number: \"446/SIP/2024\", facility_code: Some(\"1000156689\"), valid_until: Some(2029-07-09) }], address: Address { line: Some(\"Komplek Kesehatan\"), province_code: Some(\"32\"), regency_code: Some(\"3205\") }, upstream_updated_at: Some(2025-03-01T03:11:12Z) }, activity: Active, warnings: [] }) []",
+            "Valid(Candidate { worker: HealthWorker { nik: Nik(3205**********03), name: PersonName { display: \"Siti Aminah, S.Kep., Ners\", normalized: \"siti aminah\" }, sex: Some(Female), birth_place: PlaceName { display: \"Garut\", normalized: \"garut\" }, birth_date: 1990-11-12, profession: Profession { group_code: \"keperawatan\", group_name: \"Keperawatan\", code: \"perawat\", name: \"Perawat\", share_permille: 352 }, str_certificate: StrCertificate { number: StrNumber(1234567887654321), kind: Some(\"seumur_hidup\"), council: Some(\"KKI\"), issued_on: Some(2024-07-10), valid_until: None, status: Aktif }, licences: [PracticeLicence { number: \"446/SIP/2024\", facility_code: Some(\"1000156689\"), valid_until: Some(2029-07-09) }], address: Address { line: Some(\"Komplek Kesehatan\"), province_code: Some(\"32\"), regency_code: Some(\"3205\") }, upstream_updated_at: Some(2025-03-01T03:11:12Z) }, activity: Active, warnings: [] }) []",
+            "Valid(Candidate { worker: HealthWorker { nik: Nik(3205**********03), name: PersonName { display: \"Siti Aminah, S.Kep., Ners\", normalized: \"siti aminah\" }, sex: Some(Female), birth_place: PlaceName { display: \"Garut\", normalized: \"garut\" }, birth_date: 1990-11-12, profession: Profession { group_code: \"keperawatan\", group_name: \"Keperawatan\", code: \"perawat\", name: \"Perawat\", share_permille: 352 }, str_certificate: StrCertificate { number: StrNumber(1234567887654321), kind: Some(\"seumur_hidup\"), council: Some(\"KKI\"), issued_on: Some(2024-07-10), valid_until: None, status: Aktif }, licences: [PracticeLicence { number: \"446/SIP/2024\", facility_code: Some(\"1000156689\"), valid_until: Some(2029-07-09) }], address: Address { line: Some(\"Komplek Kesehatan\"), province_code: Some(\"32\"), regency_code: Some(\"3205\") }, upstream_updated_at: Some(2025-03-01T03:11:12Z) }, activity: Active, warnings: [] }) []",
+            "Valid(Candidate { worker: HealthWorker { nik: Nik(3205**********03), name: PersonName { display: \"Siti Aminah, S.Kep., Ners\", normalized: \"siti aminah\" }, sex: Some(Female), birth_place: PlaceName { display: \"Garut\", normalized: \"garut\" }, birth_date: 1990-11-12, profession: Profession { group_code: \"keperawatan\", group_name: \"Keperawatan\", code: \"perawat\", name: \"Perawat\", share_permille: 352 }, str_certificate: StrCertificate { number: StrNumber(1234567887654321), kind: Some(\"seumur_hidup\"), council: Some(\"KKI\"), issued_on: Some(2024-07-10), valid_until: None, status: Aktif }, licences: [PracticeLicence { number: \"446/SIP/2024\", facility_code: Some(\"1000156689\"), valid_until: Some(2029-07-09) }], address: Address { line: Some(\"Komplek Kesehatan\"), province_code: Some(\"32\"), regency_code: Some(\"3205\") }, upstream_updated_at: Some(2025-03-01T03:11:12Z) }, activity: Active, warnings: [] }) [\"sip[].z\"]",
+            "Rejected { rejection: Rejection { reason: MissingField, message: \"field `tanggal_lahir` is missing or empty\" }, str_number: Some(\"1234567887654321\") } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `.`: duplicate field `***`\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: MissingField, message: \"field `str` is missing\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `rumpun.kode`: invalid type: integer `*`, expected a string\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `alamat`: duplicate field `****`\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: MissingField, message: \"field `str` is missing\" }, str_number: None } []",
+            "Rejected { rejection: Rejection { reason: MissingField, message: \"field `str.status` is missing or empty\" }, str_number: Some(\"1234567887654321\") } []",
+            "Rejected { rejection: Rejection { reason: InvalidFormat, message: \"field `updated_at`: invalid type: integer `*`, expected a string\" }, str_number: None } []"
+        ];
+        assert_eq!(cases.len(), expected.len());
+        for (raw, expected) in cases.iter().zip(expected) {
+            let mut unknown = Vec::new();
+            let t = crate::rules::transform::transform_noting(raw, &ctx, &mut unknown);
+            assert_eq!(format!("{t:?} {unknown:?}"), expected, "record {raw}");
         }
     }
 }

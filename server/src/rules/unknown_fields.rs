@@ -2,8 +2,9 @@
 //! renames a field, the batch that first meets it says so. Paths are written `a.b` for an object's key
 //! and `a[]` for an array's items (`sip[].tanggal_terbit`), and counted per record that carries them.
 //!
-//! The transform finds them while it parses a record (`serde_ignored` reports each key the wire types
-//! skip), so a record with none costs no more than before. Records found unchanged on the fast path are
+//! The transform finds them while it parses a record (`regnakes::wire_struct` notes each key the wire
+//! types do not know; `rumpun.nama` and `jenis.nama` are skipped on purpose), so a record with none
+//! costs no more than a plain parse. Records found unchanged on the fast path are
 //! not parsed: their bytes are those of a record already written, whose paths its batch reported.
 
 use serde_json::{Map, Value};
@@ -12,9 +13,6 @@ use std::collections::BTreeMap;
 /// At most this many paths are kept per batch (CONTRACT §3); further new paths are not counted, so a
 /// registry answering random keys cannot grow the server.
 pub const MAX_PATHS: usize = 50;
-
-/// Paths the wire types skip on purpose: the reference list, not the record, names a profession.
-const KNOWN_UNREAD: [&str; 2] = ["rumpun.nama", "jenis.nama"];
 
 /// Unknown paths with the number of records carrying each.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -73,62 +71,6 @@ impl UnknownFields {
             }
         }
         fields
-    }
-}
-
-/// The path of a key the wire types skipped, as the batch shows it; `None` for one skipped on purpose.
-pub fn path_of(path: &serde_ignored::Path<'_>) -> Option<String> {
-    if is_known_unread(path) {
-        // Every record carries these: no text is made for them.
-        return None;
-    }
-    let mut written = String::new();
-    write_path(path, &mut written);
-    Some(written)
-}
-
-/// Whether `path` is one of `KNOWN_UNREAD` (`a.b` at the record's top level, through the `Option`
-/// around `a`).
-fn is_known_unread(path: &serde_ignored::Path<'_>) -> bool {
-    use serde_ignored::Path;
-    let Path::Map { parent, key } = path else {
-        return false;
-    };
-    let mut parent = *parent;
-    while let Path::Some { parent: inner } | Path::NewtypeStruct { parent: inner } = parent {
-        parent = inner;
-    }
-    let Path::Map {
-        parent: top,
-        key: outer,
-    } = parent
-    else {
-        return false;
-    };
-    matches!(top, Path::Root)
-        && KNOWN_UNREAD
-            .iter()
-            .any(|known| known.split_once('.') == Some((outer.as_str(), key.as_str())))
-}
-
-fn write_path(path: &serde_ignored::Path<'_>, out: &mut String) {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => {}
-        Path::Map { parent, key } => {
-            write_path(parent, out);
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(key);
-        }
-        Path::Seq { parent, .. } => {
-            write_path(parent, out);
-            out.push_str("[]");
-        }
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => write_path(parent, out),
     }
 }
 
