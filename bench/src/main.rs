@@ -161,8 +161,10 @@ impl Cpu {
             self.postgres - start.postgres,
             self.simulator - start.simulator,
         );
+        // Only a run of some size says what a million cost (an incremental sync's few thousand
+        // records are mostly the batch's fixed cost).
         let per_million = |secs: f64| {
-            if records > 0.0 {
+            if records >= 10_000.0 {
                 format!("{:.1}", secs * 1e6 / records)
             } else {
                 "-".into()
