@@ -86,6 +86,29 @@ pub struct RegnakesClient {
 /// upstream (a connection the pool kept): not a failure of the upstream, so not a retry.
 const RESENDS_ON_CLOSED_CONNECTION: u32 = 3;
 
+/// A page's answer read: its records kept as slices of the body (`RawRecord`), taken as it is (no
+/// copy).
+fn page_of(body: bytes::Bytes, page: u64) -> Result<Page, ListFailure> {
+    let not_json = |cause: String| {
+        ListFailure::Attempt(Attempt::Transient {
+            cause: format!("page {page}: body is not the expected JSON: {cause}"),
+            retry_after: None,
+        })
+    };
+    let text = Arc::new(
+        String::from_utf8(Vec::from(body)).map_err(|e| not_json(e.utf8_error().to_string()))?,
+    );
+    let envelope: PageEnvelope =
+        serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))?;
+    let records = RawRecord::slices_of(&text, &envelope.data)
+        .ok_or_else(|| not_json("records outside the body".into()))?;
+    Ok(Page {
+        records,
+        total_page: envelope.total_page,
+        total_data: envelope.total_data,
+    })
+}
+
 /// Whether a send failed because the connection was already closed by the other side (nothing was
 /// answered on it), as opposed to the upstream being unreachable or failing.
 fn closed_connection(err: &awc::error::SendRequestError) -> bool {
@@ -372,25 +395,7 @@ impl RegnakesClient {
                 cause,
             )));
         }
-        let not_json = |cause: String| {
-            ListFailure::Attempt(Attempt::Transient {
-                cause: format!("page {page}: body is not the expected JSON: {cause}"),
-                retry_after: None,
-            })
-        };
-        // The records stay slices of the body (`RawRecord`), taken as it is (no copy).
-        let text = Arc::new(
-            String::from_utf8(Vec::from(body)).map_err(|e| not_json(e.utf8_error().to_string()))?,
-        );
-        let envelope: PageEnvelope =
-            serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))?;
-        let records = RawRecord::slices_of(&text, &envelope.data)
-            .ok_or_else(|| not_json("records outside the body".into()))?;
-        Ok(Page {
-            records,
-            total_page: envelope.total_page,
-            total_data: envelope.total_data,
-        })
+        page_of(body, page)
     }
 
     async fn with_retries<T, F, Fut>(
