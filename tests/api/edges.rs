@@ -257,3 +257,22 @@ async fn many_heavy_readers_at_once_stay_within_a_bounded_memory() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// The server's allocator is jemalloc with the settings its peak RSS was measured with (`main.rs`):
+/// a crate update that renamed the symbol it reads them from would drop them without a word.
+#[test]
+fn the_server_allocates_with_jemalloc_as_configured() {
+    let output = std::process::Command::new(server_binary())
+        .arg("--help")
+        .env("_RJEM_MALLOC_CONF", "confirm_conf:true")
+        .output()
+        .expect("the server runs");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for setting in ["narenas:2", "dirty_decay_ms:1000", "muzzy_decay_ms:0"] {
+        assert!(
+            stderr.contains(&format!("Set conf value: {setting}")),
+            "{setting} not applied: {stderr}"
+        );
+    }
+}
