@@ -89,7 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             // on stdout, in the log format the operator chose.
             println!(
                 "{}",
-                listening_line(&format!("http://{host}:{}", app.port()))
+                listening_line(&format!("{}://{host}:{}", app.scheme(), app.port()))
             );
             tracing::info!(port = app.port(), "regnakes-sync serving");
             app.run_until_stopped().await?;
@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             settings.resolve_vault(&layers).await?;
             sync_foreground(settings, mode, professions, since, dry_run).await
         }
-        Command::Healthcheck => healthcheck(&layers.listen_addr()).await,
+        Command::Healthcheck => healthcheck(&layers).await,
         Command::RotateKey => {
             let mut settings = Settings::load(&layers)?;
             settings.resolve_vault(&layers).await?;
@@ -144,17 +144,27 @@ fn listening_line(url: &str) -> String {
     }
 }
 
-async fn healthcheck(listen_addr: &str) -> anyhow::Result<i32> {
+async fn healthcheck(layers: &Layers) -> anyhow::Result<i32> {
+    let listen_addr = layers.listen_addr();
     let (host, port) = listen_addr
         .rsplit_once(':')
-        .unwrap_or((listen_addr, "8080"));
+        .unwrap_or((&listen_addr, "8080"));
     // A server listening on every interface is asked on loopback.
     let host = match host {
         "" | "0.0.0.0" | "[::]" => "127.0.0.1",
         host => host,
     };
-    let url = format!("http://{host}:{port}/readyz");
+    let tls = layers.tls()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{port}/readyz");
+    let mut connector = awc::Connector::new().timeout(Duration::from_secs(3));
+    if let Some(files) = &tls {
+        let config =
+            crate::tls::healthcheck_client_config(files, layers.healthcheck_client_pair())?;
+        connector = connector.rustls_0_23(Arc::new(config));
+    }
     let client = awc::Client::builder()
+        .connector(connector)
         .timeout(Duration::from_secs(3))
         .finish();
     match client.get(&url).send().await {

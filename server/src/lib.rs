@@ -14,6 +14,7 @@ pub mod startup;
 pub(crate) mod store;
 pub mod telemetry;
 pub mod testing;
+pub mod tls;
 pub mod views;
 
 /// The NIK columns (blind index, encryption, masking): for tools and tests that read a stored NIK back.

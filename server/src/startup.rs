@@ -22,6 +22,7 @@ use tracing_actix_web::TracingLogger;
 
 pub struct Application {
     port: u16,
+    https: bool,
     server: Server,
     service: SyncService,
     limits: Arc<Limits>,
@@ -134,11 +135,15 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
                 .route("/metrics", web::get().to(metrics_endpoint))
         })
-        .workers(2)
-        .listen(listener)?
+        .workers(2);
+        let server = match &settings.tls {
+            Some(files) => server.listen_rustls_0_23(listener, files.server_config()?)?,
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Application {
             port,
+            https: settings.tls.is_some(),
             server,
             service,
             limits,
@@ -147,6 +152,15 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `https` when the listener serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     pub fn service(&self) -> SyncService {

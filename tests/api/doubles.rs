@@ -14,14 +14,25 @@ fn serve_on_loopback<F>(configure: F) -> u16
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    serve_on_loopback_with(configure, None)
+}
+
+/// `serve_on_loopback`, over HTTPS when given a TLS configuration.
+fn serve_on_loopback_with<F>(configure: F, tls: Option<rustls::ServerConfig>) -> u16
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || App::new().configure(configure.clone()))
         .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
+        .disable_signals();
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config),
+        None => server.listen(listener),
+    }
+    .expect("listen")
+    .run();
     actix_rt::spawn(server);
     port
 }
@@ -128,11 +139,13 @@ pub struct Delivery {
 }
 
 /// An OpenTelemetry collector's OTLP/HTTP traces endpoint: `POST /v1/traces` with an
-/// `application/x-protobuf` `ExportTraceServiceRequest`, answered `200` with an (empty)
-/// `ExportTraceServiceResponse`. It keeps the spans it decoded.
+/// `application/x-protobuf` `ExportTraceServiceRequest`, plain or `Content-Encoding: gzip`, answered
+/// `200` with an (empty) `ExportTraceServiceResponse`. It keeps the spans it decoded and the encoding
+/// each request came in.
 pub struct OtlpCollector {
     pub endpoint: String,
     spans: Arc<Mutex<Vec<ExportedSpan>>>,
+    encodings: Arc<Mutex<Vec<String>>>,
 }
 
 /// One exported span, ids as lowercase hex.
@@ -147,44 +160,90 @@ pub struct ExportedSpan {
 
 impl OtlpCollector {
     pub fn start() -> OtlpCollector {
-        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-        use prost::Message;
+        Self::start_with(None)
+    }
+
+    /// Over HTTPS with `tls` (a managed collector's endpoint), named `localhost` in its endpoint.
+    pub fn start_with(tls: Option<rustls::ServerConfig>) -> OtlpCollector {
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let shared = spans.clone();
-        let port = serve_on_loopback(move |app| {
-            let spans = shared.clone();
-            app.route(
-                "/v1/traces",
-                web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
-                    let spans = spans.clone();
-                    async move {
-                        let protobuf = req
-                            .headers()
-                            .get("content-type")
-                            .is_some_and(|v| v.as_bytes() == b"application/x-protobuf");
-                        let Ok(request) = ExportTraceServiceRequest::decode(body.as_ref()) else {
-                            return HttpResponse::BadRequest().finish();
-                        };
-                        if !protobuf {
-                            return HttpResponse::UnsupportedMediaType().finish();
-                        }
-                        spans.lock().unwrap().extend(exported_spans(request));
-                        HttpResponse::Ok()
-                            .content_type("application/x-protobuf")
-                            .finish()
-                    }
-                }),
-            );
-        });
+        let encodings = Arc::new(Mutex::new(Vec::new()));
+        let shared = (spans.clone(), encodings.clone());
+        let https = tls.is_some();
+        let port = serve_on_loopback_with(
+            move |app| {
+                let (spans, encodings) = shared.clone();
+                app.route(
+                    "/v1/traces",
+                    web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
+                        let (spans, encodings) = (spans.clone(), encodings.clone());
+                        async move { receive_traces(&req, &body, &spans, &encodings) }
+                    }),
+                );
+            },
+            tls,
+        );
         OtlpCollector {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: if https {
+                format!("https://localhost:{port}")
+            } else {
+                format!("http://127.0.0.1:{port}")
+            },
             spans,
+            encodings,
         }
     }
 
     pub fn spans(&self) -> Vec<ExportedSpan> {
         self.spans.lock().unwrap().clone()
     }
+
+    /// Each request's `Content-Encoding` (`identity` when it had none).
+    pub fn encodings(&self) -> Vec<String> {
+        self.encodings.lock().unwrap().clone()
+    }
+}
+
+fn receive_traces(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
+    spans: &Mutex<Vec<ExportedSpan>>,
+    encodings: &Mutex<Vec<String>>,
+) -> HttpResponse {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    use std::io::Read;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let encoding = header("content-encoding").unwrap_or_else(|| "identity".into());
+    let decoded = match encoding.as_str() {
+        "identity" => body.to_vec(),
+        "gzip" => {
+            let mut out = Vec::new();
+            if flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .is_err()
+            {
+                return HttpResponse::BadRequest().finish();
+            }
+            out
+        }
+        _ => return HttpResponse::UnsupportedMediaType().finish(),
+    };
+    let Ok(request) = ExportTraceServiceRequest::decode(decoded.as_slice()) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    if header("content-type").as_deref() != Some("application/x-protobuf") {
+        return HttpResponse::UnsupportedMediaType().finish();
+    }
+    encodings.lock().unwrap().push(encoding);
+    spans.lock().unwrap().extend(exported_spans(request));
+    HttpResponse::Ok()
+        .content_type("application/x-protobuf")
+        .finish()
 }
 
 fn exported_spans(

@@ -140,7 +140,7 @@ pub async fn spawn_server(sim: SimHandle, database_url: String, options: &Option
     let app = Application::build(settings)
         .await
         .expect("application builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let address = format!("{}://127.0.0.1:{}", app.scheme(), app.port());
     let service = app.service();
     actix_rt::spawn(app.run_until_stopped());
     let db = regnakes_sync::startup::connect(&database_url)

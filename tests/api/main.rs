@@ -1,5 +1,6 @@
 //! The end-to-end suite: one binary, every test against the real server and simulator over HTTP.
 
+mod certs;
 mod doubles;
 mod helpers;
 
@@ -19,3 +20,4 @@ mod review;
 mod rpc;
 mod schema;
 mod security;
+mod tls;

@@ -285,6 +285,119 @@ async fn the_callers_trace_reaches_the_upstream_and_the_collector() {
     );
 }
 
+/// A managed collector over HTTPS (verified with `OTEL_EXPORTER_OTLP_CERTIFICATE`), gzip-compressed
+/// protobuf, and a ratio sampler of 0.0 that is parent-based: a batch nobody asked to trace is exported
+/// by no one, while a caller's sampled `traceparent` keeps the batch in its trace. With page spans
+/// turned down (`TRACE_PAGE_SPANS=off`) the batch span is still there, and it is what RegNakes hears of.
+#[actix_web::test]
+async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_do_not() {
+    init();
+    let dir = crate::certs::TempDir::new("otlp");
+    let ca = crate::certs::TestCa::new("Collector CA");
+    let collector_cert = ca.issue("collector", &["localhost"], crate::certs::Usage::Server);
+    let collector = OtlpCollector::start_with(Some(collector_cert.server_config()));
+    let ca_file = ca.write(dir.path(), "collector-ca.crt");
+    let sim = spawn_sim(SimConfig {
+        records: 300,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let database_url = fresh_database(Backend::Postgres).await;
+    let env = process_env(
+        &sim.base_url(),
+        &database_url,
+        &[
+            ("REGNAKES_PAGE_SIZE", "100"),
+            ("RUST_LOG", "info"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_file.to_str().unwrap()),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.0"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("TRACE_PAGE_SPANS", "off"),
+        ],
+    );
+    let process = spawn_process(&env);
+    let token = crate::helpers::token_for("ops", regnakes_sync::rpc::auth::Role::Admin);
+    wait_until_up(&process.address, &token).await;
+
+    // Not sampled: started without a trace (and so are every status call and poll).
+    let id = crate::doubles::start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
+    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
+        .await;
+    let unsampled: Vec<String> = sim
+        .state
+        .requests()
+        .iter()
+        .filter_map(|r| r.traceparent.clone())
+        .collect();
+    assert!(!unsampled.is_empty());
+    assert!(
+        unsampled.iter().all(|t| t.ends_with("-00")),
+        "{unsampled:?}"
+    );
+    sim.state.clear_requests();
+
+    const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    let mut response = awc::Client::default()
+        .post(format!("{}/jsonrpc", process.address))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("traceparent", format!("00-{TRACE}-b7ad6b7169203331-01")))
+        .send_json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "sync.start", "params": {"mode": "full"}}),
+        )
+        .await
+        .unwrap();
+    let started: serde_json::Value = response.json().await.unwrap();
+    let id = started["result"]["batch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
+        .await;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let spans = loop {
+        let spans = collector.spans();
+        if spans.iter().any(|s| s.name == "sync_batch") {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "spans exported: {spans:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        spans.iter().all(|s| s.trace_id == TRACE),
+        "only the sampled trace: {spans:?}"
+    );
+    assert!(
+        !spans
+            .iter()
+            .any(|s| s.name == "store_page" || s.name == "regnakes.fetch_page"),
+        "page spans are turned down: {spans:?}"
+    );
+    let batch = spans.iter().find(|s| s.name == "sync_batch").unwrap();
+    let request = spans
+        .iter()
+        .find(|s| s.span_id == batch.parent_span_id)
+        .expect("the sync.start request is exported");
+    assert_eq!(request.parent_span_id, "b7ad6b7169203331");
+    let upstream: Vec<String> = sim
+        .state
+        .requests()
+        .iter()
+        .filter_map(|r| r.traceparent.clone())
+        .collect();
+    assert!(upstream.len() >= 4, "{upstream:?}");
+    let expected = format!("00-{TRACE}-{}-01", batch.span_id);
+    assert!(upstream.iter().all(|t| *t == expected), "{upstream:?}");
+    let encodings = collector.encodings();
+    assert!(
+        !encodings.is_empty() && encodings.iter().all(|e| e == "gzip"),
+        "{encodings:?}"
+    );
+}
+
 /// The collector holds the batch's spans in `trace`: the batch span under the RPC request that started
 /// it, three `store_page` and the page requests as its children, and each upstream `traceparent` names one
 /// of those page-request spans.

@@ -5,10 +5,11 @@
 pub mod schedule;
 
 use crate::domain::profession::ProfessionCatalogue;
+use crate::tls::TlsFiles;
 pub use schedule::Schedule;
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A value that must never reach a log, an error, an RPC result or a metric.
@@ -213,6 +214,8 @@ pub struct Settings {
     pub professions: Professions,
     pub database_url: String,
     pub listen_addr: String,
+    /// HTTPS on the listener (`None`: plain HTTP, the default for loopback and the demo).
+    pub tls: Option<TlsFiles>,
     pub regnakes: RegnakesSettings,
     /// What Odoo's RPC tokens are verified with (EdDSA public key, HS256 secret, or both).
     pub rpc_token_keys: TokenKeys,
@@ -284,6 +287,40 @@ impl Layers {
     pub fn listen_addr(&self) -> String {
         self.get("LISTEN_ADDR")
             .unwrap_or_else(|| "127.0.0.1:8080".into())
+    }
+
+    /// The listener's TLS files (CONTRACT §5): both `TLS_CERT_FILE` and `TLS_KEY_FILE`, or neither
+    /// (plain HTTP); `TLS_CLIENT_CA_FILE` only with them.
+    pub fn tls(&self) -> Result<Option<TlsFiles>, ConfigError> {
+        let client_ca = self.get("TLS_CLIENT_CA_FILE").map(PathBuf::from);
+        match (self.get("TLS_CERT_FILE"), self.get("TLS_KEY_FILE")) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+                client_ca,
+            })),
+            (None, None) if client_ca.is_none() => Ok(None),
+            (None, None) => Err(ConfigError::Invalid {
+                key: "TLS_CLIENT_CA_FILE",
+                problem: "needs TLS_CERT_FILE and TLS_KEY_FILE: client certificates are asked for over HTTPS".into(),
+            }),
+            (Some(_), None) => Err(ConfigError::Invalid {
+                key: "TLS_KEY_FILE",
+                problem: "is required with TLS_CERT_FILE".into(),
+            }),
+            (None, Some(_)) => Err(ConfigError::Invalid {
+                key: "TLS_CERT_FILE",
+                problem: "is required with TLS_KEY_FILE".into(),
+            }),
+        }
+    }
+
+    /// The healthcheck's own client certificate and key for a server that requires one, when set.
+    pub fn healthcheck_client_pair(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((
+            self.get("TLS_HEALTHCHECK_CERT_FILE")?.into(),
+            self.get("TLS_HEALTHCHECK_KEY_FILE")?.into(),
+        ))
     }
 
     fn get(&self, key: &str) -> Option<String> {
@@ -464,6 +501,7 @@ impl Settings {
             listen_addr: layers
                 .get("LISTEN_ADDR")
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            tls: layers.tls()?,
             regnakes: RegnakesSettings::load(layers, page_size)?,
             rpc_token_keys,
             odoo_notify_secret,
@@ -789,6 +827,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("RPC_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn tls_files_come_as_a_certificate_and_its_key_or_not_at_all() {
+        let (cert, key, ca) = (
+            ("TLS_CERT_FILE", "/run/secrets/server.crt"),
+            ("TLS_KEY_FILE", "/run/secrets/server.key"),
+            ("TLS_CLIENT_CA_FILE", "/run/secrets/odoo-ca.crt"),
+        );
+        // (settings, the setting an error names, or `None` when they are accepted)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: [Case; 6] = [
+            (&[], None),
+            (&[cert, key], None),
+            (&[cert, key, ca], None),
+            (&[cert], Some("TLS_KEY_FILE")),
+            (&[key], Some("TLS_CERT_FILE")),
+            (&[ca], Some("TLS_CLIENT_CA_FILE")),
+        ];
+        for (pairs, named) in cases {
+            let mut all = vec![("RPC_JWT_SECRET", JWT)];
+            all.extend_from_slice(pairs);
+            match (Settings::load(&Layers::from_pairs(&all)), named) {
+                (Ok(settings), None) => {
+                    assert_eq!(settings.tls.is_some(), !pairs.is_empty(), "{pairs:?}");
+                    let client_ca = settings.tls.and_then(|t| t.client_ca);
+                    assert_eq!(client_ca.is_some(), pairs.contains(&ca), "{pairs:?}");
+                }
+                (Err(err), Some(key)) => assert!(err.to_string().contains(key), "{err}"),
+                (result, _) => panic!("{pairs:?}: {:?}", result.map(|s| s.tls)),
+            }
+        }
     }
 
     #[test]

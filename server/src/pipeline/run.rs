@@ -412,7 +412,7 @@ fn spawn_store(
     handoff: Handoff,
 ) -> tokio::task::JoinHandle<Result<PageOutcome, DbErr>> {
     let db = ctx.store.clone();
-    let span = tracing::info_span!("store_page", page = input.page_no);
+    let span = tracing::info_span!(target: crate::telemetry::PAGE_SPANS, "store_page", page = input.page_no);
     actix_rt::spawn(
         async move { store_page(&db, prepared, looked_up, input, handoff).await }.instrument(span),
     )

@@ -264,7 +264,12 @@ impl RegnakesClient {
     /// One page of the health-worker list, retried per the policy; a 401 `invalid-access-token` renews
     /// the token once and repeats the request.
     /// `request_no` numbers the batch's requests: `X-Request-ID` is `<request_id>/p<request_no>`.
-    #[tracing::instrument(name = "regnakes.fetch_page", skip_all, fields(page, request_no))]
+    #[tracing::instrument(
+        target = "regnakes_sync::page",
+        name = "regnakes.fetch_page",
+        skip_all,
+        fields(page, request_no)
+    )]
     pub async fn fetch_page(
         &self,
         query: &PageQuery,

@@ -19,6 +19,12 @@ use tracing_subscriber::EnvFilter;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The target of the spans a batch makes per page (`store_page`, `regnakes.fetch_page`): a 1 M sync
+/// makes thousands. `TRACE_PAGE_SPANS=off` (or `RUST_LOG=…,regnakes_sync::page=off`) turns them down;
+/// the batch span stays, and the upstream `traceparent` then names it. (`tracing::instrument` takes the
+/// same string as a literal, in `regnakes::client`.)
+pub const PAGE_SPANS: &str = "regnakes_sync::page";
+
 /// The request's id: the caller's `X-Request-ID` when it is sane, or a new one.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -39,10 +45,18 @@ impl Telemetry {
 
 /// Installs the global subscriber once (later calls, e.g. from tests, are ignored). Spans are exported
 /// over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; an endpoint the exporter cannot use is an
-/// error, so a mistyped setting is seen at start rather than as missing traces.
+/// error, so a mistyped setting is seen at start rather than as missing traces. The SDK's default
+/// configuration reads the sampler from `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (default
+/// `parentbased_always_on`): with `parentbased_traceidratio`, a caller's sampled `traceparent` keeps its
+/// whole trace and an unsampled batch is recorded by no exporter (its ids still travel upstream).
 pub fn init(default_filter: &str) -> anyhow::Result<Telemetry> {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    if std::env::var("TRACE_PAGE_SPANS").is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")) {
+        // A span that is not created is never entered: what a page sends upstream and logs is then
+        // under the batch's span, and the trace stays whole.
+        filter = filter.add_directive(format!("{PAGE_SPANS}=off").parse()?);
+    }
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
