@@ -107,9 +107,7 @@ def simulator():
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def server(simulator, sink, tmp_path_factory):
-    database = tmp_path_factory.mktemp("db") / "client-tests.db"
+def _server_env(simulator, database, extra=None):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": f"sqlite://{database}?mode=rwc",
@@ -126,12 +124,22 @@ def server(simulator, sink, tmp_path_factory):
         "SYNC_FULL_SCHEDULE": "off",
         "NIK_INDEX_KEY": "client-tests-nik-index-key-client-tests",
         "NIK_ENCRYPTION_KEY": "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        "ODOO_NOTIFY_URL": sink.url,
         "RUST_LOG": "warn",
     }
-    process, address = _spawn(
-        [_binary("regnakes-sync"), "serve"], "regnakes-sync listening on ", env=env
-    )
+    env.update(extra or {})
+    return env
+
+
+def serve(env):
+    """``regnakes-sync serve`` with ``env``; returns (process, the address it printed)."""
+    return _spawn([_binary("regnakes-sync"), "serve"], "regnakes-sync listening on ", env=env)
+
+
+@pytest.fixture(scope="session")
+def server(simulator, sink, tmp_path_factory):
+    database = tmp_path_factory.mktemp("db") / "client-tests.db"
+    env = _server_env(simulator, database, {"ODOO_NOTIFY_URL": sink.url})
+    process, address = serve(env)
     yield address
     process.terminate()
     process.wait(timeout=10)

@@ -6,12 +6,19 @@ server holds only the public key) or, for servers not yet moved, HS256 with a sh
 ``X-Request-ID``, bounds every request with a timeout, and turns every way a call can fail into one
 ``RegnakesSyncError`` whose ``kind`` says what went wrong in terms a person can act on. It also checks
 the signature of the server's batch notification (``X-RegNakes-Signature``, keyed with its own secret).
+
+Over ``https://`` it verifies the server against a CA bundle (``ca_bundle``: the CA that issued the
+server's certificate; else the system's trusted CAs) and, for a server that requires one, presents a
+client certificate (``client_cert``: the paths of the certificate and its key). Certificate problems
+are named: an expired certificate, one for another host name, one from a CA not trusted here, and a
+client certificate the server refused.
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import ssl
 import time
 import uuid
 
@@ -50,7 +57,10 @@ class RegnakesSyncError(Exception):
     ``kind`` is one of: ``unreachable`` (no answer: refused, timed out, DNS), ``not_a_server`` (something
     answered, but not a RegNakes Sync server: wrong URL), ``unauthenticated`` (wrong shared secret, expired
     token), ``forbidden`` (the caller's role may not do this), ``disabled`` (integration switched off),
-    ``invalid_params``, ``not_found``, ``rate_limited``, ``invalid_request``, ``server`` (the server failed).
+    ``invalid_params``, ``not_found``, ``rate_limited``, ``invalid_request``, ``server`` (the server failed);
+    over HTTPS: ``tls_expired``, ``tls_wrong_host``, ``tls_unknown_ca``, ``tls_client_cert_refused``,
+    ``tls_files`` (Odoo's own CA bundle or client certificate cannot be read) and ``tls`` (any other
+    TLS failure, e.g. an ``https://`` URL for a server that speaks plain HTTP).
     """
 
     def __init__(self, kind, message, code=None, request_id=None, http_status=None):
@@ -142,11 +152,92 @@ def verify_notification(secret, header, body, now=None, tolerance=SIGNATURE_TOLE
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+# OpenSSL's verification results (X509_V_ERR_*), by what they mean to the person who set the URL.
+TLS_VERIFY_KINDS = {
+    9: ("tls_expired", "the server's certificate is not valid yet"),
+    10: ("tls_expired", "the server's certificate has expired"),
+    62: ("tls_wrong_host", "the server's certificate is for another host name"),
+    64: ("tls_wrong_host", "the server's certificate is for another address"),
+    2: ("tls_unknown_ca", "the server's certificate was not issued by a CA trusted here"),
+    18: ("tls_unknown_ca", "the server's certificate is self-signed and not trusted here"),
+    19: ("tls_unknown_ca", "the server's certificate was not issued by a CA trusted here"),
+    20: ("tls_unknown_ca", "the server's certificate was not issued by a CA trusted here"),
+    21: ("tls_unknown_ca", "the server's certificate was not issued by a CA trusted here"),
+}
+
+# Alerts a server sends when it does not accept the client's certificate (or its absence).
+CLIENT_CERT_ALERTS = (
+    "CERTIFICATE_REQUIRED",
+    "BAD_CERTIFICATE",
+    "UNKNOWN_CA",
+    "CERTIFICATE_UNKNOWN",
+    "ACCESS_DENIED",
+    "UNSUPPORTED_CERTIFICATE",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+)
+
+
+def _ssl_errors(exc):
+    """Every ``ssl.SSLError`` in an exception's chain: requests wraps urllib3's errors, which wrap
+    the ``ssl`` module's (as causes, contexts, arguments or a ``reason``)."""
+    stack, seen = [exc], set()
+    while stack:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ssl.SSLError):
+            yield error
+        stack.extend([error.__cause__, error.__context__, getattr(error, "reason", None)])
+        stack.extend(arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException))
+
+
+def tls_problem(exc, presented_cert=False):
+    """``(kind, words)`` for a failed call whose cause was TLS, else ``None``. ``presented_cert`` says
+    whether the client offered a certificate: a server that requires one and gets none may close the
+    connection before its alert is read, which shows as an end of file in the middle of TLS."""
+    for error in _ssl_errors(exc):
+        if isinstance(error, ssl.SSLCertVerificationError):
+            kind, words = TLS_VERIFY_KINDS.get(
+                error.verify_code, ("tls", "the server's certificate could not be verified")
+            )
+            return kind, f"{words} ({error.verify_message})"
+        reason = (getattr(error, "reason", None) or "").upper()
+        if "ALERT" in reason and any(alert in reason for alert in CLIENT_CERT_ALERTS):
+            return (
+                "tls_client_cert_refused",
+                f"the server refused Odoo's client certificate ({reason.lower()})",
+            )
+        if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
+            return "tls", "the server does not speak HTTPS at this URL (is it http://?)"
+        if isinstance(error, ssl.SSLEOFError):
+            return "tls_client_cert_refused", (
+                "the server refused Odoo's client certificate: it ended the TLS connection, "
+                + (
+                    "and the certificate Odoo presented is not one it accepts"
+                    if presented_cert
+                    else "and Odoo has no client certificate set"
+                )
+            )
+    for error in _ssl_errors(exc):
+        return "tls", f"TLS failed ({error.reason or error})"
+    return None
+
+
 class RegnakesSyncClient:
     """Calls the server for one caller. Cheap to build: one per Odoo request."""
 
     def __init__(
-        self, base_url, signing_key, login, roles=(), timeout=TIMEOUT, session=None
+        self,
+        base_url,
+        signing_key,
+        login,
+        roles=(),
+        timeout=TIMEOUT,
+        session=None,
+        ca_bundle=None,
+        client_cert=None,
     ):
         self.base_url = (base_url or "").rstrip("/")
         # Never printed: a client is built per request and not kept.
@@ -155,6 +246,10 @@ class RegnakesSyncClient:
         self.roles = tuple(roles)
         self.timeout = timeout
         self.session = session or requests
+        # The CA bundle the server's certificate must chain to (a file); the system's CAs without one.
+        self.verify = ca_bundle or True
+        # (certificate file, key file) presented to a server that requires a client certificate.
+        self.client_cert = tuple(client_cert) if client_cert else None
 
     def call(self, method, params=None, request_id=None):
         """Calls one method; returns its result or raises ``RegnakesSyncError``."""
@@ -173,6 +268,8 @@ class RegnakesSyncClient:
                 json=body,
                 headers=headers,
                 timeout=self.timeout,
+                verify=self.verify,
+                cert=self.client_cert,
             )
         except requests.Timeout as exc:
             raise RegnakesSyncError(
@@ -181,10 +278,15 @@ class RegnakesSyncClient:
                 request_id=request_id,
             ) from exc
         except requests.RequestException as exc:
-            raise RegnakesSyncError(
+            kind, words = tls_problem(exc, presented_cert=bool(self.client_cert)) or (
                 "unreachable",
                 f"server unreachable ({exc.__class__.__name__})",
-                request_id=request_id,
+            )
+            raise RegnakesSyncError(kind, words, request_id=request_id) from exc
+        except OSError as exc:
+            # requests checks the CA bundle and client certificate files before it connects.
+            raise RegnakesSyncError(
+                "tls_files", f"Odoo's TLS files cannot be used: {exc}", request_id=request_id
             ) from exc
         return self._result(response, request_id)
 

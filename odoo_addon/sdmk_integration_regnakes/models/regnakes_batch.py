@@ -8,7 +8,7 @@ import datetime
 
 from odoo import _, _lt, api, fields, models
 
-from ..regnakes_sync_client import ROLE_ADMIN, RegnakesSyncClient
+from ..regnakes_sync_client import ROLE_ADMIN
 from .regnakes_service import GROUP_ADMIN, GROUP_VERIFIKATOR, _rpc_safe
 
 STATUSES = [
@@ -375,6 +375,6 @@ class RegnakesBatch(models.Model):
         url, signing_key = service._settings()
         if not url or not signing_key:
             return False
-        client = RegnakesSyncClient(url, signing_key, self.env.user.login, [ROLE_ADMIN])
+        client = service._new_client(url, signing_key, ROLE_ADMIN)
         result = service._call("start", mode="incremental", trigger="cron", client=client)
         return self.sudo()._mirror([result["batch"]])

@@ -22,6 +22,19 @@ from ..regnakes_sync_client import (
 )
 
 PARAM_URL = "sdmk_integration_regnakes.server_url"
+# TLS to the server: the CA bundle its certificate chains to, and Odoo's client certificate and key for
+# a server that requires one (files on the Odoo host). Settings first, else odoo.conf (``sdmk_regnakes_*``).
+TLS_SETTINGS = {
+    "ca_bundle": ("sdmk_integration_regnakes.ca_bundle", "sdmk_regnakes_ca_bundle"),
+    "client_cert_file": (
+        "sdmk_integration_regnakes.client_cert_file",
+        "sdmk_regnakes_client_cert_file",
+    ),
+    "client_key_file": (
+        "sdmk_integration_regnakes.client_key_file",
+        "sdmk_regnakes_client_key_file",
+    ),
+}
 GROUP_ADMIN = "sdmk_integration_regnakes.group_admin_integrasi"
 GROUP_VERIFIKATOR = "sdmk_integration_regnakes.group_verifikator"
 DASHBOARD_BATCHES = 15
@@ -79,6 +92,33 @@ class RegnakesService(models.AbstractModel):
         return url, signing_key
 
     @api.model
+    def _tls_files(self):
+        """The TLS files as set (Settings, else odoo.conf): ``ca_bundle``, ``client_cert_file``,
+        ``client_key_file``; a value not set is ``False``."""
+        params = self.env["ir.config_parameter"].sudo()
+        return {
+            name: params.get_param(param) or config.get(conf_key) or False
+            for name, (param, conf_key) in TLS_SETTINGS.items()
+        }
+
+    @api.model
+    def _new_client(self, url, signing_key, role, timeout=None, tls=None):
+        """The one place a client is built: for the current user's login, with the TLS files (as set,
+        or ``tls`` as a form holds them before they are saved)."""
+        tls = tls if tls is not None else self._tls_files()
+        client_cert = None
+        if tls.get("client_cert_file") or tls.get("client_key_file"):
+            if not (tls.get("client_cert_file") and tls.get("client_key_file")):
+                raise UserError(
+                    _("Set both the client certificate file and its key file, or neither.")
+                )
+            client_cert = (tls["client_cert_file"], tls["client_key_file"])
+        options = {"ca_bundle": tls.get("ca_bundle") or None, "client_cert": client_cert}
+        if timeout:
+            options["timeout"] = timeout
+        return RegnakesSyncClient(url, signing_key, self.env.user.login, [role], **options)
+
+    @api.model
     def _notify_secret(self):
         """The secret the server's notifications are signed with (its ODOO_NOTIFY_SECRET)."""
         return self.env["sdmk.regnakes.key"]._get_key(NOTIFY_SECRET)
@@ -99,7 +139,7 @@ class RegnakesService(models.AbstractModel):
         if role is None:
             # Every reader is a Verifikator (group_verifikator): they may decide review cases too.
             role = ROLE_ADMIN if self._is_admin() else ROLE_VERIFIER
-        return RegnakesSyncClient(url, secret, self.env.user.login, [role])
+        return self._new_client(url, secret, role)
 
     @api.model
     def _explain(self, error, url=None):
@@ -125,6 +165,28 @@ class RegnakesService(models.AbstractModel):
             "busy": _("A sync is running: try again when it has ended. (%(detail)s)"),
             "not_found": _("Not found on the RegNakes Sync server: %(detail)s"),
             "rate_limited": _("The RegNakes Sync server is busy; try again in a moment. (%(detail)s)"),
+            "tls_expired": _(
+                "The certificate of %(url)s has expired (or is not valid yet): renew it on the "
+                "server (TLS_CERT_FILE). (%(detail)s)"
+            ),
+            "tls_wrong_host": _(
+                "The certificate of %(url)s was issued for another host name: use the name on the "
+                "certificate in the URL, or issue one for this name. (%(detail)s)"
+            ),
+            "tls_unknown_ca": _(
+                "The certificate of %(url)s was not issued by a CA Odoo trusts: set the CA bundle "
+                "that issued it in Settings (or sdmk_regnakes_ca_bundle in odoo.conf). (%(detail)s)"
+            ),
+            "tls_client_cert_refused": _(
+                "The RegNakes Sync server at %(url)s refused Odoo's client certificate: set a "
+                "certificate and key issued by the server's TLS_CLIENT_CA_FILE in Settings. "
+                "(%(detail)s)"
+            ),
+            "tls_files": _(
+                "Odoo cannot read its TLS files for %(url)s: check the CA bundle and client "
+                "certificate paths in Settings. (%(detail)s)"
+            ),
+            "tls": _("TLS with %(url)s failed: (%(detail)s)"),
         }
         template = messages.get(
             error.kind, _("The RegNakes Sync server failed: %(detail)s (request %(rid)s)")
@@ -224,17 +286,15 @@ class RegnakesService(models.AbstractModel):
         return [{"code": p.code, "name": p.display_name} for p in records]
 
     @api.model
-    def test_connection(self, url, signing_key=None):
-        """Checks a URL (and the stored signing key, unless one is given) as a system administrator
-        types it; returns a sentence."""
+    def test_connection(self, url, signing_key=None, tls=None):
+        """Checks a URL (and the stored signing key, unless one is given; the TLS files ``tls`` as a
+        form holds them, else as set) as a system administrator types it; returns a sentence."""
         if not self.env.user.has_group("base.group_system"):
             raise AccessError(_("Only system administrators may test the RegNakes connection."))
         signing_key = signing_key or self._settings()[1]
         if not url or not signing_key:
             raise UserError(_("Fill in the server URL and set a signing key first."))
-        client = RegnakesSyncClient(
-            url, signing_key, self.env.user.login, [ROLE_VIEWER], timeout=10
-        )
+        client = self._new_client(url, signing_key, ROLE_VIEWER, timeout=10, tls=tls)
         try:
             status = client.status()
         except RegnakesSyncError as error:

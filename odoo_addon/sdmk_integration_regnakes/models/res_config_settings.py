@@ -23,6 +23,27 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="sdmk_integration_regnakes.server_url",
         help="The address Odoo calls, e.g. http://regnakes-sync:8080",
     )
+    regnakes_ca_bundle = fields.Char(
+        "CA bundle",
+        config_parameter="sdmk_integration_regnakes.ca_bundle",
+        groups="base.group_system",
+        help="For an https:// URL: the file (on the Odoo host) of the CA that issued the server's "
+        "certificate. Empty: the system's trusted CAs. odoo.conf: sdmk_regnakes_ca_bundle.",
+    )
+    regnakes_client_cert_file = fields.Char(
+        "Client certificate",
+        config_parameter="sdmk_integration_regnakes.client_cert_file",
+        groups="base.group_system",
+        help="For a server with TLS_CLIENT_CA_FILE: Odoo's certificate file (PEM, on the Odoo host). "
+        "odoo.conf: sdmk_regnakes_client_cert_file.",
+    )
+    regnakes_client_key_file = fields.Char(
+        "Client key",
+        config_parameter="sdmk_integration_regnakes.client_key_file",
+        groups="base.group_system",
+        help="The private key file of Odoo's client certificate (PEM, on the Odoo host). "
+        "odoo.conf: sdmk_regnakes_client_key_file.",
+    )
     regnakes_public_key = fields.Text(
         "Public key for the server",
         compute="_compute_regnakes_keys",
@@ -86,5 +107,9 @@ class ResConfigSettings(models.TransientModel):
     def action_regnakes_test_connection(self):
         self.ensure_one()
         service = self.env["sdmk.regnakes.service"]
-        message = service.test_connection(self.regnakes_server_url)
+        # The files as typed in this form (saved or not), else odoo.conf's.
+        tls = service._tls_files()
+        for name in ("ca_bundle", "client_cert_file", "client_key_file"):
+            tls[name] = self[f"regnakes_{name}"] or tls[name]
+        message = service.test_connection(self.regnakes_server_url, tls=tls)
         return service._notification(message)

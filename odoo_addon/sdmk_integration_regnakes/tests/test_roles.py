@@ -2,9 +2,11 @@
 the real server behind them, which must see nothing from a refused user."""
 
 import xmlrpc.client
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
+from odoo.tools import config
 
 from ..regnakes_sync_client import (
     ROLE_ADMIN,
@@ -158,6 +160,36 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
         self.assertIsInstance(
             RegnakesSyncClient(SERVER_URL, self.signing_key, "x").status(), dict
         )
+
+    def test_the_tls_files_reach_the_client_from_settings_or_odoo_conf(self):
+        service = self.env["sdmk.regnakes.service"]
+        params = self.env["ir.config_parameter"].sudo()
+        client = service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
+        self.assertIs(client.verify, True, "no bundle set: the system's CAs")
+        self.assertIsNone(client.client_cert)
+        with patch.dict(config.options, {"sdmk_regnakes_ca_bundle": "/etc/odoo/conf-ca.pem"}):
+            client = service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
+            self.assertEqual(client.verify, "/etc/odoo/conf-ca.pem")
+            params.set_param("sdmk_integration_regnakes.ca_bundle", "/etc/odoo/settings-ca.pem")
+            params.set_param("sdmk_integration_regnakes.client_cert_file", "/etc/odoo/odoo.crt")
+            client = service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
+        self.assertEqual(client.verify, "/etc/odoo/settings-ca.pem", "Settings win over odoo.conf")
+        with self.assertRaises(UserError) as half:
+            service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
+        self.assertIn("key file", str(half.exception))
+        params.set_param("sdmk_integration_regnakes.client_key_file", "/etc/odoo/odoo.key")
+        client = service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
+        self.assertEqual(client.client_cert, ("/etc/odoo/odoo.crt", "/etc/odoo/odoo.key"))
+        if SERVER_URL:
+            # Test connection names a TLS problem: https:// to a server that speaks plain HTTP, and a
+            # client certificate file that is not there.
+            https_url = SERVER_URL.replace("http://", "https://")
+            with self.assertRaises(UserError) as failed:
+                service.test_connection(https_url, tls={})
+            self.assertIn("does not speak HTTPS", str(failed.exception))
+            with self.assertRaises(UserError) as failed:
+                service.test_connection(https_url)
+            self.assertIn("TLS files", str(failed.exception))
 
     def test_the_reading_methods_answer_over_xmlrpc(self):
         """XML-RPC cannot marshal ``None``: the dashboard, the worker search and a batch's rows answer."""
