@@ -46,7 +46,11 @@ cargo nextest run --workspace --no-fail-fast "$@"
 
 # The monitoring files: Prometheus config and alert rules (with their unit tests), and the compose stack.
 (cd docker/prometheus && promtool check config prometheus.yml && promtool test rules rules.test.yml)
+# The TLS variant names certificate files that exist only inside its containers: syntax only.
+(cd docker/prometheus && promtool check config --syntax-only prometheus-tls.yml)
 docker-compose -f docker/docker-compose.yml config -q && echo "docker-compose config: valid"
+docker-compose -f docker/docker-compose.yml -f docker/docker-compose.tls.yml config -q &&
+  echo "docker-compose config with TLS: valid"
 
 # The Odoo addon: static checks and its client library against the real server (no Odoo needed), then
 # its Odoo tests when ODOO_SRC names an Odoo 17 tree (skipped otherwise; see scripts/odoo-addon-tests.sh).
