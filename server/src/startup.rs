@@ -99,6 +99,7 @@ pub fn service(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.trust_outbound_cas()?;
         let db = connect(&settings.database_url).await?;
         migrate(&db).await?;
         let settings = Arc::new(settings);

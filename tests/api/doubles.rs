@@ -287,38 +287,52 @@ pub struct OdooReceiver {
 
 impl OdooReceiver {
     pub fn start(fail_first: usize) -> OdooReceiver {
+        Self::start_with(fail_first, None)
+    }
+
+    /// Over HTTPS with `tls` (an Odoo behind a TLS proxy), named `localhost` in its URL.
+    pub fn start_with(fail_first: usize, tls: Option<rustls::ServerConfig>) -> OdooReceiver {
         let deliveries = Arc::new(Mutex::new(Vec::new()));
         let shared = deliveries.clone();
-        let port = serve_on_loopback(move |app| {
-            let deliveries = shared.clone();
-            app.route(
-                "/sdmk_regnakes/notify",
-                web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
-                    let deliveries = deliveries.clone();
-                    async move {
-                        let header = |name: &str| {
-                            req.headers()
-                                .get(name)
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_string)
-                        };
-                        let mut all = deliveries.lock().unwrap();
-                        all.push(Delivery {
-                            request_id: header("X-Request-ID"),
-                            signature: header("X-RegNakes-Signature"),
-                            body: body.to_vec(),
-                        });
-                        if all.len() <= fail_first {
-                            HttpResponse::ServiceUnavailable().finish()
-                        } else {
-                            HttpResponse::Ok().json(serde_json::json!({"ok": true}))
+        let https = tls.is_some();
+        let port = serve_on_loopback_with(
+            move |app| {
+                let deliveries = shared.clone();
+                app.route(
+                    "/sdmk_regnakes/notify",
+                    web::post().to(move |req: actix_web::HttpRequest, body: web::Bytes| {
+                        let deliveries = deliveries.clone();
+                        async move {
+                            let header = |name: &str| {
+                                req.headers()
+                                    .get(name)
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_string)
+                            };
+                            let mut all = deliveries.lock().unwrap();
+                            all.push(Delivery {
+                                request_id: header("X-Request-ID"),
+                                signature: header("X-RegNakes-Signature"),
+                                body: body.to_vec(),
+                            });
+                            if all.len() <= fail_first {
+                                HttpResponse::ServiceUnavailable().finish()
+                            } else {
+                                HttpResponse::Ok().json(serde_json::json!({"ok": true}))
+                            }
                         }
-                    }
-                }),
-            );
-        });
+                    }),
+                );
+            },
+            tls,
+        );
+        let base = if https {
+            format!("https://localhost:{port}")
+        } else {
+            format!("http://127.0.0.1:{port}")
+        };
         OdooReceiver {
-            url: format!("http://127.0.0.1:{port}/sdmk_regnakes/notify"),
+            url: format!("{base}/sdmk_regnakes/notify"),
             deliveries,
         }
     }

@@ -288,6 +288,34 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     }
 }
 
+/// Outbound HTTPS to a service behind an internal CA (here Odoo's notification endpoint): verified
+/// against `TLS_OUTBOUND_CA_FILE` beside Mozilla's roots, and delivered.
+#[actix_web::test]
+async fn the_notification_reaches_an_odoo_behind_an_internal_ca() {
+    let dir = TempDir::new("outbound");
+    let ca = TestCa::new("Ministry internal CA");
+    let odoo_cert = ca.issue("odoo", &["localhost"], Usage::Server);
+    let odoo = crate::doubles::OdooReceiver::start_with(0, Some(odoo_cert.server_config()));
+    assert!(odoo.url.starts_with("https://"));
+    let ca_file = ca.write(dir.path(), "internal-ca.crt");
+    let app = spawn_app(
+        Backend::Sqlite,
+        Options::records(100)
+            .env("ODOO_NOTIFY_URL", &odoo.url)
+            .env("TLS_OUTBOUND_CA_FILE", ca_file.to_str().unwrap()),
+    )
+    .await;
+    let batch = app.sync(json!({"mode": "full"})).await;
+    let id = batch["id"].as_str().unwrap().to_string();
+    app.eventually("the finished batch is announced over HTTPS", || async {
+        odoo.deliveries().iter().any(|d| {
+            String::from_utf8_lossy(&d.body).contains(&id)
+                && String::from_utf8_lossy(&d.body).contains("batch_finished")
+        })
+    })
+    .await;
+}
+
 /// A PostgreSQL of the test's own (initdb in a temporary directory) that accepts only TLS connections
 /// (`hostssl` alone in pg_hba.conf), with a server certificate for `localhost` from a throw-away CA.
 struct TlsPostgres {

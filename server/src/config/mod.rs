@@ -216,6 +216,8 @@ pub struct Settings {
     pub listen_addr: String,
     /// HTTPS on the listener (`None`: plain HTTP, the default for loopback and the demo).
     pub tls: Option<TlsFiles>,
+    /// CAs trusted for outbound HTTPS beside Mozilla's roots (`TLS_OUTBOUND_CA_FILE`).
+    pub outbound_ca_file: Option<PathBuf>,
     pub regnakes: RegnakesSettings,
     /// What Odoo's RPC tokens are verified with (EdDSA public key, HS256 secret, or both).
     pub rpc_token_keys: TokenKeys,
@@ -502,6 +504,7 @@ impl Settings {
                 .get("LISTEN_ADDR")
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             tls: layers.tls()?,
+            outbound_ca_file: layers.get("TLS_OUTBOUND_CA_FILE").map(PathBuf::from),
             regnakes: RegnakesSettings::load(layers, page_size)?,
             rpc_token_keys,
             odoo_notify_secret,
@@ -533,6 +536,19 @@ impl Settings {
         })
     }
 
+    /// Trusts `TLS_OUTBOUND_CA_FILE` for outbound HTTPS (once per process; see `tls::outbound`).
+    pub fn trust_outbound_cas(&self) -> Result<(), ConfigError> {
+        match &self.outbound_ca_file {
+            None => Ok(()),
+            Some(path) => {
+                crate::tls::trust_for_outbound(path).map_err(|err| ConfigError::Invalid {
+                    key: "TLS_OUTBOUND_CA_FILE",
+                    problem: err.to_string(),
+                })
+            }
+        }
+    }
+
     /// The NIK keys, which anything that stores workers needs: `serve` and `sync` refuse to start
     /// without them (the demo and the tests make their own).
     pub fn nik_secrets(&self) -> Result<(Secret, NikKeys), ConfigError> {
@@ -557,6 +573,8 @@ impl Settings {
     /// `VAULT_SECRET_PATH` (`mount/path`) are set: `GET {addr}/v1/{mount}/data/{path}`, values at
     /// `data.data.client_id` / `data.data.client_secret`.
     pub async fn resolve_vault(&mut self, layers: &Layers) -> Result<(), ConfigError> {
+        // Vault is the first outbound call: the extra CAs must be trusted before it.
+        self.trust_outbound_cas()?;
         let (Some(addr), Some(token), Some(path)) = (
             layers.get("VAULT_ADDR"),
             layers.secret("VAULT_TOKEN")?,
@@ -569,6 +587,7 @@ impl Settings {
         })?;
         let url = format!("{}/v1/{mount}/data/{rest}", addr.trim_end_matches('/'));
         let client = awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(crate::tls::outbound_config()))
             .timeout(Duration::from_secs(10))
             .finish();
         let mut response = client

@@ -136,6 +136,7 @@ async fn deliver(
     sign_with: Option<&Secret>,
 ) {
     let client = awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(crate::tls::outbound_config()))
         .timeout(Duration::from_secs(10))
         .finish();
     let bytes = body.to_string();

@@ -132,6 +132,7 @@ enum ListFailure {
 impl RegnakesClient {
     pub fn new(settings: RegnakesSettings, metrics: Arc<Metrics>) -> Self {
         let http = awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(crate::tls::outbound_config()))
             .timeout(settings.request_timeout)
             .disable_redirects()
             .finish();

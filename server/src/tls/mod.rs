@@ -3,9 +3,11 @@
 //! `TLS_CLIENT_CA_FILE` is set (every client, Odoo first, presents a certificate issued by that CA).
 //! Plain HTTP stays the default: loopback and the demo need no certificate.
 
+mod outbound;
 mod pinned;
 mod reloading;
 
+pub use outbound::{outbound_config, trust_for_outbound};
 pub use pinned::healthcheck_client_config;
 pub use reloading::ReloadingCert;
 
