@@ -107,7 +107,7 @@ def simulator():
     process.wait(timeout=10)
 
 
-def _server_env(simulator, database, extra=None):
+def server_env(simulator, database, extra=None):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": f"sqlite://{database}?mode=rwc",
@@ -138,7 +138,7 @@ def serve(env):
 @pytest.fixture(scope="session")
 def server(simulator, sink, tmp_path_factory):
     database = tmp_path_factory.mktemp("db") / "client-tests.db"
-    env = _server_env(simulator, database, {"ODOO_NOTIFY_URL": sink.url})
+    env = server_env(simulator, database, {"ODOO_NOTIFY_URL": sink.url})
     process, address = serve(env)
     yield address
     process.terminate()

@@ -9,7 +9,7 @@ import datetime
 import ipaddress
 
 import pytest
-from conftest import PRIVATE_KEY, _server_env, serve
+from conftest import PRIVATE_KEY, server_env, serve
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -107,12 +107,12 @@ def pki(tmp_path_factory):
     }
 
 
-def _https_server(simulator, pki, tmp_path_factory, cert_pair, client_ca=None):
+def _https_server(simulator, tmp_path_factory, cert_pair, client_ca=None):
     database = tmp_path_factory.mktemp("db") / "tls.db"
     extra = {"TLS_CERT_FILE": cert_pair[0], "TLS_KEY_FILE": cert_pair[1]}
     if client_ca:
         extra["TLS_CLIENT_CA_FILE"] = client_ca
-    process, address = serve(_server_env(simulator, database, extra))
+    process, address = serve(server_env(simulator, database, extra))
     assert address.startswith("https://"), address
     port = address.rsplit(":", 1)[1]
     return process, port
@@ -120,7 +120,7 @@ def _https_server(simulator, pki, tmp_path_factory, cert_pair, client_ca=None):
 
 @pytest.fixture(scope="module")
 def https_port(simulator, pki, tmp_path_factory):
-    process, port = _https_server(simulator, pki, tmp_path_factory, pki["server"])
+    process, port = _https_server(simulator, tmp_path_factory, pki["server"])
     yield port
     process.terminate()
     process.wait(timeout=10)
@@ -129,7 +129,7 @@ def https_port(simulator, pki, tmp_path_factory):
 @pytest.fixture(scope="module")
 def mtls_port(simulator, pki, tmp_path_factory):
     process, port = _https_server(
-        simulator, pki, tmp_path_factory, pki["server"], client_ca=pki["odoo_ca"].bundle
+        simulator, tmp_path_factory, pki["server"], client_ca=pki["odoo_ca"].bundle
     )
     yield port
     process.terminate()
@@ -138,7 +138,7 @@ def mtls_port(simulator, pki, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def expired_port(simulator, pki, tmp_path_factory):
-    process, port = _https_server(simulator, pki, tmp_path_factory, pki["expired"])
+    process, port = _https_server(simulator, tmp_path_factory, pki["expired"])
     yield port
     process.terminate()
     process.wait(timeout=10)

@@ -171,9 +171,9 @@ class TestRoles(RegnakesUsersMixin, HttpCase):
             client = service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
             self.assertEqual(client.verify, "/etc/odoo/conf-ca.pem")
             params.set_param("sdmk_integration_regnakes.ca_bundle", "/etc/odoo/settings-ca.pem")
-            params.set_param("sdmk_integration_regnakes.client_cert_file", "/etc/odoo/odoo.crt")
             client = service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
-        self.assertEqual(client.verify, "/etc/odoo/settings-ca.pem", "Settings win over odoo.conf")
+            self.assertEqual(client.verify, "/etc/odoo/settings-ca.pem", "Settings win")
+        params.set_param("sdmk_integration_regnakes.client_cert_file", "/etc/odoo/odoo.crt")
         with self.assertRaises(UserError) as half:
             service._new_client("https://sync.internal", self.signing_key, ROLE_ADMIN)
         self.assertIn("key file", str(half.exception))

@@ -29,10 +29,12 @@ registry.category("web_tour.tours").add("sdmk_regnakes_sync_now", {
             trigger: "button[name='action_start']",
         },
         {
+            // The newest row is the batch just started (the wizard records it before the dashboard
+            // reloads): an earlier full batch's row must not end the tour while this one runs.
             content: "The full batch finishes on its own",
             trigger:
-                ".o_regnakes_batch_row[data-mode='full'][data-status='succeeded'], " +
-                ".o_regnakes_batch_row[data-mode='full'][data-status='partial']",
+                ".o_regnakes_batch_row:first-child[data-mode='full'][data-status='succeeded'], " +
+                ".o_regnakes_batch_row:first-child[data-mode='full'][data-status='partial']",
             isCheck: true,
         },
     ],
