@@ -209,3 +209,19 @@ def test_https_to_a_plain_http_server_and_missing_files_are_named(server, pki):
     missing = str(pki["directory"] / "no-such-bundle.pem")
     error = failure(f"https://localhost:{port}", ca_bundle=missing)
     assert error.kind == "tls_files", error.message
+
+
+def test_a_host_name_mismatch_found_by_urllib3_1_is_named_too():
+    """Odoo 17 ships urllib3 1.26, which checks host names itself and raises its own
+    ``CertificateError`` (a ``ValueError``) inside requests' ``SSLError``; urllib3 2 lets ``ssl`` do it."""
+    import requests
+    from regnakes_sync_client import tls_problem
+
+    class CertificateError(ValueError):
+        pass
+
+    inner = CertificateError("hostname '127.0.0.1' doesn't match 'localhost'")
+    wrapped = requests.exceptions.SSLError(inner)
+    assert tls_problem(wrapped)[0] == "tls_wrong_host"
+    assert "127.0.0.1" in tls_problem(wrapped)[1]
+    assert tls_problem(requests.exceptions.ConnectionError(OSError("refused"))) is None

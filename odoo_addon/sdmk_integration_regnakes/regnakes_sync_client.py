@@ -178,16 +178,23 @@ CLIENT_CERT_ALERTS = (
 )
 
 
+def _is_hostname_mismatch(error):
+    """urllib3 1.x (Odoo 17 ships it) checks host names itself and raises its own ``CertificateError``
+    (a ``ValueError``, not an ``ssl.SSLError``)."""
+    return type(error).__name__ == "CertificateError" and not isinstance(error, ssl.SSLError)
+
+
 def _ssl_errors(exc):
-    """Every ``ssl.SSLError`` in an exception's chain: requests wraps urllib3's errors, which wrap
-    the ``ssl`` module's (as causes, contexts, arguments or a ``reason``)."""
+    """Every ``ssl.SSLError`` (and urllib3's own host-name ``CertificateError``) in an exception's
+    chain: requests wraps urllib3's errors, which wrap the ``ssl`` module's (as causes, contexts,
+    arguments or a ``reason``)."""
     stack, seen = [exc], set()
     while stack:
         error = stack.pop()
         if error is None or id(error) in seen:
             continue
         seen.add(id(error))
-        if isinstance(error, ssl.SSLError):
+        if isinstance(error, ssl.SSLError) or _is_hostname_mismatch(error):
             yield error
         stack.extend([error.__cause__, error.__context__, getattr(error, "reason", None)])
         stack.extend(arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException))
@@ -198,6 +205,8 @@ def tls_problem(exc, presented_cert=False):
     whether the client offered a certificate: a server that requires one and gets none may close the
     connection before its alert is read, which shows as an end of file in the middle of TLS."""
     for error in _ssl_errors(exc):
+        if _is_hostname_mismatch(error):
+            return "tls_wrong_host", f"the server's certificate is for another host name ({error})"
         if isinstance(error, ssl.SSLCertVerificationError):
             kind, words = TLS_VERIFY_KINDS.get(
                 error.verify_code, ("tls", "the server's certificate could not be verified")
@@ -221,7 +230,7 @@ def tls_problem(exc, presented_cert=False):
                 )
             )
     for error in _ssl_errors(exc):
-        return "tls", f"TLS failed ({error.reason or error})"
+        return "tls", f"TLS failed ({getattr(error, 'reason', None) or error})"
     return None
 
 
