@@ -1,6 +1,7 @@
 """Fixtures: the real ``regnakes-sim`` and ``regnakes-sync serve`` processes on loopback, a fresh SQLite
 database each session, and a stand-in for Odoo's notification endpoint (a plain HTTP server)."""
 
+import contextlib
 import http.server
 import json
 import os
@@ -130,19 +131,24 @@ def server_env(simulator, database, extra=None):
     return env
 
 
-def serve(env):
-    """``regnakes-sync serve`` with ``env``; returns (process, the address it printed)."""
-    return _spawn([_binary("regnakes-sync"), "serve"], "regnakes-sync listening on ", env=env)
+@contextlib.contextmanager
+def serving(env):
+    """``regnakes-sync serve`` with ``env`` for the ``with`` block; gives the address it printed."""
+    process, address = _spawn(
+        [_binary("regnakes-sync"), "serve"], "regnakes-sync listening on ", env=env
+    )
+    try:
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def server(simulator, sink, tmp_path_factory):
     database = tmp_path_factory.mktemp("db") / "client-tests.db"
-    env = server_env(simulator, database, {"ODOO_NOTIFY_URL": sink.url})
-    process, address = serve(env)
-    yield address
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(server_env(simulator, database, {"ODOO_NOTIFY_URL": sink.url})) as address:
+        yield address
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ unknown CA, an expired certificate, another host name, a refused or missing clie
 The certificates are throw-away ones made here with ``cryptography``: a CA for the server, a CA for
 Odoo's client certificates, and a server certificate that expired yesterday."""
 
+import contextlib
 import datetime
 import ipaddress
 
 import pytest
-from conftest import PRIVATE_KEY, server_env, serve
+from conftest import PRIVATE_KEY, server_env, serving
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -107,41 +108,35 @@ def pki(tmp_path_factory):
     }
 
 
-def _https_server(simulator, tmp_path_factory, cert_pair, client_ca=None):
+@contextlib.contextmanager
+def https_server(simulator, tmp_path_factory, cert_pair, client_ca=None):
+    """A server on HTTPS with ``cert_pair`` (and a client CA) for the ``with`` block; gives its port."""
     database = tmp_path_factory.mktemp("db") / "tls.db"
     extra = {"TLS_CERT_FILE": cert_pair[0], "TLS_KEY_FILE": cert_pair[1]}
     if client_ca:
         extra["TLS_CLIENT_CA_FILE"] = client_ca
-    process, address = serve(server_env(simulator, database, extra))
-    assert address.startswith("https://"), address
-    port = address.rsplit(":", 1)[1]
-    return process, port
+    with serving(server_env(simulator, database, extra)) as address:
+        assert address.startswith("https://"), address
+        yield address.rsplit(":", 1)[1]
 
 
 @pytest.fixture(scope="module")
 def https_port(simulator, pki, tmp_path_factory):
-    process, port = _https_server(simulator, tmp_path_factory, pki["server"])
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    with https_server(simulator, tmp_path_factory, pki["server"]) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def mtls_port(simulator, pki, tmp_path_factory):
-    process, port = _https_server(
-        simulator, tmp_path_factory, pki["server"], client_ca=pki["odoo_ca"].bundle
-    )
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    client_ca = pki["odoo_ca"].bundle
+    with https_server(simulator, tmp_path_factory, pki["server"], client_ca) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def expired_port(simulator, pki, tmp_path_factory):
-    process, port = _https_server(simulator, tmp_path_factory, pki["expired"])
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    with https_server(simulator, tmp_path_factory, pki["expired"]) as port:
+        yield port
 
 
 def client(url, **tls):

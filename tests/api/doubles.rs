@@ -464,14 +464,37 @@ pub fn process_env(
     env
 }
 
+/// A loopback port nothing listens on now (for a process that must be told its port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// One call to a server process; `None` when it does not answer (yet).
 pub async fn rpc_at(address: &str, token: &str, method: &str, params: Value) -> Option<Value> {
+    rpc_at_with(address, token, method, params, None).await
+}
+
+/// `rpc_at`, carrying a W3C `traceparent` when given (a caller's trace).
+async fn rpc_at_with(
+    address: &str,
+    token: &str,
+    method: &str,
+    params: Value,
+    traceparent: Option<&str>,
+) -> Option<Value> {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
-    let mut response = client
+    let mut request = client
         .post(format!("{address}/jsonrpc"))
-        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("Authorization", format!("Bearer {token}")));
+    if let Some(traceparent) = traceparent {
+        request = request.insert_header(("traceparent", traceparent));
+    }
+    let mut response = request
         .send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
         .await
         .ok()?;
@@ -539,7 +562,17 @@ impl TcpProxy {
 
 /// Starts a sync on a server process; returns the batch id.
 pub async fn start_sync_at(address: &str, token: &str, params: Value) -> String {
-    let started = rpc_at(address, token, "sync.start", params)
+    start_traced_sync_at(address, token, params, None).await
+}
+
+/// `start_sync_at` from a caller whose trace is `traceparent`.
+pub async fn start_traced_sync_at(
+    address: &str,
+    token: &str,
+    params: Value,
+    traceparent: Option<&str>,
+) -> String {
+    let started = rpc_at_with(address, token, "sync.start", params, traceparent)
         .await
         .expect("sync.start answers");
     started["batch"]["id"]

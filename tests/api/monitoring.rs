@@ -44,11 +44,7 @@ fn start_prometheus(target: &str) -> Prometheus {
         ),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::doubles::free_port();
     let child = Command::new("prometheus")
         .arg(format!(
             "--config.file={}",

@@ -230,23 +230,8 @@ async fn the_callers_trace_reaches_the_upstream_and_the_collector() {
     wait_until_up(&process.address, &token).await;
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let client = awc::Client::default();
-    let mut response = client
-        .post(format!("{}/jsonrpc", process.address))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01")))
-        .send_json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "sync.start", "params": {"mode": "full"}}),
-        )
-        .await
-        .unwrap();
-    let started: serde_json::Value = response.json().await.unwrap();
-    let id = started["result"]["batch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
-        .await;
+    let caller = format!("00-{TRACE}-00f067aa0ba902b7-01");
+    full_sync_to_end(&process.address, &token, Some(&caller)).await;
     let traced: Vec<String> = sim
         .state
         .requests()
@@ -268,9 +253,7 @@ async fn the_callers_trace_reaches_the_upstream_and_the_collector() {
     assert_batch_exported(&collector, TRACE, &traced).await;
 
     sim.state.clear_requests();
-    let id = crate::doubles::start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
-    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
-        .await;
+    full_sync_to_end(&process.address, &token, None).await;
     let own: Vec<String> = sim
         .state
         .requests()
@@ -323,9 +306,7 @@ async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_
     wait_until_up(&process.address, &token).await;
 
     // Not sampled: started without a trace (and so are every status call and poll).
-    let id = crate::doubles::start_sync_at(&process.address, &token, json!({"mode": "full"})).await;
-    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
-        .await;
+    full_sync_to_end(&process.address, &token, None).await;
     let unsampled: Vec<String> = sim
         .state
         .requests()
@@ -340,22 +321,8 @@ async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_
     sim.state.clear_requests();
 
     const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
-    let mut response = awc::Client::default()
-        .post(format!("{}/jsonrpc", process.address))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("traceparent", format!("00-{TRACE}-b7ad6b7169203331-01")))
-        .send_json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "sync.start", "params": {"mode": "full"}}),
-        )
-        .await
-        .unwrap();
-    let started: serde_json::Value = response.json().await.unwrap();
-    let id = started["result"]["batch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    crate::doubles::wait_batch_at(&process.address, &token, &id, |b| b["status"] != "running")
-        .await;
+    let caller = format!("00-{TRACE}-b7ad6b7169203331-01");
+    full_sync_to_end(&process.address, &token, Some(&caller)).await;
 
     let deadline = Instant::now() + Duration::from_secs(15);
     let spans = loop {
@@ -396,6 +363,15 @@ async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_
         !encodings.is_empty() && encodings.iter().all(|e| e == "gzip"),
         "{encodings:?}"
     );
+}
+
+/// A full sync on the server process at `address`, started by a caller in `traceparent`'s trace (or
+/// in none), run to its end.
+async fn full_sync_to_end(address: &str, token: &str, traceparent: Option<&str>) {
+    let id =
+        crate::doubles::start_traced_sync_at(address, token, json!({"mode": "full"}), traceparent)
+            .await;
+    crate::doubles::wait_batch_at(address, token, &id, |b| b["status"] != "running").await;
 }
 
 /// The collector holds the batch's spans in `trace`: the batch span under the RPC request that started

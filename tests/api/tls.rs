@@ -119,6 +119,16 @@ fn healthcheck(port: u16, env: &[(&str, &Path)]) -> std::process::Output {
     command.output().expect("healthcheck runs")
 }
 
+/// The healthcheck said ready (exit 0); its stderr otherwise.
+fn assert_ready(probe: &std::process::Output) {
+    assert_eq!(
+        probe.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+}
+
 /// A server on SQLite with `TLS_CERT_FILE`/`TLS_KEY_FILE` (and `extra`) set.
 async fn https_app(cert: &Path, key: &Path, extra: &[(&str, &Path)]) -> TestApp {
     let mut options = Options::records(20)
@@ -179,12 +189,7 @@ async fn https_answers_a_client_that_trusts_the_ca_and_refuses_one_that_does_not
     assert!(wrong_name.contains("not valid for name"), "{wrong_name}");
 
     let probe = healthcheck(port, &[("TLS_CERT_FILE", &cert), ("TLS_KEY_FILE", &key)]);
-    assert_eq!(
-        probe.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
+    assert_ready(&probe);
     // Without the TLS settings the probe speaks plain HTTP to an HTTPS port: not ready.
     assert_eq!(healthcheck(port, &[]).status.code(), Some(1));
 }
@@ -224,23 +229,13 @@ async fn with_a_client_ca_only_clients_with_its_certificates_are_served() {
     let mut env = tls.to_vec();
     env.push(("TLS_CLIENT_CA_FILE", client_ca.as_path()));
     let probe = healthcheck(port, &env);
-    assert_eq!(
-        probe.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
+    assert_ready(&probe);
     // A pair of its own for the probe, when the server's certificate is not a client's.
     let (probe_cert, probe_key) = odoo.write(dir.path(), "probe");
     env.push(("TLS_HEALTHCHECK_CERT_FILE", probe_cert.as_path()));
     env.push(("TLS_HEALTHCHECK_KEY_FILE", probe_key.as_path()));
     let probe = healthcheck(port, &env);
-    assert_eq!(
-        probe.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
+    assert_ready(&probe);
 }
 
 #[actix_web::test]
@@ -392,11 +387,7 @@ impl TlsPostgres {
             "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::doubles::free_port();
         let child = as_postgres_user(&bin.join("postgres"))
             .arg("-D")
             .arg(&data)
