@@ -254,12 +254,7 @@ async fn the_callers_trace_reaches_the_upstream_and_the_collector() {
 
     sim.state.clear_requests();
     full_sync_to_end(&process.address, &token, None).await;
-    let own: Vec<String> = sim
-        .state
-        .requests()
-        .iter()
-        .filter_map(|r| r.traceparent.clone())
-        .collect();
+    let own: Vec<String> = upstream_traceparents(&sim);
     assert!(!own.is_empty());
     assert!(
         own.iter()
@@ -307,12 +302,7 @@ async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_
 
     // Not sampled: started without a trace (and so are every status call and poll).
     full_sync_to_end(&process.address, &token, None).await;
-    let unsampled: Vec<String> = sim
-        .state
-        .requests()
-        .iter()
-        .filter_map(|r| r.traceparent.clone())
-        .collect();
+    let unsampled: Vec<String> = upstream_traceparents(&sim);
     assert!(!unsampled.is_empty());
     assert!(
         unsampled.iter().all(|t| t.ends_with("-00")),
@@ -349,12 +339,7 @@ async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_
         .find(|s| s.span_id == batch.parent_span_id)
         .expect("the sync.start request is exported");
     assert_eq!(request.parent_span_id, "b7ad6b7169203331");
-    let upstream: Vec<String> = sim
-        .state
-        .requests()
-        .iter()
-        .filter_map(|r| r.traceparent.clone())
-        .collect();
+    let upstream: Vec<String> = upstream_traceparents(&sim);
     assert!(upstream.len() >= 4, "{upstream:?}");
     let expected = format!("00-{TRACE}-{}-01", batch.span_id);
     assert!(upstream.iter().all(|t| *t == expected), "{upstream:?}");
@@ -363,6 +348,15 @@ async fn sampled_traces_reach_a_collector_over_https_gzipped_and_unsampled_ones_
         !encodings.is_empty() && encodings.iter().all(|e| e == "gzip"),
         "{encodings:?}"
     );
+}
+
+/// The `traceparent` of every request RegNakes (the simulator) received that carried one.
+fn upstream_traceparents(sim: &regnakes_sim::server::SimHandle) -> Vec<String> {
+    sim.state
+        .requests()
+        .iter()
+        .filter_map(|r| r.traceparent.clone())
+        .collect()
 }
 
 /// A full sync on the server process at `address`, started by a caller in `traceparent`'s trace (or
