@@ -38,7 +38,7 @@ impl PageSink {
     fn keep(&self, mut records: Vec<RawRecord>) -> Vec<RawRecord> {
         if let Some(retry) = &self.retry {
             records.retain(|raw| {
-                crate::rules::record_keys::RecordKeys::of(raw.get())
+                crate::rules::record_keys::RecordKeys::of(raw)
                     .and_then(|keys| keys.str_number().map(|n| retry.wanted.contains(n)))
                     .unwrap_or(false)
             });
@@ -268,9 +268,9 @@ pub async fn changed_since(
                 page: requests,
                 cause: err.to_string(),
             })?;
-        for raw in cursor.take(page.records) {
-            let raw = raw.get();
-            if let Some(number) = crate::rules::record_keys::RecordKeys::of(raw)
+        for record in cursor.take(page.records) {
+            let raw = record.get();
+            if let Some(number) = crate::rules::record_keys::RecordKeys::of(&record)
                 .and_then(|k| k.str_number().map(crate::domain::sanitize::clean_text))
             {
                 changed.str_numbers.insert(number.trim().to_string());

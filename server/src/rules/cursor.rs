@@ -35,7 +35,7 @@ pub struct ReadCursor {
 /// A record's place in the upstream order: its `updated_at` (when readable) and an identity among the
 /// records of that instant (its STR number as sent, else its bytes).
 fn key_of(raw: &RawRecord) -> (Option<DateTime<Utc>>, String) {
-    let Some(keys) = RecordKeys::of(raw.get()) else {
+    let Some(keys) = RecordKeys::of(raw) else {
         return (None, raw.get().to_string());
     };
     let identity = keys.str_number().unwrap_or(raw.get()).to_string();

@@ -45,7 +45,7 @@ pub fn probes(records: &[RawRecord], indexer: &NikIndexer) -> Vec<Probe> {
     let mut found = Vec::with_capacity(records.len());
     let mut counts: HashMap<String, u32> = HashMap::with_capacity(records.len());
     for (position, raw) in records.iter().enumerate() {
-        let Some(keys) = RecordKeys::of(raw.get()) else {
+        let Some(keys) = RecordKeys::of(raw) else {
             continue;
         };
         let Some(nomor) = keys.str_number() else {
@@ -60,7 +60,7 @@ pub fn probes(records: &[RawRecord], indexer: &NikIndexer) -> Vec<Probe> {
         };
         found.push(Probe {
             position,
-            str_number: number.as_str().to_string(),
+            str_number: number.into_string(),
             source_hash: source_hash(indexer, raw.get()),
             updated_at: keys.updated_at(),
         });
