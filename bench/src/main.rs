@@ -47,6 +47,14 @@ struct Args {
     /// Keep the PostgreSQL database afterwards (to inspect plans).
     #[arg(long)]
     keep_db: bool,
+    /// Only the server's CPU work per record, in this process on one thread, without the network or a
+    /// database (`regnakes_sync::cpu_path`): the first load's and the unchanged re-sync's, `--rounds`
+    /// times each. Steadier than the CPU-seconds of a whole sync, which move with PostgreSQL's share.
+    #[arg(long)]
+    cpu: bool,
+    /// Rounds of `--cpu` (the median is printed, then the range).
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
 }
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret";
@@ -654,7 +662,56 @@ async fn sqlite_run(args: &Args, sim: &SimHandle, name: &str) -> anyhow::Result<
     Ok(())
 }
 
+/// `--cpu`: the records as the simulator serves them, in pages, through the server's CPU path.
+fn cpu_only(args: &Args) -> anyhow::Result<()> {
+    let data = regnakes_sim::Dataset::generate(args.records, 2026, args.bad_share);
+    let path = regnakes_sync::cpu_path::CpuPath::of_dataset(
+        &data,
+        args.page_size as usize,
+        chrono::Utc::now(),
+    );
+    let thread_cpu = || proc_cpu("/proc/thread-self/stat".as_ref(), "").unwrap_or(0.0);
+    let per_million = 1e6 / f64::from(args.records.max(1));
+    for (name, pass) in [
+        (
+            "first load",
+            regnakes_sync::cpu_path::CpuPath::first_load as fn(&_) -> _,
+        ),
+        (
+            "unchanged re-sync",
+            regnakes_sync::cpu_path::CpuPath::unchanged,
+        ),
+    ] {
+        let mut seconds = Vec::new();
+        let mut decided = None;
+        for _ in 0..args.rounds.max(1) {
+            let cpu = thread_cpu();
+            let this = pass(&path);
+            let elapsed = thread_cpu() - cpu;
+            if decided.is_some_and(|d| d != this) {
+                bail!("two rounds of the {name} decided differently");
+            }
+            decided = Some(this);
+            seconds.push(elapsed * per_million);
+        }
+        seconds.sort_by(f64::total_cmp);
+        println!(
+            "cpu path, {name:<18} {:6.2} CPU-s per million records (min {:.2}, max {:.2}; {} rounds) {:?}",
+            seconds[seconds.len() / 2],
+            seconds[0],
+            seconds[seconds.len() - 1],
+            seconds.len(),
+            decided.unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    actix_web::rt::System::new().block_on(run(Args::parse()))
+    let args = Args::parse();
+    if args.cpu {
+        return cpu_only(&args);
+    }
+    actix_web::rt::System::new().block_on(run(args))
 }

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cpu_path;
 pub mod domain;
 pub mod metrics;
 pub(crate) mod notify;

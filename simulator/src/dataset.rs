@@ -325,6 +325,16 @@ impl Dataset {
         written.expect("writing JSON to a Vec cannot fail");
     }
 
+    /// The records at `rows`, comma-separated, appended to `out`: the items of a page's `data`.
+    pub fn render_items(&self, rows: &[u32], out: &mut Vec<u8>) {
+        for (i, &pos) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.render_into(pos, out);
+        }
+    }
+
     pub fn render(&self, pos: u32) -> Value {
         let mut out = Vec::new();
         self.render_into(pos, &mut out);

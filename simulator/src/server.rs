@@ -303,15 +303,7 @@ fn page_body(state: &SimState, key: WindowKey, page: u64, limit: u64) -> Vec<u8>
         format!("{{\"status_code\":200,\"message\":\"Success\",\"page\":{page},\"limit\":{limit},{totals}\"data\":[")
             .as_bytes(),
     );
-    {
-        let data = state.data();
-        for (i, &pos) in rows.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            data.render_into(pos, &mut body);
-        }
-    }
+    state.data().render_items(&rows, &mut body);
     body
 }
 

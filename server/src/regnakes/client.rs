@@ -88,7 +88,7 @@ const RESENDS_ON_CLOSED_CONNECTION: u32 = 3;
 
 /// A page's answer read: its records kept as slices of the body (`RawRecord`), taken as it is (no
 /// copy).
-fn page_of(body: bytes::Bytes, page: u64) -> Result<Page, ListFailure> {
+pub(crate) fn page_of(body: bytes::Bytes, page: u64) -> Result<Page, ListFailure> {
     let not_json = |cause: String| {
         ListFailure::Attempt(Attempt::Transient {
             cause: format!("page {page}: body is not the expected JSON: {cause}"),
@@ -124,7 +124,7 @@ fn closes_after(response: &awc::ClientResponse<impl Sized>) -> bool {
             .is_some_and(|c| c.to_ascii_lowercase().contains("keep-alive"))
 }
 
-enum ListFailure {
+pub(crate) enum ListFailure {
     Attempt(Attempt),
     TokenInvalid,
 }

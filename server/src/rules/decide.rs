@@ -588,20 +588,7 @@ mod tests {
             let plan = decide_page(page(std::slice::from_ref(record)), stored.clone(), &input());
             for row in plan.inserts.into_iter().chain(plan.updates) {
                 stored.retain(|s| s.id != row.id);
-                stored.push(LookupRow {
-                    id: row.id,
-                    str_number: row.str_number,
-                    nik_index: row.nik_index,
-                    nik_masked: row.nik_masked,
-                    name_norm: row.name_norm,
-                    birth_place_norm: row.birth_place_norm,
-                    content_hash: row.content_hash,
-                    source_hash: row.source_hash,
-                    str_status: row.str_status,
-                    str_valid_until: row.str_valid_until,
-                    field_fingerprint: row.field_fingerprint,
-                    seq: 0,
-                });
+                stored.push(LookupRow::of_row(&row, 0));
             }
         }
         stored

@@ -315,6 +315,26 @@ pub struct LookupRow {
     pub seq: i64,
 }
 
+impl LookupRow {
+    /// What the store reads back of a worker row it holds as its `seq`-th.
+    pub fn of_row(row: &entity::health_worker::Model, seq: i64) -> LookupRow {
+        LookupRow {
+            id: row.id,
+            str_number: row.str_number.clone(),
+            nik_index: row.nik_index.clone(),
+            nik_masked: row.nik_masked.clone(),
+            name_norm: row.name_norm.clone(),
+            birth_place_norm: row.birth_place_norm.clone(),
+            content_hash: row.content_hash.clone(),
+            source_hash: row.source_hash.clone(),
+            str_status: row.str_status.clone(),
+            str_valid_until: row.str_valid_until,
+            field_fingerprint: row.field_fingerprint.clone(),
+            seq,
+        }
+    }
+}
+
 /// The matching keys of one record of the page.
 pub struct LookupKey<'a> {
     pub str_number: &'a str,
