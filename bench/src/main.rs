@@ -57,6 +57,9 @@ struct Args {
     rounds: u32,
 }
 
+// The server's allocator, so that `--cpu` measures what the server runs.
+regnakes_sync::server_allocator!();
+
 const SECRET: &str = "bench-secret-bench-secret-bench-secret";
 
 struct Server {

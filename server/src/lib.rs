@@ -1,5 +1,6 @@
 //! RegNakes Sync: keeps the SDMK health-workforce database in step with the national RegNakes registry.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod cpu_path;

@@ -258,7 +258,7 @@ async fn many_heavy_readers_at_once_stay_within_a_bounded_memory() {
     }
 }
 
-/// The server's allocator is jemalloc with the settings its peak RSS was measured with (`main.rs`):
+/// The server's allocator is jemalloc with the settings its peak RSS was measured with (`allocator.rs`):
 /// a crate update that renamed the symbol it reads them from would drop them without a word.
 #[test]
 fn the_server_allocates_with_jemalloc_as_configured() {
