@@ -35,24 +35,8 @@ pub fn keys(text: &str) -> Result<Option<Keys<'_>>, Unsure> {
     let mut failed = false;
     scan.object(|scan, key| {
         match key {
-            "str" => {
-                if str_field.is_some() {
-                    failed = true;
-                }
-                match scan.str_only()? {
-                    Some(number) => str_field = Some(number),
-                    None => failed = true,
-                }
-            }
-            "updated_at" => {
-                if updated_at.is_some() {
-                    failed = true;
-                }
-                match scan.text_or_null()? {
-                    Some(text) => updated_at = Some(text),
-                    None => failed = true,
-                }
-            }
+            "str" => take_once(&mut str_field, scan.str_only()?, &mut failed),
+            "updated_at" => take_once(&mut updated_at, scan.text_or_null()?, &mut failed),
             _ => scan.skip_value(0)?,
         }
         Ok(())
@@ -64,6 +48,18 @@ pub fn keys(text: &str) -> Result<Option<Keys<'_>>, Unsure> {
         str_number: str_field.flatten().flatten(),
         updated_at: updated_at.flatten(),
     }))
+}
+
+/// Keeps a field's value as the derive does: a second occurrence of the field, or a value it refuses
+/// (`read` is `None`), fails the whole read.
+fn take_once<T>(field: &mut Option<T>, read: Option<T>, failed: &mut bool) {
+    if field.is_some() {
+        *failed = true;
+    }
+    match read {
+        Some(value) => *field = Some(value),
+        None => *failed = true,
+    }
 }
 
 struct Scan<'a> {
@@ -184,13 +180,7 @@ impl<'a> Scan<'a> {
                     if key != "nomor" {
                         return scan.skip_value(0);
                     }
-                    if nomor.is_some() {
-                        failed = true;
-                    }
-                    match scan.text_or_null()? {
-                        Some(text) => nomor = Some(text),
-                        None => failed = true,
-                    }
+                    take_once(&mut nomor, scan.text_or_null()?, &mut failed);
                     Ok(())
                 })?;
                 Ok((!failed).then_some(Some(nomor.flatten())))
