@@ -105,10 +105,13 @@ impl Server {
             .env("RPC_JWT_SECRET", SECRET)
             .env("SYNC_SCHEDULE", "off")
             .env("SYNC_FULL_SCHEDULE", "off")
-            .env("NIK_INDEX_KEY", "bench-nik-index-key-bench-nik-index-key")
+            .env(
+                "NIK_INDEX_KEY",
+                regnakes_sync::cpu_path::BENCH_NIK_INDEX_KEY,
+            )
             .env(
                 "NIK_ENCRYPTION_KEY",
-                "b1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                regnakes_sync::cpu_path::BENCH_NIK_ENCRYPTION_KEY,
             )
             .env(
                 "RUST_LOG",

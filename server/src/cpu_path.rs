@@ -18,6 +18,11 @@ use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// The NIK keys the bench gives its server (`NIK_INDEX_KEY`, `NIK_ENCRYPTION_KEY`) and uses here: the
+/// same keys, so both measure the same hashing and encryption.
+pub const BENCH_NIK_INDEX_KEY: &str = "bench-nik-index-key-bench-nik-index-key";
+pub const BENCH_NIK_ENCRYPTION_KEY: &str = "b1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// Page bodies, what transforming them needs, and the store a first load of them leaves.
 pub struct CpuPath {
     bodies: Vec<bytes::Bytes>,
@@ -108,8 +113,7 @@ impl CpuPath {
     /// `bodies`: page answers as RegNakes sends them; `now` the sync's time.
     pub fn new(bodies: Vec<Vec<u8>>, now: DateTime<Utc>) -> CpuPath {
         let keys = NikKeys {
-            current: NikKey::parse("b1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
-                .expect("a valid key"),
+            current: NikKey::parse(BENCH_NIK_ENCRYPTION_KEY).expect("a valid key"),
             previous: Vec::new(),
         };
         let context = Arc::new(PrepareContext {
@@ -117,10 +121,7 @@ impl CpuPath {
                 today: crate::domain::time::jakarta_date(now),
                 catalogue: crate::domain::ProfessionCatalogue::national(),
             },
-            indexer: NikIndexer::new(
-                Secret::new("bench-nik-index-key-bench-nik-index-key"),
-                &keys,
-            ),
+            indexer: NikIndexer::new(Secret::new(BENCH_NIK_INDEX_KEY), &keys),
         });
         let mut path = CpuPath {
             bodies: bodies.into_iter().map(bytes::Bytes::from).collect(),
