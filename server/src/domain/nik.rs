@@ -76,13 +76,21 @@ impl Nik {
 
 /// Masks any identifier-like text the same way as a valid NIK (used for invalid input in messages).
 pub fn mask(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() <= 6 {
-        return "*".repeat(chars.len());
+    // By character boundaries, one allocation: every worker row written carries a masked NIK.
+    let chars = text.chars().count();
+    if chars <= 6 {
+        return "*".repeat(chars);
     }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
+    let head_end = text.char_indices().nth(4).map_or(text.len(), |(at, _)| at);
+    let tail_start = text
+        .char_indices()
+        .nth_back(1)
+        .map_or(text.len(), |(at, _)| at);
+    let mut out = String::with_capacity(head_end + (chars - 6) + (text.len() - tail_start));
+    out.push_str(&text[..head_end]);
+    out.extend(std::iter::repeat_n('*', chars - 6));
+    out.push_str(&text[tail_start..]);
+    out
 }
 
 /// The fewest digits a run needs to be taken for a NIK wherever it stands.
@@ -203,6 +211,22 @@ mod tests {
         let man = Nik::parse("3205191211050003", today()).unwrap();
         assert!(!man.is_female());
         assert_eq!(man.birth_date(today()).year(), 2005);
+    }
+
+    #[test]
+    fn any_text_keeps_four_characters_ahead_and_two_behind() {
+        let cases = [
+            ("", ""),
+            ("123456", "******"),
+            ("1234567", "1234*67"),
+            ("3205195211900003", "3205**********03"),
+            ("32O5-1952", "32O5***52"),
+            ("ÄÖÜßéèçà", "ÄÖÜß**çà"),
+            ("añoé", "****"),
+        ];
+        for (text, masked) in cases {
+            assert_eq!(mask(text), masked, "{text:?}");
+        }
     }
 
     #[test]

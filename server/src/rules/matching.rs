@@ -9,6 +9,7 @@ use crate::rules::transform::Rejection;
 // foldhash: the page's keys are hashed several times per record, and SipHash's resistance to chosen
 // keys buys nothing for one page's worth of upstream data.
 use foldhash::HashMap;
+use std::hash::BuildHasher;
 use uuid::Uuid;
 
 /// What matching needs of a stored worker: its keys and content hash, nothing personal in clear.
@@ -59,17 +60,29 @@ pub enum Decision {
     Reject(Rejection),
 }
 
-type IdentityKey = (String, String, String);
+/// The view's indexes hold the hash of a key and the slots of the workers that have it, not the key
+/// itself: building a key's text anew for every record and worker (seven copies per record of a first
+/// load) cost more than the matching. A lookup keeps only the slots whose worker has the key, so two
+/// keys that share a hash cannot be confused.
+type Slots = HashMap<u64, Vec<usize>>;
 
+/// `S` hashes the keys (a test swaps in one under which every key collides).
 #[derive(Debug, Default)]
-pub struct MatchView {
+pub struct MatchView<S = foldhash::fast::RandomState> {
     workers: Vec<StoredWorker>,
-    by_str: HashMap<String, Vec<usize>>,
-    by_identity: HashMap<IdentityKey, Vec<usize>>,
+    by_str: Slots,
+    by_identity: Slots,
+    keys: S,
 }
 
 impl MatchView {
     pub fn new(stored: impl IntoIterator<Item = StoredWorker>) -> Self {
+        MatchView::hashing_keys_with(stored)
+    }
+}
+
+impl<S: BuildHasher + Default> MatchView<S> {
+    fn hashing_keys_with(stored: impl IntoIterator<Item = StoredWorker>) -> Self {
         let mut view = MatchView::default();
         for worker in stored {
             view.add(worker);
@@ -77,52 +90,81 @@ impl MatchView {
         view
     }
 
+    fn str_key(&self, str_number: &str) -> u64 {
+        self.keys.hash_one(str_number)
+    }
+
+    fn identity_key(&self, nik_index: &str, name_norm: &str, birth_place_norm: &str) -> u64 {
+        self.keys.hash_one((nik_index, name_norm, birth_place_norm))
+    }
+
+    fn worker_keys(&self, worker: &StoredWorker) -> (u64, u64) {
+        (
+            self.str_key(&worker.str_number),
+            self.identity_key(
+                &worker.nik_index,
+                &worker.name_norm,
+                &worker.birth_place_norm,
+            ),
+        )
+    }
+
     fn add(&mut self, worker: StoredWorker) -> usize {
         let slot = self.workers.len();
-        self.by_str
-            .entry(worker.str_number.clone())
-            .or_default()
-            .push(slot);
-        self.by_identity
-            .entry(identity_of(&worker))
-            .or_default()
-            .push(slot);
         self.workers.push(worker);
+        self.index(slot);
         slot
     }
 
+    fn index(&mut self, slot: usize) {
+        let (str_key, identity_key) = self.worker_keys(&self.workers[slot]);
+        self.by_str.entry(str_key).or_default().push(slot);
+        self.by_identity.entry(identity_key).or_default().push(slot);
+    }
+
     fn unindex(&mut self, slot: usize) {
-        let worker = &self.workers[slot];
-        if let Some(slots) = self.by_str.get_mut(&worker.str_number) {
-            slots.retain(|&s| s != slot);
-        }
-        if let Some(slots) = self.by_identity.get_mut(&identity_of(worker)) {
-            slots.retain(|&s| s != slot);
+        let (str_key, identity_key) = self.worker_keys(&self.workers[slot]);
+        for (slots, key) in [
+            (&mut self.by_str, str_key),
+            (&mut self.by_identity, identity_key),
+        ] {
+            if let Some(at) = slots.get_mut(&key) {
+                at.retain(|&s| s != slot);
+            }
         }
     }
 
-    fn reindex(&mut self, slot: usize) {
-        let worker = &self.workers[slot];
-        self.by_str
-            .entry(worker.str_number.clone())
-            .or_default()
-            .push(slot);
-        self.by_identity
-            .entry(identity_of(worker))
-            .or_default()
-            .push(slot);
+    /// The workers holding STR number `str_number`.
+    fn holders(&self, str_number: &str) -> Vec<usize> {
+        let slots = self.by_str.get(&self.str_key(str_number));
+        slots
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&s| self.workers[s].str_number == str_number)
+            .collect()
     }
 
-    fn holders(&self, str_number: &str) -> &[usize] {
-        self.by_str
-            .get(str_number)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+    /// The workers with the record's NIK, name and place of birth.
+    fn same_identity(&self, rec: &Incoming) -> Vec<usize> {
+        let key = self.identity_key(rec.nik_index, rec.name_norm, rec.birth_place_norm);
+        let slots = self.by_identity.get(&key);
+        slots
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&s| {
+                let w = &self.workers[s];
+                w.nik_index == rec.nik_index
+                    && w.name_norm == rec.name_norm
+                    && w.birth_place_norm == rec.birth_place_norm
+            })
+            .collect()
     }
 
     /// Decides one record. `repeated_in_page` is whether its STR number appears more than once in the page.
     pub fn decide(&mut self, rec: &Incoming, repeated_in_page: bool) -> Decision {
-        let holders = self.holders(rec.str_number).to_vec();
+        let holders = self.holders(rec.str_number);
         let matched = match self.find(rec, &holders, repeated_in_page) {
             Ok(matched) => matched,
             Err(rejection) => return Decision::Reject(rejection),
@@ -155,13 +197,8 @@ impl MatchView {
             }
             return Ok(Some(holders[0]));
         }
-        let key = (
-            rec.nik_index.to_string(),
-            rec.name_norm.to_string(),
-            rec.birth_place_norm.to_string(),
-        );
-        Ok(match self.by_identity.get(&key).map(Vec::as_slice) {
-            Some([only]) => Some(*only),
+        Ok(match self.same_identity(rec).as_slice() {
+            [only] => Some(*only),
             _ => None,
         })
     }
@@ -227,21 +264,13 @@ impl MatchView {
         worker.content_hash = rec.content_hash.to_string();
         worker.field_fingerprint = Some(rec.field_fingerprint.to_string());
         let id = worker.id;
-        self.reindex(slot);
+        self.index(slot);
         Decision::Update {
             id,
             previous_str,
             changed,
         }
     }
-}
-
-fn identity_of(worker: &StoredWorker) -> IdentityKey {
-    (
-        worker.nik_index.clone(),
-        worker.name_norm.clone(),
-        worker.birth_place_norm.clone(),
-    )
 }
 
 #[cfg(test)]
@@ -299,13 +328,38 @@ mod tests {
     }
 
     fn run(store: &[Keys], page: &[(Keys, bool)]) -> Vec<Expect> {
+        let decided = run_hashing::<foldhash::fast::RandomState>(store, page);
+        let colliding = run_hashing::<Colliding>(store, page);
+        assert_eq!(decided, colliding, "keys that share a hash are told apart");
+        decided
+    }
+
+    /// Hashes every key alike: the view's indexes then hold every worker under one hash.
+    #[derive(Default)]
+    struct Colliding;
+
+    impl BuildHasher for Colliding {
+        type Hasher = Colliding;
+        fn build_hasher(&self) -> Colliding {
+            Colliding
+        }
+    }
+
+    impl std::hash::Hasher for Colliding {
+        fn finish(&self) -> u64 {
+            7
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    fn run_hashing<S: BuildHasher + Default>(store: &[Keys], page: &[(Keys, bool)]) -> Vec<Expect> {
         let stored_workers: Vec<StoredWorker> = store.iter().copied().map(stored).collect();
         let id_to_str: HashMap<Uuid, &'static str> = store
             .iter()
             .zip(&stored_workers)
             .map(|(k, w)| (w.id, k.0))
             .collect();
-        let mut view = MatchView::new(stored_workers);
+        let mut view = MatchView::<S>::hashing_keys_with(stored_workers);
         let mut counts: HashMap<&str, usize> = HashMap::default();
         for (keys, _) in page {
             *counts.entry(keys.0).or_default() += 1;
