@@ -3,6 +3,20 @@
 
 use super::sanitize::{clean_text, fold_for_matching};
 
+/// Folded text (`fold_for_matching`: words between single spaces) without its leading words that are
+/// `prefixes`, keeping its last word whatever it is.
+fn without_leading(mut folded: String, prefixes: &[&str]) -> String {
+    let mut start = 0;
+    while let Some(space) = folded[start..].find(' ') {
+        if !prefixes.contains(&&folded[start..start + space]) {
+            break;
+        }
+        start += space + 1;
+    }
+    folded.drain(..start);
+    folded
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName {
     display: String,
@@ -16,7 +30,7 @@ const PREFIX_TITLES: &[&str] = &[
 
 impl PersonName {
     pub fn parse(raw: &str) -> Result<PersonName, String> {
-        let display = clean_text(raw);
+        let display = clean_text(raw).into_owned();
         if display.is_empty() {
             return Err("is empty".into());
         }
@@ -24,12 +38,7 @@ impl PersonName {
             return Err("is masked".into());
         }
         let without_degrees = display.split(',').next().unwrap_or_default();
-        let folded = fold_for_matching(without_degrees);
-        let mut words: Vec<&str> = folded.split(' ').collect();
-        while words.len() > 1 && PREFIX_TITLES.contains(&words[0]) {
-            words.remove(0);
-        }
-        let normalized = words.join(" ");
+        let normalized = without_leading(fold_for_matching(without_degrees), PREFIX_TITLES);
         if normalized.is_empty() {
             return Err("has no letters".into());
         }
@@ -63,14 +72,9 @@ const PLACE_PREFIXES: &[&str] = &["kota", "kabupaten", "kab", "kec"];
 
 impl PlaceName {
     pub fn parse(raw: &str) -> PlaceName {
-        let display = clean_text(raw);
-        let folded = fold_for_matching(&display);
-        let mut words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
-        while words.len() > 1 && PLACE_PREFIXES.contains(&words[0]) {
-            words.remove(0);
-        }
+        let display = clean_text(raw).into_owned();
         PlaceName {
-            normalized: words.join(" "),
+            normalized: without_leading(fold_for_matching(&display), PLACE_PREFIXES),
             display,
         }
     }
@@ -110,6 +114,9 @@ mod tests {
             ("d** Yo** S**", Err("is masked")),
             ("   ", Err("is empty")),
             (", S.Kep", Err("has no letters")),
+            ("dr. H.", Ok(("dr. H.", "h"))),
+            ("Ns. Ir. Éva Dra", Ok(("Ns. Ir. Éva Dra", "éva dra"))),
+            ("drg drg Putu", Ok(("drg drg Putu", "putu"))),
         ];
         for (input, expected) in cases {
             let got = PersonName::parse(input);
@@ -130,6 +137,9 @@ mod tests {
             ("Kab. Garut", "garut"),
             ("KOTA  Bandung", "bandung"),
             ("Kota", "kota"),
+            ("Kab. Kota Kec. Ciamis", "ciamis"),
+            ("kec kota", "kota"),
+            ("Kota Baru Kota", "baru kota"),
             ("", ""),
         ];
         for (input, expected) in cases {

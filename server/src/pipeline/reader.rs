@@ -270,10 +270,11 @@ pub async fn changed_since(
             })?;
         for record in cursor.take(page.records) {
             let raw = record.get();
-            if let Some(number) = crate::rules::record_keys::RecordKeys::of(&record)
-                .and_then(|k| k.str_number().map(crate::domain::sanitize::clean_text))
-            {
-                changed.str_numbers.insert(number.trim().to_string());
+            if let Some(number) = crate::rules::record_keys::RecordKeys::of(&record).and_then(|k| {
+                k.str_number()
+                    .map(|n| crate::domain::sanitize::clean_text(n).into_owned())
+            }) {
+                changed.str_numbers.insert(number);
             }
             let nik = serde_json::from_str::<NikOnly>(raw)
                 .ok()

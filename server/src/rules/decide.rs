@@ -20,6 +20,7 @@ use foldhash::{HashMap, HashMapExt};
 use sea_orm::ActiveValue::{NotSet, Set};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use uuid::Uuid;
 
 /// What a page writes, and its outcome (counts, reasons, what it wrote).
@@ -169,18 +170,17 @@ impl<'a> Decider<'a> {
             })
             .collect();
         let any_legacy = stored_hashes.values().any(|(_, keyed)| !keyed);
-        let str_states = stored
-            .iter()
-            .map(|r| {
-                let state = StrState {
-                    number: r.str_number.clone(),
-                    status: r.str_status.clone(),
-                    valid_until: r.str_valid_until,
-                };
-                (r.id, state)
-            })
-            .collect();
-        let view = MatchView::new(stored.into_iter().map(|r| StoredWorker {
+        // Every worker the page writes joins these: room for them up front.
+        let mut str_states = HashMap::with_capacity(stored.len() + valid);
+        str_states.extend(stored.iter().map(|r| {
+            let state = StrState {
+                number: r.str_number.clone(),
+                status: r.str_status.clone(),
+                valid_until: r.str_valid_until,
+            };
+            (r.id, state)
+        }));
+        let mut view = MatchView::new(stored.into_iter().map(|r| StoredWorker {
             id: r.id,
             str_number: r.str_number,
             nik_index: r.nik_index,
@@ -190,6 +190,7 @@ impl<'a> Decider<'a> {
             content_hash: r.content_hash,
             field_fingerprint: r.field_fingerprint,
         }));
+        view.reserve(valid);
         Decider {
             input,
             view,
@@ -268,8 +269,17 @@ impl<'a> Decider<'a> {
             status: cert.status.code().to_string(),
             valid_until: cert.valid_until,
         };
-        let replaced = self.str_states.insert(id, state.clone());
-        if let Some(previous) = replaced.filter(|p| *p != state) {
+        let replaced = match self.str_states.entry(id) {
+            Entry::Occupied(mut held) => {
+                let previous = std::mem::replace(held.get_mut(), state);
+                Some(previous).filter(|p| p != held.get())
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(state);
+                None
+            }
+        };
+        if let Some(previous) = replaced {
             self.history.push(HistoryRow {
                 worker_id: id,
                 str_number: previous.number,

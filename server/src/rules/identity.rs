@@ -89,13 +89,15 @@ impl StoredHash {
     }
 }
 
-fn finish(prefix: &str, mac: Hmac<Sha256>) -> String {
-    let mut digits = [0u8; 32];
-    hex::encode_to_slice(&mac.finalize().into_bytes()[..16], &mut digits)
-        .expect("32 digits for 16 bytes");
+/// `prefix`, then the first `bytes` bytes of the MAC in hex.
+fn finish(prefix: &str, bytes: usize, mac: Hmac<Sha256>) -> String {
+    let mut digits = [0u8; 64];
+    let digits = &mut digits[..bytes * 2];
+    hex::encode_to_slice(&mac.finalize().into_bytes()[..bytes], &mut *digits)
+        .expect("two digits per byte");
     let mut out = String::with_capacity(prefix.len() + digits.len());
     out.push_str(prefix);
-    out.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
+    out.push_str(std::str::from_utf8(digits).expect("hex digits are ASCII"));
     out
 }
 
@@ -161,7 +163,7 @@ impl NikIndexer {
                 .expect("plain data serialises");
             mac.update(&buffer);
         });
-        finish(KEYED, mac)
+        finish(KEYED, 16, mac)
     }
 
     /// The keyed hash of one upstream record's bytes under this release's transform (`version`).
@@ -170,14 +172,14 @@ impl NikIndexer {
         mac.update(version.as_bytes());
         mac.update(&[0u8]);
         mac.update(raw.as_bytes());
-        finish(KEYED, mac)
+        finish(KEYED, 16, mac)
     }
 
     /// An earlier release's unkeyed content hash, keyed over: what `store::rehash` stores in its place.
     pub fn wrap_legacy(&self, legacy: &str) -> String {
         let mut mac = self.hashes.legacy.clone();
         mac.update(legacy.as_bytes());
-        finish(WRAPPED, mac)
+        finish(WRAPPED, 16, mac)
     }
 
     /// Whether a stored content hash, of any form, is the content of `worker`.
@@ -192,7 +194,7 @@ impl NikIndexer {
     pub fn index(&self, nik: &Nik) -> String {
         let mut mac = self.hashes.index.clone();
         mac.update(nik.as_str().as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..20])
+        finish("", 20, mac)
     }
 
     pub fn columns(&self, nik: &Nik) -> NikColumns {

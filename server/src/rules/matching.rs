@@ -90,6 +90,13 @@ impl<S: BuildHasher + Default> MatchView<S> {
         view
     }
 
+    /// Room for `additional` more workers (a page's inserts) without growing the indexes one by one.
+    pub fn reserve(&mut self, additional: usize) {
+        self.workers.reserve(additional);
+        self.by_str.reserve(additional);
+        self.by_identity.reserve(additional);
+    }
+
     fn str_key(&self, str_number: &str) -> u64 {
         self.keys.hash_one(str_number)
     }

@@ -11,6 +11,7 @@ use crate::domain::{
 };
 use crate::regnakes::dto::{NakesRecord, StrDto, Text};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::borrow::Cow;
 
 #[derive(Clone)]
 pub struct TransformContext {
@@ -97,17 +98,17 @@ pub fn transform_noting(
             };
         }
     };
-    let str_number = record
-        .str
-        .as_ref()
-        .and_then(|s| s.nomor.as_deref())
-        .map(clean_text)
-        .filter(|s| !s.is_empty());
     match validate(&record, ctx) {
         Ok(candidate) => Transformed::Valid(Box::new(candidate)),
         Err(rejection) => Transformed::Rejected {
             rejection,
-            str_number,
+            str_number: record
+                .str
+                .as_ref()
+                .and_then(|s| s.nomor.as_deref())
+                .map(clean_text)
+                .filter(|s| !s.is_empty())
+                .map(Cow::into_owned),
         },
     }
 }
@@ -142,7 +143,7 @@ fn describe_serde_error(err: &serde_json::Error) -> String {
     }
 }
 
-fn required(value: &Text<'_>, field: &str) -> Result<String, Rejection> {
+fn required<'v>(value: &'v Text<'_>, field: &str) -> Result<Cow<'v, str>, Rejection> {
     let cleaned = value.as_deref().map(clean_text).unwrap_or_default();
     if cleaned.is_empty() {
         return Err(Rejection::new(
@@ -154,7 +155,11 @@ fn required(value: &Text<'_>, field: &str) -> Result<String, Rejection> {
 }
 
 fn optional(value: &Text<'_>) -> Option<String> {
-    value.as_deref().map(clean_text).filter(|s| !s.is_empty())
+    value
+        .as_deref()
+        .map(clean_text)
+        .filter(|s| !s.is_empty())
+        .map(Cow::into_owned)
 }
 
 fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, Rejection> {

@@ -54,7 +54,7 @@ pub fn probes(records: &[RawRecord], indexer: &NikIndexer) -> Vec<Probe> {
         // Counted as the transform counts repeated numbers (the cleaned text, which a valid number keeps
         // as it is), over at least the records it counts: a probe's number is alone in the page for it too.
         let cleaned = clean_text(nomor);
-        *counts.entry(cleaned.clone()).or_default() += 1;
+        *counts.entry(cleaned.to_string()).or_default() += 1;
         let Ok(number) = StrNumber::parse(&cleaned) else {
             continue;
         };
