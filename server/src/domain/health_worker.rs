@@ -31,12 +31,10 @@ pub enum StrStatus {
 
 impl StrStatus {
     pub fn parse(raw: &str) -> Option<StrStatus> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "aktif" => Some(StrStatus::Aktif),
-            "nonaktif" => Some(StrStatus::Nonaktif),
-            "dicabut" => Some(StrStatus::Dicabut),
-            _ => None,
-        }
+        let raw = raw.trim();
+        [StrStatus::Aktif, StrStatus::Nonaktif, StrStatus::Dicabut]
+            .into_iter()
+            .find(|status| status.code().eq_ignore_ascii_case(raw))
     }
 
     pub fn code(self) -> &'static str {

@@ -361,9 +361,7 @@ impl<'a> Decider<'a> {
             .ids
             .extend(self.refreshed.iter().map(|(id, _, _)| *id));
         for row in self.inserts.iter().chain(&self.updates) {
-            written.ids.insert(row.id);
-            written.str_numbers.insert(row.str_number.clone());
-            written.nik_indexes.insert(row.nik_index.clone());
+            written.note(row.id, &row.str_number, &row.nik_index);
         }
         PagePlan {
             outcome: self.outcome,
@@ -758,9 +756,18 @@ mod tests {
         let plan = decide_page(page(&[renewed, budi()]), stored.clone(), &input());
         let written = &plan.outcome.written;
         assert!(written.ids.contains(&stored[0].id));
-        assert!(written.str_numbers.contains("1111222233334444"));
-        assert!(written.str_numbers.contains("9876543212345678"));
-        assert_eq!(written.nik_indexes.len(), 2);
+        assert!(written.may_have_str_number("1111222233334444"));
+        assert!(written.may_have_str_number("9876543212345678"));
+        assert!(
+            !written.may_have_str_number("1234567887654321"),
+            "siti's old number"
+        );
+        let indexes = &plan.inserts.iter().chain(&plan.updates).collect::<Vec<_>>();
+        assert_eq!(indexes.len(), 2);
+        assert!(indexes
+            .iter()
+            .all(|w| written.may_have_nik_index(&w.nik_index)));
+        assert!(!written.may_have_nik_index("an index no one has"));
         // A page read while that one was written no longer holds if it looked up one of its workers or
         // one of its records carries an STR number or NIK that page wrote.
         let later = page(&[budi()]);

@@ -200,7 +200,7 @@ impl PreparedPage {
     /// changed none of the workers it found, and gave none their STR numbers.
     fn skipped_still_valid_after(&self, previous: &Written) -> bool {
         self.skipped.iter().all(|s| {
-            !previous.ids.contains(&s.worker_id) && !previous.str_numbers.contains(&s.str_number)
+            !previous.ids.contains(&s.worker_id) && !previous.may_have_str_number(&s.str_number)
         })
     }
 
@@ -267,12 +267,38 @@ pub struct LookedUp {
     pub(crate) rows: Vec<LookupRow>,
 }
 
-/// Workers a page wrote, by id and by their (new) STR number and NIK index.
+/// Workers a page wrote, by id and by their (new) STR number and NIK index. The numbers and indexes are
+/// kept as hashes (`Written::key`): a page's are copied to every page read ahead of it, and a hash that
+/// two keys share only makes a later page look its workers up again, never keeps a stale read.
 #[derive(Debug, Default, Clone)]
 pub struct Written {
     pub(crate) ids: HashSet<Uuid>,
-    pub(crate) str_numbers: HashSet<String>,
-    pub(crate) nik_indexes: HashSet<String>,
+    str_numbers: HashSet<u64>,
+    nik_indexes: HashSet<u64>,
+}
+
+impl Written {
+    fn key(text: &str) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::with_seed(0x7772_6974_7465_6e00).hash_one(text)
+    }
+
+    /// Notes a worker the page wrote, under its STR number and NIK index as written.
+    pub fn note(&mut self, id: Uuid, str_number: &str, nik_index: &str) {
+        self.ids.insert(id);
+        self.str_numbers.insert(Written::key(str_number));
+        self.nik_indexes.insert(Written::key(nik_index));
+    }
+
+    /// Whether the page may have given a worker this STR number.
+    pub fn may_have_str_number(&self, str_number: &str) -> bool {
+        self.str_numbers.contains(&Written::key(str_number))
+    }
+
+    /// Whether the page may have given a worker this NIK index.
+    pub fn may_have_nik_index(&self, nik_index: &str) -> bool {
+        self.nik_indexes.contains(&Written::key(nik_index))
+    }
 }
 
 impl LookedUp {
@@ -289,10 +315,8 @@ impl LookedUp {
     pub fn still_valid_after(&self, page: &PreparedPage, previous: &Written) -> bool {
         self.rows.iter().all(|r| !previous.ids.contains(&r.id))
             && page.valid.iter().all(|p| {
-                !previous
-                    .str_numbers
-                    .contains(p.candidate.worker.str_certificate.number.as_str())
-                    && !previous.nik_indexes.contains(&p.nik.index)
+                !previous.may_have_str_number(p.candidate.worker.str_certificate.number.as_str())
+                    && !previous.may_have_nik_index(&p.nik.index)
             })
     }
 }

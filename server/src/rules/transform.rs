@@ -154,12 +154,14 @@ fn required<'v>(value: &'v Text<'_>, field: &str) -> Result<Cow<'v, str>, Reject
     Ok(cleaned)
 }
 
+/// A field that may be missing or empty, cleaned; borrowed where it is only parsed or compared.
+fn present<'v>(value: &'v Text<'_>) -> Option<Cow<'v, str>> {
+    value.as_deref().map(clean_text).filter(|s| !s.is_empty())
+}
+
+/// A field that may be missing or empty, cleaned, as stored.
 fn optional(value: &Text<'_>) -> Option<String> {
-    value
-        .as_deref()
-        .map(clean_text)
-        .filter(|s| !s.is_empty())
-        .map(Cow::into_owned)
+    present(value).map(Cow::into_owned)
 }
 
 fn validate(record: &NakesRecord, ctx: &TransformContext) -> Result<Candidate, Rejection> {
@@ -282,7 +284,7 @@ fn cross_checks(
             });
         }
     }
-    if let Some(group) = record.rumpun.as_ref().and_then(|r| optional(&r.kode)) {
+    if let Some(group) = record.rumpun.as_ref().and_then(|r| present(&r.kode)) {
         if group != profession.group_code {
             warnings.push(Warning {
                 code: "rumpun_mismatch",
@@ -305,9 +307,7 @@ fn licences(record: &NakesRecord) -> Vec<PracticeLicence> {
             Some(PracticeLicence {
                 number: optional(&sip.nomor)?,
                 facility_code: optional(&sip.kode_fasyankes),
-                valid_until: optional(&sip.berlaku_sampai)
-                    .as_deref()
-                    .and_then(parse_date),
+                valid_until: present(&sip.berlaku_sampai).as_deref().and_then(parse_date),
             })
         })
         .collect()
@@ -340,7 +340,7 @@ fn parse_str(dto: &StrDto) -> Result<StrCertificate, Rejection> {
             format!("field `str.status` value {status_text:?} is not aktif, nonaktif or dicabut"),
         )
     })?;
-    let valid_until = match optional(&dto.berlaku_sampai) {
+    let valid_until = match present(&dto.berlaku_sampai) {
         None => None,
         Some(text) => Some(parse_date(&text).ok_or_else(|| {
             Rejection::new(
@@ -353,20 +353,28 @@ fn parse_str(dto: &StrDto) -> Result<StrCertificate, Rejection> {
         number,
         kind: optional(&dto.jenis),
         council: optional(&dto.konsil),
-        issued_on: optional(&dto.tanggal_terbit)
-            .as_deref()
-            .and_then(parse_date),
+        issued_on: present(&dto.tanggal_terbit).as_deref().and_then(parse_date),
         valid_until,
         status,
     })
 }
 
 fn parse_sex(raw: &str) -> Option<Sex> {
-    match clean_text(raw).to_ascii_lowercase().as_str() {
-        "male" | "l" | "laki-laki" | "pria" => Some(Sex::Male),
-        "female" | "p" | "perempuan" | "wanita" => Some(Sex::Female),
-        _ => None,
-    }
+    const WORDS: [(&str, Sex); 8] = [
+        ("male", Sex::Male),
+        ("l", Sex::Male),
+        ("laki-laki", Sex::Male),
+        ("pria", Sex::Male),
+        ("female", Sex::Female),
+        ("p", Sex::Female),
+        ("perempuan", Sex::Female),
+        ("wanita", Sex::Female),
+    ];
+    let cleaned = clean_text(raw);
+    WORDS
+        .iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(&cleaned))
+        .map(|&(_, sex)| sex)
 }
 
 /// ISO dates (optionally with a time part), and the day-first forms Indonesian offices write.
@@ -413,6 +421,37 @@ mod tests {
 
     fn with(path: &[&str], value: Value) -> String {
         crate::rules::samples::with(good(), path, value).to_string()
+    }
+
+    #[test]
+    fn sex_and_str_status_are_read_in_any_case_and_spacing() {
+        let sexes = [
+            ("male", Some(Sex::Male)),
+            (" L ", Some(Sex::Male)),
+            ("Laki-Laki", Some(Sex::Male)),
+            ("PRIA", Some(Sex::Male)),
+            ("Female", Some(Sex::Female)),
+            ("p", Some(Sex::Female)),
+            ("PEREMPUAN\t", Some(Sex::Female)),
+            ("wanita", Some(Sex::Female)),
+            ("laki laki", None),
+            ("", None),
+            ("x", None),
+        ];
+        for (raw, sex) in sexes {
+            assert_eq!(parse_sex(raw), sex, "{raw:?}");
+        }
+        let statuses = [
+            ("aktif", Some(StrStatus::Aktif)),
+            (" AKTIF ", Some(StrStatus::Aktif)),
+            ("NonAktif", Some(StrStatus::Nonaktif)),
+            ("dicabut", Some(StrStatus::Dicabut)),
+            ("non aktif", None),
+            ("", None),
+        ];
+        for (raw, status) in statuses {
+            assert_eq!(StrStatus::parse(raw), status, "{raw:?}");
+        }
     }
 
     fn outcome(raw: &str) -> Result<(StrActivity, usize), RejectReason> {

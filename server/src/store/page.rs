@@ -105,9 +105,9 @@ pub async fn store_page(
     let decided_at = started.elapsed();
     if let Some(filter) = &input.first_load {
         let mut filter = filter.borrow_mut();
-        let written = &plan.outcome.written;
-        for key in written.str_numbers.iter().chain(&written.nik_indexes) {
-            filter.insert(key);
+        for row in plan.inserts.iter().chain(&plan.updates) {
+            filter.insert(&row.str_number);
+            filter.insert(&row.nik_index);
         }
     }
     let _ = decided.send(plan.outcome.written.clone());
