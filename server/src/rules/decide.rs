@@ -762,9 +762,9 @@ mod tests {
             !written.may_have_str_number("1234567887654321"),
             "siti's old number"
         );
-        let indexes = &plan.inserts.iter().chain(&plan.updates).collect::<Vec<_>>();
-        assert_eq!(indexes.len(), 2);
-        assert!(indexes
+        let rows = plan.inserts.iter().chain(&plan.updates).collect::<Vec<_>>();
+        assert_eq!(rows.len(), 2);
+        assert!(rows
             .iter()
             .all(|w| written.may_have_nik_index(&w.nik_index)));
         assert!(!written.may_have_nik_index("an index no one has"));
