@@ -48,9 +48,9 @@ fn is_invisible_format(ch: char) -> bool {
 
 /// Lower-case ASCII-folded letters and digits with single spaces: the basis of every normalised form.
 pub fn fold_for_matching(text: &str) -> String {
-    if text.is_ascii() {
-        return fold_ascii(text);
-    }
+    // Nearly every name and place is ASCII, and each record folds two: ASCII text is copied word by word
+    // and lower-cased in place (for ASCII, Unicode's lower case is ASCII's), not char by char.
+    let ascii = text.is_ascii();
     let mut out = String::with_capacity(text.len());
     for word in text
         .split(|c: char| !c.is_alphanumeric())
@@ -59,25 +59,15 @@ pub fn fold_for_matching(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().flat_map(char::to_lowercase));
-    }
-    out
-}
-
-/// `fold_for_matching` of ASCII text, byte by byte (for ASCII, Unicode's alphanumerics and lower case
-/// are ASCII's): nearly every name and place is ASCII, and each record folds two.
-fn fold_ascii(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
-            out.push(' ');
+        if ascii {
+            out.push_str(word);
+        } else {
+            out.extend(word.chars().flat_map(char::to_lowercase));
         }
-        out.push_str(word);
     }
-    out.make_ascii_lowercase();
+    if ascii {
+        out.make_ascii_lowercase();
+    }
     out
 }
 
