@@ -102,13 +102,7 @@ pub fn transform_noting(
         Ok(candidate) => Transformed::Valid(Box::new(candidate)),
         Err(rejection) => Transformed::Rejected {
             rejection,
-            str_number: record
-                .str
-                .as_ref()
-                .and_then(|s| s.nomor.as_deref())
-                .map(clean_text)
-                .filter(|s| !s.is_empty())
-                .map(Cow::into_owned),
+            str_number: record.str.as_ref().and_then(|s| optional(&s.nomor)),
         },
     }
 }
