@@ -8,7 +8,14 @@
 //! What a record is accepted as, and the errors it meets, are the derive's: the same field names, a
 //! struct from an object or from an array in field order, every field optional, a repeated field an
 //! error ("duplicate field"), and "struct <Name>" expected.
+//!
+//! A record of the usual shape is read without serde (`Scanned`, `scan_record`): every key known,
+//! each text without escapes, each struct an object. Anything else (an escape, an unknown or repeated
+//! key, a value of another type, a struct sent as an array) is serde's to read, so its answer, its
+//! errors and the unknown keys it notes stay the derive's. serde's parse of a record was a quarter of a
+//! first load's CPU besides SHA-256 (issue 22).
 
+use super::json_scan::{Scan, Unsure};
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -51,6 +58,61 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for WireText<'a> {
         }
         deserializer.deserialize_string(Text)
     }
+}
+
+/// A wire value read by the scan, exactly as serde reads it where the scan answers (`Unsure`
+/// otherwise). The text need not be valid JSON: what the scan accepts, it checks.
+pub trait Scanned<'a>: Sized {
+    fn scan(scan: &mut Scan<'a>) -> Result<Self, Unsure>;
+}
+
+/// A text: a string without escapes or control characters, borrowed.
+impl<'a> Scanned<'a> for WireText<'a> {
+    fn scan(scan: &mut Scan<'a>) -> Result<Self, Unsure> {
+        Ok(WireText(Cow::Borrowed(scan.checked_string()?)))
+    }
+}
+
+/// A field: `null` (or absent, which the struct's default gives) for `None`.
+impl<'a, T: Scanned<'a>> Scanned<'a> for Option<T> {
+    fn scan(scan: &mut Scan<'a>) -> Result<Self, Unsure> {
+        if scan.null() {
+            return Ok(None);
+        }
+        T::scan(scan).map(Some)
+    }
+}
+
+/// A list: an array of its items.
+impl<'a, T: Scanned<'a>> Scanned<'a> for Vec<T> {
+    fn scan(scan: &mut Scan<'a>) -> Result<Self, Unsure> {
+        let mut items = Vec::new();
+        scan.array(|scan| {
+            items.push(T::scan(scan)?);
+            Ok(())
+        })?;
+        Ok(items)
+    }
+}
+
+/// A whole value of `text` (a record), as serde's `from_str` reads it where the scan answers.
+pub fn scan_whole<'a, T: Scanned<'a>>(text: &'a str) -> Result<T, Unsure> {
+    let mut scan = Scan::new(text);
+    scan.whitespace();
+    let value = T::scan(&mut scan)?;
+    if !scan.at_end() {
+        return Err(Unsure);
+    }
+    Ok(value)
+}
+
+/// A value of an `unread` key (skipped on purpose): serde ignores any value there; the scan passes
+/// over a text or `null` only, the values it can check.
+pub fn skip_unread(scan: &mut Scan<'_>) -> Result<(), Unsure> {
+    if !scan.null() {
+        scan.checked_string()?;
+    }
+    Ok(())
 }
 
 /// The paths noted by the parse running on this thread, if it is noting.
@@ -161,15 +223,22 @@ macro_rules! wire_struct {
         $(unread: [$($unread:literal),*])?
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Default)]
+        #[derive(Debug, Default, PartialEq)]
         pub struct $name<'a> {
             $($(#[$field_meta])* pub $field: $ty,)*
         }
 
+        impl $name<'_> {
+            /// Its keys, in field order.
+            const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+            /// The keys skipped on purpose.
+            const UNREAD: &'static [&'static str] = &[$($($unread),*)?];
+        }
+
         impl<'de: 'a, 'a> serde::Deserialize<'de> for $name<'a> {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                const FIELDS: &[&str] = &[$(stringify!($field)),*];
-                const UNREAD: &[&str] = &[$($($unread),*)?];
+                const FIELDS: &[&str] = $name::FIELDS;
+                const UNREAD: &[&str] = $name::UNREAD;
                 struct Fields<'a>(std::marker::PhantomData<&'a ()>);
                 impl<'de: 'a, 'a> serde::de::Visitor<'de> for Fields<'a> {
                     type Value = $name<'a>;
@@ -228,6 +297,40 @@ macro_rules! wire_struct {
                     FIELDS,
                     Fields(std::marker::PhantomData),
                 )
+            }
+        }
+
+        /// An object whose keys are all known, each once (anything else is serde's).
+        impl<'a> $crate::regnakes::wire_struct::Scanned<'a> for $name<'a> {
+            fn scan(
+                scan: &mut $crate::regnakes::json_scan::Scan<'a>,
+            ) -> Result<Self, $crate::regnakes::json_scan::Unsure> {
+                use $crate::regnakes::json_scan::Unsure;
+                const FIELDS: &[&str] = $name::FIELDS;
+                const UNREAD: &[&str] = $name::UNREAD;
+                let mut out = $name::default();
+                let mut seen = [false; FIELDS.len()];
+                scan.object(|scan, key| {
+                    let Some(index) = FIELDS.iter().position(|f| *f == key) else {
+                        return match UNREAD.contains(&key) {
+                            true => $crate::regnakes::wire_struct::skip_unread(scan),
+                            false => Err(Unsure),
+                        };
+                    };
+                    if std::mem::replace(&mut seen[index], true) {
+                        return Err(Unsure);
+                    }
+                    let mut at = 0;
+                    $(
+                        if index == at {
+                            out.$field = $crate::regnakes::wire_struct::Scanned::scan(scan)?;
+                        }
+                        at += 1;
+                    )*
+                    let _ = at;
+                    Ok(())
+                })?;
+                Ok(out)
             }
         }
     };

@@ -10,9 +10,8 @@
 //! in a value read, a struct given as an array, a record that is not an object, deep nesting) is handed
 //! back to it (`Unsure`). A test compares the two over every shape the contract and its edge cases give.
 
-/// The scan could not decide as serde's derive would: ask serde.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Unsure;
+use crate::regnakes::json_scan::Scan;
+pub use crate::regnakes::json_scan::Unsure;
 
 /// What the derive would read: `None` where it would fail.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -21,12 +20,9 @@ pub struct Keys<'a> {
     pub updated_at: Option<&'a str>,
 }
 
-/// Containers nested deeper than this are left to serde (which has its own recursion limit).
-const MAX_DEPTH: usize = 64;
-
 /// Scans one JSON value known to be valid (`RawRecord::get`).
 pub fn keys(text: &str) -> Result<Option<Keys<'_>>, Unsure> {
-    let mut scan = Scan { text, at: 0 };
+    let mut scan = Scan::new(text);
     scan.whitespace();
     if scan.peek() != Some(b'{') {
         return Err(Unsure);
@@ -63,93 +59,7 @@ fn take_once<T>(field: &mut Option<T>, read: Option<T>, failed: &mut bool) {
     }
 }
 
-struct Scan<'a> {
-    text: &'a str,
-    at: usize,
-}
-
 impl<'a> Scan<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.at).copied()
-    }
-
-    fn whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-            self.at += 1;
-        }
-    }
-
-    /// Expects `byte` after whitespace.
-    fn expect(&mut self, byte: u8) -> Result<(), Unsure> {
-        self.whitespace();
-        if self.peek() != Some(byte) {
-            return Err(Unsure);
-        }
-        self.at += 1;
-        Ok(())
-    }
-
-    /// A string at the cursor: its text between the quotes, and whether it holds an escape.
-    fn string(&mut self) -> Result<(&'a str, bool), Unsure> {
-        if self.peek() != Some(b'"') {
-            return Err(Unsure);
-        }
-        let start = self.at + 1;
-        let bytes = self.text.as_bytes();
-        let mut at = start;
-        let mut escaped = false;
-        loop {
-            let found =
-                memchr::memchr2(b'"', b'\\', bytes.get(at..).ok_or(Unsure)?).ok_or(Unsure)?;
-            at += found;
-            if bytes[at] == b'"' {
-                self.at = at + 1;
-                // Quotes and backslashes are ASCII: both ends are character boundaries.
-                return Ok((self.text.get(start..at).ok_or(Unsure)?, escaped));
-            }
-            escaped = true;
-            at += 2;
-        }
-    }
-
-    /// A string without escapes (only serde unescapes: `Unsure` for one with escapes).
-    fn plain_string(&mut self) -> Result<&'a str, Unsure> {
-        match self.string()? {
-            (text, false) => Ok(text),
-            (_, true) => Err(Unsure),
-        }
-    }
-
-    /// The members of an object at the cursor, each key handed to `member` with the cursor on its value
-    /// (which `member` must consume); the cursor ends after the closing brace.
-    fn object(
-        &mut self,
-        mut member: impl FnMut(&mut Self, &'a str) -> Result<(), Unsure>,
-    ) -> Result<(), Unsure> {
-        self.expect(b'{')?;
-        self.whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            self.whitespace();
-            let key = self.plain_string()?;
-            self.expect(b':')?;
-            self.whitespace();
-            member(self, key)?;
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(Unsure),
-            }
-        }
-    }
-
     /// A text value or `null` (`Some(None)`); `None` for a value of another type, which the derive
     /// refuses.
     fn text_or_null(&mut self) -> Result<Option<Option<&'a str>>, Unsure> {
@@ -191,41 +101,6 @@ impl<'a> Scan<'a> {
             _ => {
                 self.skip_value(0)?;
                 Ok(None)
-            }
-        }
-    }
-
-    /// Passes over one value (valid JSON: only its end is looked for).
-    fn skip_value(&mut self, depth: usize) -> Result<(), Unsure> {
-        match self.peek().ok_or(Unsure)? {
-            b'"' => self.string().map(|_| ()),
-            b'{' | b'[' => {
-                if depth >= MAX_DEPTH {
-                    return Err(Unsure);
-                }
-                self.at += 1;
-                loop {
-                    match self.peek().ok_or(Unsure)? {
-                        b'"' => {
-                            self.string()?;
-                        }
-                        b'{' | b'[' => self.skip_value(depth + 1)?,
-                        b'}' | b']' => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => self.at += 1,
-                    }
-                }
-            }
-            _ => {
-                while !matches!(
-                    self.peek(),
-                    None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
-                ) {
-                    self.at += 1;
-                }
-                Ok(())
             }
         }
     }

@@ -107,12 +107,17 @@ pub fn transform_noting(
     }
 }
 
-/// Parses a record, noting each key the wire types do not know (`regnakes::wire_struct`).
+/// Parses a record, noting each key the wire types do not know (`regnakes::wire_struct`). A record of
+/// the usual shape is read by the scan, which has no unknown key to note; serde reads the rest.
 fn parse_noting<'a>(
     raw: &'a str,
     unknown: &mut Vec<String>,
 ) -> Result<NakesRecord<'a>, serde_json::Error> {
-    crate::regnakes::wire_struct::noting_unknown(unknown, || serde_json::from_str(raw))
+    use crate::regnakes::wire_struct::{noting_unknown, scan_whole};
+    match scan_whole(raw) {
+        Ok(record) => Ok(record),
+        Err(_) => noting_unknown(unknown, || serde_json::from_str(raw)),
+    }
 }
 
 /// An upstream `updated_at` (RFC 3339, any offset), in UTC; `None` when it is not one.
