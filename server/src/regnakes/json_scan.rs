@@ -90,7 +90,11 @@ impl<'a> Scan<'a> {
 
     /// `null` at the cursor, spelled out (in text not known to be valid JSON).
     pub fn null(&mut self) -> bool {
-        let found = self.text.as_bytes()[self.at..].starts_with(b"null");
+        let found = self
+            .text
+            .as_bytes()
+            .get(self.at..)
+            .is_some_and(|rest| rest.starts_with(b"null"));
         if found {
             self.at += 4;
         }
