@@ -25,7 +25,7 @@ pub const BENCH_NIK_ENCRYPTION_KEY: &str = "b1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXG
 
 /// Page bodies, what transforming them needs, and the store a first load of them leaves.
 pub struct CpuPath {
-    bodies: Vec<bytes::Bytes>,
+    bodies: Vec<Vec<u8>>,
     context: Arc<PrepareContext>,
     now: DateTime<Utc>,
     loaded: Store,
@@ -124,7 +124,7 @@ impl CpuPath {
             indexer: NikIndexer::new(Secret::new(BENCH_NIK_INDEX_KEY), &keys),
         });
         let mut path = CpuPath {
-            bodies: bodies.into_iter().map(bytes::Bytes::from).collect(),
+            bodies,
             context,
             now,
             loaded: Store::default(),
@@ -161,12 +161,13 @@ impl CpuPath {
     fn page(
         &self,
         page_no: usize,
-        body: &bytes::Bytes,
+        body: &[u8],
         store: &Store,
         fast_path: bool,
         decided: &mut Decided,
     ) -> Option<PagePlan> {
-        let page = page_of(body.clone(), page_no as u64 + 1).ok()?;
+        // The copy stands for the server's one copy of the body out of the connection's chunks.
+        let page = page_of(body.to_vec(), page_no as u64 + 1).ok()?;
         decided.records += page.records.len();
         let scanned = scan_page(page.records, fast_path, &self.context.indexer);
         let found = store.unchanged(scanned.probes());

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod cpu_path;
 pub mod domain;
+pub mod http_body;
 pub mod metrics;
 pub(crate) mod notify;
 pub(crate) mod pipeline;

@@ -1,9 +1,11 @@
 //! The RegNakes HTTP client (awc). Not `Send`: one client lives on the thread that runs a batch.
 
 use super::dto::{OperationOutcome, PageEnvelope, TokenResponse};
+use super::page_scan;
 use super::raw_record::RawRecord;
 use super::retry::{classify_status, parse_retry_after, Attempt, RetryPolicy};
 use crate::config::{RegnakesSettings, Secret};
+use crate::http_body;
 use crate::metrics::Metrics;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::cell::RefCell;
@@ -88,16 +90,22 @@ const RESENDS_ON_CLOSED_CONNECTION: u32 = 3;
 
 /// A page's answer read: its records kept as slices of the body (`RawRecord`), taken as it is (no
 /// copy).
-pub(crate) fn page_of(body: bytes::Bytes, page: u64) -> Result<Page, ListFailure> {
+pub(crate) fn page_of(body: Vec<u8>, page: u64) -> Result<Page, ListFailure> {
     let not_json = |cause: String| {
         ListFailure::Attempt(Attempt::Transient {
             cause: format!("page {page}: body is not the expected JSON: {cause}"),
             retry_after: None,
         })
     };
-    let text = Arc::new(
-        String::from_utf8(Vec::from(body)).map_err(|e| not_json(e.utf8_error().to_string()))?,
-    );
+    let text = Arc::new(String::from_utf8(body).map_err(|e| not_json(e.utf8_error().to_string()))?);
+    if let Ok(scanned) = page_scan::scan(&text) {
+        return Ok(Page {
+            records: RawRecord::scanned(&text, scanned.records),
+            total_page: scanned.total_page,
+            total_data: scanned.total_data,
+        });
+    }
+    // What the scan leaves to serde, and every error.
     let envelope: PageEnvelope =
         serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))?;
     let records = RawRecord::slices_of(&text, &envelope.data)
@@ -217,7 +225,7 @@ impl RegnakesClient {
         )
         .send_form(&form)
         .await;
-        let mut response = match sent {
+        let response = match sent {
             Ok(r) => r,
             Err(e) => {
                 self.metrics.upstream_request("token", "error");
@@ -230,9 +238,8 @@ impl RegnakesClient {
         let status = response.status().as_u16();
         self.metrics.upstream_request("token", &status.to_string());
         let retry_after = header(&response, "retry-after");
-        let body = response
-            .body()
-            .limit(MAX_BODY_BYTES)
+        let declared = http_body::declared_length(response.headers());
+        let body = http_body::read_to_end(response, declared, MAX_BODY_BYTES)
             .await
             .unwrap_or_default();
         if status == 200 {
@@ -345,7 +352,7 @@ impl RegnakesClient {
     ) -> Result<Page, ListFailure> {
         let url = self.list_url(query, page);
         let mut resends = 0;
-        let mut response = loop {
+        let response = loop {
             let mut request = self
                 .http
                 .get(&url)
@@ -375,13 +382,20 @@ impl RegnakesClient {
         let status = response.status().as_u16();
         self.metrics.upstream_request("nakes", &status.to_string());
         let retry_after = parse_retry_after(header(&response, "retry-after").as_deref());
-        let body = match response.body().limit(MAX_BODY_BYTES).await {
+        let declared = http_body::declared_length(response.headers());
+        let body = match http_body::read_to_end(response, declared, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(e) => {
+                let why = match e {
+                    http_body::BodyError::TooLarge => {
+                        format!("it is larger than {MAX_BODY_BYTES} bytes")
+                    }
+                    http_body::BodyError::Broken(e) => e.to_string(),
+                };
                 return Err(ListFailure::Attempt(Attempt::Transient {
-                    cause: format!("page {page}: reading the body failed: {e}"),
+                    cause: format!("page {page}: reading the body failed: {why}"),
                     retry_after: None,
-                }))
+                }));
             }
         };
         if status == 401 {

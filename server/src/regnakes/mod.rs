@@ -4,6 +4,7 @@
 pub mod client;
 pub mod dto;
 pub mod json_scan;
+pub mod page_scan;
 pub mod raw_record;
 pub mod retry;
 pub mod wire_struct;

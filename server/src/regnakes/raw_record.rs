@@ -3,6 +3,7 @@
 //! thousand allocations of a kilobyte or more (each of which also made glibc consolidate its free lists:
 //! together 15 % of a full sync's CPU).
 
+use super::page_scan::{KeyPlaces, ScannedRecord};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
@@ -11,12 +12,19 @@ pub struct RawRecord {
     body: Arc<String>,
     start: u32,
     end: u32,
+    /// Where its keys lie, when the page's scan noted them.
+    places: Option<KeyPlaces>,
 }
 
 impl RawRecord {
     /// The record's JSON text, as sent.
     pub fn get(&self) -> &str {
         &self.body[self.start as usize..self.end as usize]
+    }
+
+    /// Where its `str` and `updated_at` lie, when its page's scan noted them (`page_scan`).
+    pub fn key_places(&self) -> Option<&KeyPlaces> {
+        self.places.as_ref()
     }
 
     /// A record of its own (a test's, a stored one read back); `None` when `json` is not JSON.
@@ -28,6 +36,7 @@ impl RawRecord {
             start: start as u32,
             end: (start + end) as u32,
             body,
+            places: None,
         })
     }
 
@@ -46,7 +55,21 @@ impl RawRecord {
                     body: body.clone(),
                     start: u32::try_from(start).ok()?,
                     end: u32::try_from(end).ok()?,
+                    places: None,
                 })
+            })
+            .collect()
+    }
+
+    /// The records of a page as its scan found them (`page_scan::scan(body)`).
+    pub fn scanned(body: &Arc<String>, scanned: Vec<ScannedRecord>) -> Vec<RawRecord> {
+        scanned
+            .into_iter()
+            .map(|record| RawRecord {
+                body: body.clone(),
+                start: record.start,
+                end: record.end,
+                places: record.places,
             })
             .collect()
     }

@@ -69,7 +69,7 @@ pub trait Scanned<'a>: Sized {
 /// A text: a string without escapes or control characters, borrowed.
 impl<'a> Scanned<'a> for WireText<'a> {
     fn scan(scan: &mut Scan<'a>) -> Result<Self, Unsure> {
-        Ok(WireText(Cow::Borrowed(scan.checked_string()?)))
+        Ok(WireText(Cow::Borrowed(scan.plain_string()?)))
     }
 }
 
@@ -110,7 +110,7 @@ pub fn scan_whole<'a, T: Scanned<'a>>(text: &'a str) -> Result<T, Unsure> {
 /// over a text or `null` only, the values it can check.
 pub fn skip_unread(scan: &mut Scan<'_>) -> Result<(), Unsure> {
     if !scan.null() {
-        scan.checked_string()?;
+        scan.plain_string()?;
     }
     Ok(())
 }

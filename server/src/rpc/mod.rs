@@ -14,13 +14,13 @@ pub mod sync;
 pub mod worker;
 
 use crate::domain::batch::Severity;
+use crate::http_body;
 use crate::service::SyncService;
 use crate::telemetry::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use auth::{Caller, JwtVerifier, Role};
 use budget::AnswerBudget;
 use envelope::{ErrorCode, RpcError};
-use futures_util::StreamExt;
 use limits::{Limits, RetryAfter};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -93,29 +93,15 @@ enum BodyError {
 }
 
 /// Reads the request body, at most `MAX_BODY_BYTES`, within `BODY_DEADLINE`.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, BodyError> {
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(BodyError::TooLarge);
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, BodyError> {
+    let declared = http_body::declared_length(req.headers());
+    let read = http_body::read_to_end(payload, declared, MAX_BODY_BYTES);
+    match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(http_body::BodyError::TooLarge)) => Err(BodyError::TooLarge),
+        Ok(Err(http_body::BodyError::Broken(_))) => Err(BodyError::Broken),
+        Err(_) => Err(BodyError::TooSlow),
     }
-    let read = async {
-        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| BodyError::Broken)?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(BodyError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
-    };
-    tokio::time::timeout(BODY_DEADLINE, read)
-        .await
-        .unwrap_or(Err(BodyError::TooSlow))
 }
 
 fn body_refused(error: BodyError) -> HttpResponse {

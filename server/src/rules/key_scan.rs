@@ -2,8 +2,10 @@
 //! of every re-sync is read for these two keys (`unchanged`, `cursor`), and serde's derive made that a
 //! second full JSON pass, walking every value it ignores (each name, address and licence) through its
 //! visitor machinery; the scan took about a tenth off an unchanged re-sync's server CPU (issue 22). A
-//! `RawRecord` is valid JSON (it was parsed when it was made), so a value passed over needs only its end
-//! found: strings by `memchr`, containers by their brackets.
+//! `RawRecord` is valid JSON (it was checked when it was made), so a value passed over needs only its end
+//! found: strings eight bytes at a time, containers by their brackets. A record of a page the page's scan
+//! read (`regnakes::page_scan`) comes with the places of its two keys, and only their values are read
+//! (`placed`).
 //!
 //! The answer is always the derive's (`RecordKeys`): where it would fail (a repeated key, a value of
 //! the wrong type) the scan reads nothing too, and whatever only serde can decide (an escape in a key or
@@ -12,6 +14,7 @@
 
 use crate::regnakes::json_scan::Scan;
 pub use crate::regnakes::json_scan::Unsure;
+use crate::regnakes::page_scan::{KeyPlaces, Place};
 
 /// What the derive would read: `None` where it would fail.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -45,6 +48,28 @@ pub fn keys(text: &str) -> Result<Option<Keys<'_>>, Unsure> {
         str_number: str_field.flatten().flatten(),
         updated_at: updated_at.flatten(),
     }))
+}
+
+/// Reads the keys where the page's scan found them (`RawRecord::key_places`): the record was checked and
+/// its keys found there, so only the two values are read, not the whole record.
+pub fn placed<'a>(text: &'a str, places: &KeyPlaces) -> Result<Option<Keys<'a>>, Unsure> {
+    let value_at = |at: u32| text.get(at as usize..).map(Scan::new).ok_or(Unsure);
+    let str_field = match places.str {
+        Place::Absent => Some(None),
+        Place::At(at) => value_at(at)?.str_only()?,
+        Place::Repeated => None,
+    };
+    let updated_at = match places.updated_at {
+        Place::Absent => Some(None),
+        Place::At(at) => value_at(at)?.text_or_null()?,
+        Place::Repeated => None,
+    };
+    Ok(str_field
+        .zip(updated_at)
+        .map(|(str_field, updated_at)| Keys {
+            str_number: str_field.flatten(),
+            updated_at,
+        }))
 }
 
 /// Keeps a field's value as the derive does: a second occurrence of the field, or a value it refuses

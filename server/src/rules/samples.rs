@@ -60,3 +60,36 @@ pub fn transform_context() -> crate::rules::transform::TransformContext {
         catalogue: crate::domain::ProfessionCatalogue::national(),
     }
 }
+
+/// Any JSON whose keys are often the ones read, nested anywhere (string keys and values may hold
+/// quotes, backslashes, brackets and escapes).
+pub fn any_record() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::Value;
+    let text = prop_oneof![
+        Just("1234567887654321".to_string()),
+        Just("2025-03-01T10:11:12+07:00".to_string()),
+        r#"[a-z0-9"\\{}\[\],: ]{0,12}"#,
+        ".{0,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::json!(f)),
+        text.prop_map(Value::from),
+    ];
+    let key = prop_oneof![
+        Just("str".to_string()),
+        Just("nomor".to_string()),
+        Just("updated_at".to_string()),
+        ".{0,6}",
+    ];
+    leaf.prop_recursive(5, 48, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::btree_map(key.clone(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
