@@ -1,8 +1,8 @@
 //! A whole HTTP body read into one buffer, sized by its `Content-Length` before the first byte arrives,
 //! and refused past a limit: the RPC's requests and RegNakes' pages. A page of a thousand records is
-//! about 700 kB; awc's own reader grew its buffer by doubling, which copied the page about once more,
-//! and the text was then copied out of it again (issue 22). Here each byte is copied once, from the
-//! connection's chunks into the buffer that becomes the page's text.
+//! about 700 kB; awc's own reader grew its buffer by doubling, which copied the page about once more
+//! (`memmove` 5.1 → 3.7 % of an unchanged re-sync's server CPU without it, issue 22). Here each byte is
+//! copied once, from the connection's chunks into the buffer that becomes the page's text.
 
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use bytes::Bytes;
