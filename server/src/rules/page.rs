@@ -368,7 +368,7 @@ pub struct LookupKey<'a> {
 }
 
 /// A worker's replaced STR, for `str_history`.
-#[derive(serde::Serialize, Clone)]
+#[derive(Clone)]
 pub struct HistoryRow {
     pub worker_id: Uuid,
     pub str_number: String,

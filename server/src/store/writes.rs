@@ -1,6 +1,6 @@
-//! Bulk reads and writes of one page, per backend. On PostgreSQL the page's keys and new workers travel
-//! as typed arrays and updated rows as one JSON parameter (`json_to_recordset`): a page is a few
-//! statements of a fixed shape, prepared once per connection, whatever the page size. On SQLite, workers
+//! Bulk reads and writes of one page, per backend. On PostgreSQL the page's keys and rows travel as
+//! typed arrays, one per column (`unnest`, in PostgreSQL's binary format): a page is a few statements of
+//! a fixed shape, prepared once per connection, whatever the page size. On SQLite, workers
 //! are multi-row upserts of a few fixed lengths (`sqlite_chunks`), cached the same way; the page's few
 //! other rows go through SeaORM's multi-row `VALUES`.
 
@@ -11,7 +11,7 @@ use entity::{batch_issue, health_worker, str_history};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QuerySelect, QueryTrait, Statement, Value,
+    FromQueryResult, QueryFilter, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -102,30 +102,35 @@ const HISTORY_COLUMNS: [(&str, &str); 6] = [
     ("recorded_at", "timestamptz"),
 ];
 
-fn insert_from_json(table: &str, columns: &[(&str, &str)]) -> String {
-    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-    let typed: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
-    format!(
-        "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_to_recordset($1::json) AS r({typed})",
-        cols = names.join(", "),
-        typed = typed.join(", ")
-    )
+/// `with_worker_fields!` for a `HistoryRow`, in `HISTORY_COLUMNS` order.
+macro_rules! with_history_fields {
+    ($callback:ident ! ( $($args:tt)* )) => {
+        $callback!($($args)* ; worker_id, str_number, str_status, str_valid_until, batch_id, recorded_at)
+    };
 }
 
-/// Runs a PostgreSQL statement whose `$1` is the rows as one JSON array.
-async fn execute_with_rows<T: serde::Serialize>(
-    txn: &mut PageTxn,
-    sql: String,
-    rows: &[T],
-) -> Result<(), DbErr> {
-    let json =
-        serde_json::to_string(rows).map_err(|e| DbErr::Custom(format!("serialising rows: {e}")))?;
-    txn.execute(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [Value::from(json)],
-    ))
-    .await
+/// `$1::uuid[], $2::text[], …`: one typed array parameter per column, for `unnest`.
+fn array_params(columns: &[(&str, &str)]) -> String {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| format!("${}::{t}[]", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn column_names(columns: &[(&str, &str)]) -> String {
+    columns
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The page's PostgreSQL connection, for the statements sqlx runs itself (typed arrays).
+fn postgres(txn: &mut PageTxn) -> Result<&mut sqlx::PgConnection, DbErr> {
+    txn.postgres()
+        .ok_or_else(|| DbErr::Custom("no PostgreSQL connection".into()))
 }
 
 /// Runs a SeaORM query (an insert, an update) in the page's transaction.
@@ -159,9 +164,7 @@ pub async fn lookup(txn: &mut PageTxn, keys: &[LookupKey<'_>]) -> Result<Vec<Loo
                           source_hash, str_status, str_valid_until, field_fingerprint, seq FROM health_worker WHERE nik_index = k.nik) w \
                        WHERE k.repeated OR NOT EXISTS \
                          (SELECT 1 FROM by_str b WHERE b.str_number = k.str AND b.nik_index = k.nik)";
-            let conn = txn
-                .postgres()
-                .ok_or_else(|| DbErr::Custom("no PostgreSQL connection".into()))?;
+            let conn = postgres(txn)?;
             sqlx::query(sql)
                 .bind(keys.iter().map(|k| k.str_number).collect::<Vec<_>>())
                 .bind(keys.iter().map(|k| k.nik_index).collect::<Vec<_>>())
@@ -319,9 +322,7 @@ pub async fn refresh_hashes(
                 sources.push(source);
                 contents.push(content);
             }
-            let conn = txn
-                .postgres()
-                .ok_or_else(|| DbErr::Custom("typed arrays need PostgreSQL".into()))?;
+            let conn = postgres(txn)?;
             sqlx::query(
                 "UPDATE health_worker AS w SET source_hash = k.h, content_hash = k.c \
                  FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(id, h, c) WHERE w.id = k.id",
@@ -361,7 +362,7 @@ pub async fn write_workers(
                 insert_new_workers(txn, &inserts).await?;
             }
             if !updates.is_empty() {
-                execute_with_rows(txn, update_from_json(), &updates).await?;
+                update_changed_workers(txn, &updates).await?;
             }
         }
         _ => {
@@ -426,43 +427,42 @@ async fn upsert_workers_sqlite(
 /// on average, without COPY's occasional 40 ms stall (its data and its end are two writes, and sqlx
 /// leaves Nagle's algorithm on), and one round trip instead of two.
 async fn insert_new_workers(txn: &mut PageTxn, rows: &[health_worker::Model]) -> Result<(), DbErr> {
-    let names: Vec<&str> = WORKER_COLUMNS.iter().map(|(n, _)| *n).collect();
-    let params: Vec<String> = WORKER_COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, (_, t))| format!("${}::{t}[]", i + 1))
-        .collect();
     let sql = format!(
         "INSERT INTO health_worker ({}) SELECT * FROM unnest({})",
-        names.join(", "),
-        params.join(", ")
+        column_names(&WORKER_COLUMNS),
+        array_params(&WORKER_COLUMNS)
     );
-    let conn = txn
-        .postgres()
-        .ok_or_else(|| DbErr::Custom("typed arrays need PostgreSQL".into()))?;
     with_worker_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
-        .execute(conn)
+        .execute(postgres(txn)?)
         .await
         .map_err(sqlx_err)?;
     Ok(())
 }
 
-fn update_from_json() -> String {
-    let typed: Vec<String> = WORKER_COLUMNS
-        .iter()
-        .map(|(n, t)| format!("{n} {t}"))
-        .collect();
+/// Changed workers on PostgreSQL: one UPDATE joined to the page's rows as typed arrays, bound as the
+/// inserts are. (They were one JSON array before: the text of a page of updates and sqlx's copy of it
+/// both grew by doubling, which set the server's peak memory, and PostgreSQL parsed it back.)
+async fn update_changed_workers(
+    txn: &mut PageTxn,
+    rows: &[health_worker::Model],
+) -> Result<(), DbErr> {
     let sets: Vec<String> = WORKER_COLUMNS
         .iter()
         .map(|(n, _)| *n)
         .filter(|n| !UPSERT_KEEPS.contains(n))
         .map(|n| format!("{n} = r.{n}"))
         .collect();
-    format!(
-        "UPDATE health_worker AS w SET {} FROM json_to_recordset($1::json) AS r({}) WHERE w.id = r.id",
+    let sql = format!(
+        "UPDATE health_worker AS w SET {} FROM unnest({}) AS r({}) WHERE w.id = r.id",
         sets.join(", "),
-        typed.join(", ")
-    )
+        array_params(&WORKER_COLUMNS),
+        column_names(&WORKER_COLUMNS)
+    );
+    with_worker_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
+        .execute(postgres(txn)?)
+        .await
+        .map_err(sqlx_err)?;
+    Ok(())
 }
 
 /// Refreshes the planner's statistics of `health_worker` (PostgreSQL). Called as a bulk load grows the
@@ -485,12 +485,15 @@ pub async fn insert_history(txn: &mut PageTxn, rows: Vec<HistoryRow>) -> Result<
     }
     match txn.backend() {
         DbBackend::Postgres => {
-            execute_with_rows(
-                txn,
-                insert_from_json("str_history", &HISTORY_COLUMNS),
-                &rows,
-            )
-            .await?;
+            let sql = format!(
+                "INSERT INTO str_history ({}) SELECT * FROM unnest({})",
+                column_names(&HISTORY_COLUMNS),
+                array_params(&HISTORY_COLUMNS)
+            );
+            with_history_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
+                .execute(postgres(txn)?)
+                .await
+                .map_err(sqlx_err)?;
         }
         _ => {
             use sea_orm::ActiveValue::{NotSet, Set};
@@ -561,6 +564,10 @@ mod tests {
         assert_eq!(
             with_worker_fields!(names!()),
             WORKER_COLUMNS.map(|(n, _)| n)
+        );
+        assert_eq!(
+            with_history_fields!(names!()),
+            HISTORY_COLUMNS.map(|(n, _)| n)
         );
     }
 }
