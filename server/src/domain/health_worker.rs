@@ -1,6 +1,6 @@
 //! A validated health worker as SDMK stores it.
 
-use super::{Nik, PersonName, PlaceName, Profession, StrNumber};
+use super::{content_json, Nik, PersonName, PlaceName, Profession, StrNumber};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -113,45 +113,27 @@ pub struct HealthWorker {
     pub upstream_updated_at: Option<DateTime<Utc>>,
 }
 
-/// The stored content a re-sync compares: everything SDMK keeps except the upstream timestamp, so a
-/// record whose only change is `updated_at` is `unchanged` and costs no write.
-#[derive(Serialize)]
-struct ContentForHash<'a> {
-    nik: &'a str,
-    name: &'a str,
-    sex: Option<Sex>,
-    birth_place: &'a str,
-    #[serde(serialize_with = "crate::domain::time::serialize_date")]
-    birth_date: NaiveDate,
-    profession: &'a str,
-    str_certificate: &'a StrCertificate,
-    licences: &'a [PracticeLicence],
-    address: &'a Address,
-}
-
 impl HealthWorker {
     /// The stored content as bytes: what the content hash is taken over (`rules::identity` keys it).
+    /// Everything SDMK keeps except the upstream timestamp, so a record whose only change is
+    /// `updated_at` is `unchanged` and costs no write.
     pub fn content_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(512);
-        self.write_content(&mut bytes)
-            .expect("plain data serialises");
+        self.write_content_with(&mut bytes, &self.licences_json());
         bytes
     }
 
-    /// Writes `content_bytes` to `out` (a hash takes them as they are made, with no buffer between).
-    pub fn write_content(&self, out: impl std::io::Write) -> std::io::Result<()> {
-        let content = ContentForHash {
-            nik: self.nik.as_str(),
-            name: self.name.as_str(),
-            sex: self.sex,
-            birth_place: self.birth_place.as_str(),
-            birth_date: self.birth_date,
-            profession: self.profession.code,
-            str_certificate: &self.str_certificate,
-            licences: &self.licences,
-            address: &self.address,
-        };
-        serde_json::to_writer(out, &content).map_err(std::io::Error::other)
+    /// The licences as stored (`health_worker.licences_json`) and as the content holds them.
+    pub fn licences_json(&self) -> String {
+        let mut text = Vec::with_capacity(96 * self.licences.len() + 2);
+        content_json::licences(&mut text, &self.licences);
+        String::from_utf8(text).expect("JSON text of UTF-8 strings")
+    }
+
+    /// Appends `content_bytes` to `out`, with the licences already serialised (`licences_json`): a
+    /// sync makes them once per record, for the content hash and the stored row.
+    pub fn write_content_with(&self, out: &mut Vec<u8>, licences_json: &str) {
+        content_json::content(out, self, licences_json);
     }
 
     /// The content hash releases before 0.2 stored: unkeyed SHA-256, so a store may still hold it until

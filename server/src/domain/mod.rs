@@ -2,6 +2,7 @@
 //! ("parse, don't validate"). Nothing here does I/O or knows about the wire or the database.
 
 pub mod batch;
+pub mod content_json;
 pub mod health_worker;
 pub mod name;
 pub mod nik;

@@ -403,6 +403,7 @@ pub(crate) fn worker_row(id: Uuid, prepared: Prepared, input: &PageInput) -> hea
         candidate,
         nik,
         hash,
+        licences_json,
         fingerprint,
         source_hash,
         ..
@@ -430,7 +431,7 @@ pub(crate) fn worker_row(id: Uuid, prepared: Prepared, input: &PageInput) -> hea
         str_issued_on: cert.issued_on,
         str_valid_until: cert.valid_until,
         str_status: cert.status.code().to_string(),
-        licences_json: serde_json::to_string(&w.licences).unwrap_or_else(|_| "[]".into()),
+        licences_json,
         address_line: w.address.line,
         province_code: w.address.province_code,
         regency_code: w.address.regency_code,

@@ -153,14 +153,17 @@ impl NikIndexer {
 
     /// The keyed hash of a worker's stored content (what matching compares).
     pub fn content_hash(&self, worker: &HealthWorker) -> String {
+        self.content_hash_with(worker, &worker.licences_json())
+    }
+
+    /// `content_hash` with the worker's licences already serialised (`HealthWorker::licences_json`).
+    pub fn content_hash_with(&self, worker: &HealthWorker, licences_json: &str) -> String {
         let mut mac = self.hashes.content.clone();
         // One buffer per thread, reused: the content is serialised for every record.
         CONTENT.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
             buffer.clear();
-            worker
-                .write_content(&mut *buffer)
-                .expect("plain data serialises");
+            worker.write_content_with(&mut buffer, licences_json);
             mac.update(&buffer);
         });
         finish(KEYED, 16, mac)

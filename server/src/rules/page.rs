@@ -25,6 +25,8 @@ pub struct Prepared {
     pub(crate) candidate: Box<Candidate>,
     pub(crate) nik: NikColumns,
     pub(crate) hash: String,
+    /// The stored form of the worker's licences, made once with the content hash.
+    pub(crate) licences_json: String,
     /// Per field group (`domain::worker_fields`): what an update changed.
     pub(crate) fingerprint: String,
     pub(crate) source_hash: String,
@@ -167,12 +169,14 @@ impl PreparedPage {
                     self.last_updated_at = Ord::max(self.last_updated_at, Some(at));
                 }
                 let nik = self.context.indexer.columns(&candidate.worker.nik);
-                let hash = self.context.indexer.content_hash(&candidate.worker);
+                let licences = candidate.worker.licences_json();
+                let hash = (self.context.indexer).content_hash_with(&candidate.worker, &licences);
                 let fingerprint = candidate.worker.field_fingerprint();
                 self.valid.push(Prepared {
                     candidate,
                     nik,
                     hash,
+                    licences_json: licences,
                     fingerprint,
                     source_hash: source_hash
                         .unwrap_or_else(|| unchanged::source_hash(&self.context.indexer, raw)),
