@@ -123,18 +123,29 @@ fn unnested(columns: &[(&str, &str)]) -> String {
         .join(", ")
 }
 
-fn column_names(columns: &[(&str, &str)]) -> String {
-    columns
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `INSERT INTO table (…) SELECT unnest($1::…[]) AS …, …`: the page's rows of `columns` as typed arrays.
+fn insert_unnested(table: &str, columns: &[(&str, &str)]) -> String {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    format!(
+        "INSERT INTO {table} ({}) SELECT {}",
+        names.join(", "),
+        unnested(columns)
+    )
 }
 
 /// The page's PostgreSQL connection, for the statements sqlx runs itself (typed arrays).
 fn postgres(txn: &mut PageTxn) -> Result<&mut sqlx::PgConnection, DbErr> {
     txn.postgres()
         .ok_or_else(|| DbErr::Custom("no PostgreSQL connection".into()))
+}
+
+/// Runs a statement whose parameters are bound, in the page's transaction.
+async fn execute_bound(
+    txn: &mut PageTxn,
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> Result<(), DbErr> {
+    query.execute(postgres(txn)?).await.map_err(sqlx_err)?;
+    Ok(())
 }
 
 /// Runs a SeaORM query (an insert, an update) in the page's transaction.
@@ -328,17 +339,11 @@ pub async fn refresh_hashes(
                 sources.push(source);
                 contents.push(content);
             }
-            let conn = postgres(txn)?;
-            sqlx::query(
+            let query = sqlx::query(
                 "UPDATE health_worker AS w SET source_hash = k.h, content_hash = k.c \
                  FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(id, h, c) WHERE w.id = k.id",
-            )
-            .bind(ids)
-            .bind(sources)
-            .bind(contents)
-            .execute(conn)
-            .await
-            .map_err(sqlx_err)?;
+            );
+            execute_bound(txn, query.bind(ids).bind(sources).bind(contents)).await?;
         }
         _ => {
             // One short statement per worker, the same text each time (prepared once).
@@ -433,16 +438,9 @@ async fn upsert_workers_sqlite(
 /// on average, without COPY's occasional 40 ms stall (its data and its end are two writes, and sqlx
 /// leaves Nagle's algorithm on), and one round trip instead of two.
 async fn insert_new_workers(txn: &mut PageTxn, rows: &[health_worker::Model]) -> Result<(), DbErr> {
-    let sql = format!(
-        "INSERT INTO health_worker ({}) SELECT {}",
-        column_names(&WORKER_COLUMNS),
-        unnested(&WORKER_COLUMNS)
-    );
-    with_worker_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
-        .execute(postgres(txn)?)
-        .await
-        .map_err(sqlx_err)?;
-    Ok(())
+    let sql = insert_unnested("health_worker", &WORKER_COLUMNS);
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    execute_bound(txn, with_worker_fields!(bind_columns!(query, rows))).await
 }
 
 /// Changed workers on PostgreSQL: one UPDATE joined to the page's rows as typed arrays, bound as the
@@ -463,11 +461,8 @@ async fn update_changed_workers(
         sets.join(", "),
         unnested(&WORKER_COLUMNS)
     );
-    with_worker_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
-        .execute(postgres(txn)?)
-        .await
-        .map_err(sqlx_err)?;
-    Ok(())
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    execute_bound(txn, with_worker_fields!(bind_columns!(query, rows))).await
 }
 
 /// Refreshes the planner's statistics of `health_worker` (PostgreSQL). Called as a bulk load grows the
@@ -490,15 +485,9 @@ pub async fn insert_history(txn: &mut PageTxn, rows: Vec<HistoryRow>) -> Result<
     }
     match txn.backend() {
         DbBackend::Postgres => {
-            let sql = format!(
-                "INSERT INTO str_history ({}) SELECT {}",
-                column_names(&HISTORY_COLUMNS),
-                unnested(&HISTORY_COLUMNS)
-            );
-            with_history_fields!(bind_columns!(sqlx::query(sqlx::AssertSqlSafe(sql)), rows))
-                .execute(postgres(txn)?)
-                .await
-                .map_err(sqlx_err)?;
+            let sql = insert_unnested("str_history", &HISTORY_COLUMNS);
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            execute_bound(txn, with_history_fields!(bind_columns!(query, rows))).await?;
         }
         _ => {
             use sea_orm::ActiveValue::{NotSet, Set};
