@@ -9,8 +9,8 @@ use super::health_worker::{Address, HealthWorker, PracticeLicence, StrCertificat
 use super::time::IsoDate;
 use chrono::NaiveDate;
 
-/// Appends the content object (`HealthWorker::write_content`) with `licences` already written as
-/// `licences_json` writes them.
+/// Appends the content object (`HealthWorker::write_content_with`) with `licences` already written by
+/// `licences` (`HealthWorker::licences_json`).
 pub fn content(out: &mut Vec<u8>, worker: &HealthWorker, licences: &str) {
     out.extend_from_slice(b"{\"nik\":");
     string(out, worker.nik.as_str());
@@ -79,10 +79,7 @@ fn address(out: &mut Vec<u8>, address: &Address) {
 
 /// A date as `time::serialize_date` writes it, or `null`.
 fn date(out: &mut Vec<u8>, date: Option<NaiveDate>) {
-    match date {
-        Some(date) => string(out, IsoDate::of(date).as_str()),
-        None => out.extend_from_slice(b"null"),
-    }
+    optional(out, date.map(IsoDate::of).as_ref().map(IsoDate::as_str));
 }
 
 fn optional(out: &mut Vec<u8>, text: Option<&str>) {

@@ -170,7 +170,10 @@ impl PreparedPage {
                 }
                 let nik = self.context.indexer.columns(&candidate.worker.nik);
                 let licences = candidate.worker.licences_json();
-                let hash = (self.context.indexer).content_hash_with(&candidate.worker, &licences);
+                let hash = self
+                    .context
+                    .indexer
+                    .content_hash_with(&candidate.worker, &licences);
                 let fingerprint = candidate.worker.field_fingerprint();
                 self.valid.push(Prepared {
                     candidate,
