@@ -158,7 +158,8 @@ impl Cpu {
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| proc_cpu(&e.path().join("stat"), "postgres"))
+            .filter_map(|e| proc_times(&e.path().join("stat"), "postgres"))
+            .map(|times| times.with_reaped())
             .sum();
         Cpu {
             server: proc_cpu(format!("/proc/{server_pid}/stat").as_ref(), "").unwrap_or(0.0),
@@ -194,15 +195,39 @@ impl Cpu {
 
 /// utime + stime of a process in seconds, if its command is `comm` (any when empty).
 fn proc_cpu(stat: &std::path::Path, comm: &str) -> Option<f64> {
+    proc_times(stat, comm).map(|times| times.own)
+}
+
+/// A process's CPU seconds: its own, and those of its children that exited and were waited for.
+struct Times {
+    own: f64,
+    reaped_children: f64,
+}
+
+impl Times {
+    /// What a process and the children it reaped used. For the PostgreSQL processes this keeps the CPU
+    /// of a backend that exits between two samples: its parent, the postmaster, takes it over (summing
+    /// only the live processes' own CPU, a phase's difference could come out negative).
+    fn with_reaped(&self) -> f64 {
+        self.own + self.reaped_children
+    }
+}
+
+/// The CPU times in a `/proc/<pid>/stat`, if its command is `comm` (any when empty).
+fn proc_times(stat: &std::path::Path, comm: &str) -> Option<Times> {
     let text = std::fs::read_to_string(stat).ok()?;
     let (head, tail) = text.rsplit_once(')')?;
     if !comm.is_empty() && head.split_once('(')?.1 != comm {
         return None;
     }
-    // Fields after the command: state is the 3rd field of the line, utime and stime the 14th and 15th.
+    // Fields after the command: state is the 3rd field of the line; utime, stime, cutime and cstime the
+    // 14th to 17th.
     let fields: Vec<&str> = tail.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
+    let ticks = |at: usize| -> Option<f64> { fields.get(at)?.parse::<f64>().ok() };
+    Some(Times {
+        own: (ticks(11)? + ticks(12)?) / 100.0,
+        reaped_children: (ticks(13)? + ticks(14)?) / 100.0,
+    })
 }
 
 struct Rpc {
@@ -720,4 +745,33 @@ fn main() -> anyhow::Result<()> {
         return cpu_only(&args);
     }
     actix_web::rt::System::new().block_on(run(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_processs_cpu_counts_the_children_it_reaped_apart() {
+        let dir = std::env::temp_dir().join(format!("regnakes-bench-stat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stat = dir.join("stat");
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+        // cutime cstime ...; a command may hold spaces and parentheses.
+        std::fs::write(
+            &stat,
+            "42 (postgres) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 700 100 20 0 1 0 5 0\n",
+        )
+        .unwrap();
+        let times = proc_times(&stat, "postgres").unwrap();
+        assert_eq!((times.own, times.with_reaped()), (3.0, 11.0));
+        assert!(proc_times(&stat, "regnakes-sync").is_none());
+        std::fs::write(
+            &stat,
+            "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 12 3 0 0 20 0 1 0 5 0\n",
+        )
+        .unwrap();
+        assert_eq!(proc_cpu(&stat, ""), Some(0.15));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

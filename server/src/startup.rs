@@ -28,6 +28,9 @@ pub struct Application {
     limits: Arc<Limits>,
 }
 
+/// How long a pooled PostgreSQL connection may have been idle and still be handed out without a ping.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Connects with pool settings that suit each backend: SQLite takes one writer at a time, so the pool is
 /// a single connection (no "database is locked" between the sync and RPC writes).
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
@@ -47,7 +50,16 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         options.max_connections(1).min_connections(1);
     } else {
-        options.max_connections(10).min_connections(1);
+        // sqlx pings a pooled connection (a round trip) before handing it out and again when it comes
+        // back. A sync acquires connections a few times per page, each a few milliseconds after its last
+        // use, so the first ping was a fifth of a page's round trips (and of PostgreSQL's wakeups) in an
+        // unchanged re-sync. Only a connection idle for a while is tested before use now (one that died
+        // in the meantime, a restarted PostgreSQL, is replaced before any statement sees it); the ping
+        // on return stays.
+        options
+            .max_connections(10)
+            .min_connections(1)
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
     let db = Database::connect(options).await?;
     if url.starts_with("sqlite:") {

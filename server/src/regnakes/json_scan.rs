@@ -259,10 +259,54 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The first `"`, `\\` or control character at or after `from`: where a string's plain run ends. Eight
-/// bytes at a time: in each word, the lowest byte flagged by the zero-byte test is exact (a borrow only
-/// runs upward from a true match), so the first flagged byte is the first special one.
+/// The first `"`, `\\` or control character at or after `from`: where a string's plain run ends.
+/// Sixteen bytes at a time where the processor has SSE2 (every x86-64 has): a third less time per
+/// string than eight at a time, and every byte of every record goes through here twice in a first load
+/// (the page's check and the record's read), once in a re-sync, where it was a tenth of the server's
+/// CPU (issue 22). Eight bytes at a time for what is left, or elsewhere.
 fn special_byte(bytes: &[u8], from: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    let from = {
+        let mut at = from;
+        while let Some(chunk) = bytes.get(at..at + 16) {
+            let found = sse2::special_lanes(chunk.try_into().ok()?);
+            if found != 0 {
+                return Some(at + found.trailing_zeros() as usize);
+            }
+            at += 16;
+        }
+        at
+    };
+    special_byte_by_words(bytes, from)
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    /// One bit per byte of `chunk`, set for a `"`, a `\\` or a control character.
+    #[inline]
+    pub fn special_lanes(chunk: &[u8; 16]) -> u32 {
+        // SAFETY: the load reads the 16 bytes `chunk` borrows (unaligned loads are allowed); the other
+        // intrinsics only compute on registers, with SSE2, which this module is compiled only with.
+        unsafe {
+            let bytes = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\\' as i8));
+            // Below 0x20, unsigned: the byte is its own minimum with 0x1f.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        }
+    }
+}
+
+/// `special_byte` eight bytes at a time: in each word, the lowest byte flagged by the zero-byte test is
+/// exact (a borrow only runs upward from a true match), so the first flagged byte is the first special
+/// one.
+fn special_byte_by_words(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word;
@@ -309,25 +353,26 @@ mod tests {
 
     #[test]
     fn a_strings_end_is_found_in_every_lane() {
+        // 40 bytes: both widths' lanes, and the tail after them.
         for special in [b'"', b'\\', 0, 0x1f] {
-            for at in 0..20 {
-                let mut bytes = vec![b'a'; 20];
+            for at in 0..40 {
+                let mut bytes = vec![b'a'; 40];
                 // Neighbours a borrow could turn into a false match.
                 bytes.iter_mut().skip(at + 1).for_each(|b| *b = 0x20);
                 bytes[at] = special;
-                for from in 0..=20 {
-                    assert_eq!(
-                        special_byte(&bytes, from),
-                        naive_special_byte(&bytes, from),
-                        "{special:#x} at {at} from {from}"
-                    );
+                for from in 0..=40 {
+                    let naive = naive_special_byte(&bytes, from);
+                    let what = format!("{special:#x} at {at} from {from}");
+                    assert_eq!(special_byte(&bytes, from), naive, "{what}");
+                    assert_eq!(special_byte_by_words(&bytes, from), naive, "{what}");
                 }
             }
         }
-        assert_eq!(
-            special_byte(b"\x21\x5b\x5d\x7f\x80\xff\xe2\x80\x9c", 0),
-            None
-        );
+        // Bytes at or above 0x20, the high ones included (a signed comparison would take them for
+        // control characters).
+        let plain = b"\x20\x21\x5b\x5d\x7f\x80\x9f\xa0\xff\xe2\x80\x9c\xc3\xa9\x7e\x41\x42";
+        assert_eq!(special_byte(plain, 0), None);
+        assert_eq!(special_byte_by_words(plain, 0), None);
     }
 
     proptest! {
@@ -335,10 +380,12 @@ mod tests {
 
         #[test]
         fn any_bytes_end_where_a_byte_by_byte_search_ends(
-            bytes in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'"'), Just(b' ')], 0..40),
-            from in 0..41usize,
+            bytes in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'"'), Just(b' ')], 0..80),
+            from in 0..81usize,
         ) {
-            prop_assert_eq!(special_byte(&bytes, from), naive_special_byte(&bytes, from));
+            let naive = naive_special_byte(&bytes, from);
+            prop_assert_eq!(special_byte(&bytes, from), naive);
+            prop_assert_eq!(special_byte_by_words(&bytes, from), naive);
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod decide;
 pub mod first_load;
 pub mod identity;
+pub mod key_hash;
 mod key_scan;
 pub mod matching;
 pub mod outcome;

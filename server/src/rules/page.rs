@@ -6,6 +6,7 @@
 
 use super::first_load::FirstLoad;
 use super::identity::{NikColumns, NikIndexer};
+use super::key_hash::{KeyHash, KeyHashes};
 use super::transform::{transform_noting, Candidate, Rejection, TransformContext, Transformed};
 use super::unchanged::{self, Probe, Skipped};
 use super::unknown_fields::UnknownFields;
@@ -30,6 +31,8 @@ pub struct Prepared {
     /// Per field group (`domain::worker_fields`): what an update changed.
     pub(crate) fingerprint: String,
     pub(crate) source_hash: String,
+    /// The hashes of its STR number and NIK index (what the run's thread asks about them).
+    pub(crate) keys: KeyHashes,
     pub(crate) position: usize,
 }
 
@@ -175,6 +178,8 @@ impl PreparedPage {
                     .indexer
                     .content_hash_with(&candidate.worker, &licences);
                 let fingerprint = candidate.worker.field_fingerprint();
+                let keys =
+                    KeyHashes::of(candidate.worker.str_certificate.number.as_str(), &nik.index);
                 self.valid.push(Prepared {
                     candidate,
                     nik,
@@ -183,6 +188,7 @@ impl PreparedPage {
                     fingerprint,
                     source_hash: source_hash
                         .unwrap_or_else(|| unchanged::source_hash(&self.context.indexer, raw)),
+                    keys,
                     position,
                 });
             }
@@ -206,9 +212,11 @@ impl PreparedPage {
     /// Whether the fast path's answer, read while `previous` was being written, still holds: that page
     /// changed none of the workers it found, and gave none their STR numbers.
     fn skipped_still_valid_after(&self, previous: &Written) -> bool {
-        self.skipped.iter().all(|s| {
-            !previous.ids.contains(&s.worker_id) && !previous.may_have_str_number(&s.str_number)
-        })
+        previous.is_empty()
+            || self.skipped.iter().all(|s| {
+                !previous.ids.contains(&s.worker_id)
+                    && !previous.may_have_str_number(KeyHash::of(&s.str_number))
+            })
     }
 
     /// Applies what the pages committed since this page's reads wrote (`since`; `None` when they are no
@@ -249,21 +257,24 @@ pub fn lookup_keys<'a>(
     str_counts: &HashMap<String, u32>,
     first_load: &FirstLoad,
 ) -> Vec<LookupKey<'a>> {
-    let filter = first_load.as_ref().map(|f| f.borrow());
+    let may_be_stored = first_load.as_ref().map(|filter| {
+        let pairs: Vec<_> = valid
+            .iter()
+            .map(|p| (p.keys.str_number, p.keys.nik_index))
+            .collect();
+        filter.borrow().may_contain_either(&pairs)
+    });
     valid
         .iter()
-        .map(|p| {
+        .enumerate()
+        .filter(|(at, _)| may_be_stored.as_ref().is_none_or(|maybe| maybe[*at]))
+        .map(|(_, p)| {
             let str_number = p.candidate.worker.str_certificate.number.as_str();
             LookupKey {
                 str_number,
                 nik_index: &p.nik.index,
                 str_repeated: str_counts.get(str_number).copied().unwrap_or(0) > 1,
             }
-        })
-        .filter(|k| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.may_contain(k.str_number) || f.may_contain(k.nik_index))
         })
         .collect()
 }
@@ -275,36 +286,41 @@ pub struct LookedUp {
 }
 
 /// Workers a page wrote, by id and by their (new) STR number and NIK index. The numbers and indexes are
-/// kept as hashes (`Written::key`): a page's are copied to every page read ahead of it, and a hash that
-/// two keys share only makes a later page look its workers up again, never keeps a stale read.
+/// kept as hashes (`KeyHash`): a page's are copied to every page read ahead of it, and a hash that two
+/// keys share only makes a later page look its workers up again, never keeps a stale read.
 #[derive(Debug, Default, Clone)]
 pub struct Written {
     pub(crate) ids: HashSet<Uuid>,
-    str_numbers: HashSet<u64>,
-    nik_indexes: HashSet<u64>,
+    str_numbers: HashSet<KeyHash>,
+    nik_indexes: HashSet<KeyHash>,
 }
 
 impl Written {
-    fn key(text: &str) -> u64 {
-        use std::hash::BuildHasher;
-        foldhash::fast::FixedState::with_seed(0x7772_6974_7465_6e00).hash_one(text)
+    /// Notes a worker the page writes, under its STR number and NIK index as written.
+    pub fn note(&mut self, id: Uuid, keys: KeyHashes) {
+        self.ids.insert(id);
+        self.str_numbers.insert(keys.str_number);
+        self.nik_indexes.insert(keys.nik_index);
     }
 
-    /// Notes a worker the page wrote, under its STR number and NIK index as written.
-    pub fn note(&mut self, id: Uuid, str_number: &str, nik_index: &str) {
-        self.ids.insert(id);
-        self.str_numbers.insert(Written::key(str_number));
-        self.nik_indexes.insert(Written::key(nik_index));
+    /// Whether the page wrote nothing (an unchanged re-sync's pages): nothing read before it is stale.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.str_numbers.is_empty() && self.nik_indexes.is_empty()
     }
 
     /// Whether the page may have given a worker this STR number.
-    pub fn may_have_str_number(&self, str_number: &str) -> bool {
-        self.str_numbers.contains(&Written::key(str_number))
+    pub fn may_have_str_number(&self, str_number: KeyHash) -> bool {
+        self.str_numbers.contains(&str_number)
     }
 
     /// Whether the page may have given a worker this NIK index.
-    pub fn may_have_nik_index(&self, nik_index: &str) -> bool {
-        self.nik_indexes.contains(&Written::key(nik_index))
+    pub fn may_have_nik_index(&self, nik_index: KeyHash) -> bool {
+        self.nik_indexes.contains(&nik_index)
+    }
+
+    /// The STR numbers and NIK indexes the page gave its workers.
+    pub fn keys(&self) -> impl Iterator<Item = KeyHash> + '_ {
+        self.str_numbers.iter().chain(&self.nik_indexes).copied()
     }
 }
 
@@ -320,11 +336,12 @@ impl LookedUp {
     /// (its id was written), or a worker it could not see may now match (a record's STR number or NIK
     /// index was written).
     pub fn still_valid_after(&self, page: &PreparedPage, previous: &Written) -> bool {
-        self.rows.iter().all(|r| !previous.ids.contains(&r.id))
-            && page.valid.iter().all(|p| {
-                !previous.may_have_str_number(p.candidate.worker.str_certificate.number.as_str())
-                    && !previous.may_have_nik_index(&p.nik.index)
-            })
+        previous.is_empty()
+            || (self.rows.iter().all(|r| !previous.ids.contains(&r.id))
+                && page.valid.iter().all(|p| {
+                    !previous.may_have_str_number(p.keys.str_number)
+                        && !previous.may_have_nik_index(p.keys.nik_index)
+                }))
     }
 }
 

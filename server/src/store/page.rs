@@ -104,11 +104,8 @@ pub async fn store_page(
     let plan = decide_page(page, stored, &input);
     let decided_at = started.elapsed();
     if let Some(filter) = &input.first_load {
-        let mut filter = filter.borrow_mut();
-        for row in plan.inserts.iter().chain(&plan.updates) {
-            filter.insert(&row.str_number);
-            filter.insert(&row.nik_index);
-        }
+        // Every key the page's workers are written under is among what it wrote.
+        filter.borrow_mut().insert_all(plan.outcome.written.keys());
     }
     let _ = decided.send(plan.outcome.written.clone());
     let PagePlan {
