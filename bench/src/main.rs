@@ -215,7 +215,11 @@ impl Times {
 
 /// The CPU times in a `/proc/<pid>/stat`, if its command is `comm` (any when empty).
 fn proc_times(stat: &std::path::Path, comm: &str) -> Option<Times> {
-    let text = std::fs::read_to_string(stat).ok()?;
+    stat_times(&std::fs::read_to_string(stat).ok()?, comm)
+}
+
+/// The CPU times in the text of a `/proc/<pid>/stat`, if its command is `comm` (any when empty).
+fn stat_times(text: &str, comm: &str) -> Option<Times> {
     let (head, tail) = text.rsplit_once(')')?;
     if !comm.is_empty() && head.split_once('(')?.1 != comm {
         return None;
@@ -753,25 +757,19 @@ mod tests {
 
     #[test]
     fn a_processs_cpu_counts_the_children_it_reaped_apart() {
-        let dir = std::env::temp_dir().join(format!("regnakes-bench-stat-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let stat = dir.join("stat");
         // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-        // cutime cstime ...; a command may hold spaces and parentheses.
-        std::fs::write(
-            &stat,
-            "42 (postgres) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 700 100 20 0 1 0 5 0\n",
-        )
-        .unwrap();
-        let times = proc_times(&stat, "postgres").unwrap();
+        // cutime cstime ...
+        let postgres =
+            "42 (postgres) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 700 100 20 0 1 0 5 0\n";
+        let times = stat_times(postgres, "postgres").unwrap();
         assert_eq!((times.own, times.with_reaped()), (3.0, 11.0));
-        assert!(proc_times(&stat, "regnakes-sync").is_none());
-        std::fs::write(
-            &stat,
-            "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 12 3 0 0 20 0 1 0 5 0\n",
-        )
-        .unwrap();
-        assert_eq!(proc_cpu(&stat, ""), Some(0.15));
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(stat_times(postgres, "regnakes-sync").is_none());
+        // A command may hold spaces and parentheses.
+        let odd = "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 12 3 0 0 20 0 1 0 5 0\n";
+        assert_eq!(stat_times(odd, "").map(|times| times.own), Some(0.15));
+        assert_eq!(
+            stat_times(odd, "a (b) c").map(|times| times.own),
+            Some(0.15)
+        );
     }
 }

@@ -53,9 +53,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // sqlx pings a pooled connection (a round trip) before handing it out and again when it comes
         // back. A sync acquires connections a few times per page, each a few milliseconds after its last
         // use, so the first ping was a fifth of a page's round trips (and of PostgreSQL's wakeups) in an
-        // unchanged re-sync. Only a connection idle for a while is tested before use now (one that died
-        // in the meantime, a restarted PostgreSQL, is replaced before any statement sees it); the ping
-        // on return stays.
+        // unchanged re-sync. Now only a connection idle for longer than `PING_IF_IDLE_FOR` is tested
+        // before use, and replaced if it died meanwhile (a restarted PostgreSQL). One that died within
+        // that second fails its first statement, as any statement in flight at the restart does. The
+        // ping on return stays.
         options
             .max_connections(10)
             .min_connections(1)

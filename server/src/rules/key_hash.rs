@@ -1,8 +1,8 @@
 //! One hash per matching key of a record (its STR number, its NIK index), computed once when the record
 //! is prepared, off the run's thread. On the run's thread a key is asked about several times: whether a
 //! first load's filter may hold it (`first_load`), the filter told of it once written, whether a page
-//! written since a read gave it to a worker (`page::Written`), for every page written since. Each asked
-//! with its own hash of the text before (issue 22).
+//! written since a read gave it to a worker (`page::Written`), for every page written since. Before,
+//! each of these questions hashed the key's text again (issue 22).
 
 use std::hash::BuildHasher;
 
